@@ -1,0 +1,57 @@
+"""Fixtures everyone uses: a clean real Redis per test, alice and bob, API clients."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from feeds.store import redis_client
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(settings):
+    """Each test starts with an empty Redis database of its own number (TEST_REDIS_DB)."""
+    client = redis_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(email, password=PASSWORD, **extra):
+        return django_user_model.objects.create_user(email=email, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice@example.com", username="alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob@example.com", username="bob")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def alice_client(alice):
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return client_for(bob)

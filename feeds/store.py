@@ -1,0 +1,113 @@
+"""The Redis price store: the feeder writes it, the API and the engine read it.
+
+Layout (all under REDIS_URL):
+- ``price:{SYMBOL}``: a hash with the latest traded price ``p`` (a decimal
+  string, exactly as Binance sent it) and its event time ``E`` in ms.
+- ``prices``: one append-only stream; each entry is one flush of the feeder and
+  holds one field per symbol that traded: ``SYMBOL -> "high low last first_ms last_ms"``.
+  Capped with ``MAXLEN ~`` so Redis memory stays bounded.
+- ``feed:heartbeat``: a hash of connection name -> unix time of its last message.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+from feeds.windows import PriceWindow
+
+PRICE_KEY = "price:{symbol}"
+WINDOW_STREAM = "prices"
+HEARTBEAT_KEY = "feed:heartbeat"
+# About a day of flushes at 5 per second: the engine can be down that long and
+# still replay every window it missed.
+WINDOW_STREAM_MAXLEN = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class LatestPrice:
+    symbol: str
+    price: Decimal
+    event_time: datetime
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, (datetime.now(UTC) - self.event_time).total_seconds())
+
+
+@lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+
+
+def redis_client() -> redis.Redis:
+    return _client_for(settings.REDIS_URL)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def write_windows(windows: list[PriceWindow], client: redis.Redis | None = None) -> str | None:
+    """Append one flush of windows to the stream and update the latest prices.
+
+    One round trip (a pipeline in a MULTI): either the whole flush lands or none
+    of it, so a caller that gets an exception can keep its windows and retry.
+    Returns the stream entry id, or None when there was nothing to write.
+    """
+    if not windows:
+        return None
+    client = client or redis_client()
+    pipe = client.pipeline(transaction=True)
+    pipe.xadd(
+        WINDOW_STREAM,
+        {w.symbol: w.encode() for w in windows},
+        maxlen=WINDOW_STREAM_MAXLEN,
+        approximate=True,
+    )
+    for w in windows:
+        pipe.hset(PRICE_KEY.format(symbol=w.symbol), mapping={"p": str(w.last), "E": w.last_event_ms})
+    return pipe.execute()[0]
+
+
+def write_price(symbol: str, price: Decimal, event_ms: int, client: redis.Redis | None = None) -> str:
+    """Record a single trade as its own window (tests, demos and manual fixes)."""
+    return write_windows([PriceWindow.opened_by(symbol, price, event_ms)], client=client)
+
+
+def latest_price(symbol: str, client: redis.Redis | None = None) -> LatestPrice | None:
+    client = client or redis_client()
+    fields = client.hgetall(PRICE_KEY.format(symbol=symbol.upper()))
+    if not fields:
+        return None
+    return LatestPrice(symbol.upper(), Decimal(fields["p"]), ms_to_datetime(int(fields["E"])))
+
+
+def read_windows(
+    after_id: str, count: int = 1000, client: redis.Redis | None = None
+) -> list[tuple[str, list[PriceWindow]]]:
+    """Stream entries strictly after ``after_id`` ("0" for the beginning), oldest first."""
+    client = client or redis_client()
+    entries = client.xrange(WINDOW_STREAM, min=f"({after_id}" if after_id != "0" else "-", count=count)
+    return [
+        (entry_id, [PriceWindow.decode(symbol, encoded) for symbol, encoded in fields.items()])
+        for entry_id, fields in entries
+    ]
+
+
+def write_heartbeat(connection: str, at: float, client: redis.Redis | None = None) -> None:
+    client = client or redis_client()
+    client.hset(HEARTBEAT_KEY, connection, repr(at))
+
+
+def clear_heartbeat(connection: str, client: redis.Redis | None = None) -> None:
+    client = client or redis_client()
+    client.hdel(HEARTBEAT_KEY, connection)
+
+
+def heartbeats(client: redis.Redis | None = None) -> dict[str, float]:
+    client = client or redis_client()
+    return {name: float(at) for name, at in client.hgetall(HEARTBEAT_KEY).items()}

@@ -1,0 +1,5 @@
+"""pricealert: self-hosted cryptocurrency price alerts."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

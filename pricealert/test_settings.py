@@ -1,0 +1,27 @@
+"""Settings for the test suite: the real ones, with test-only overrides.
+
+Redis is real (a dedicated database number, flushed per test); the database is
+SQLite in memory unless DATABASE_URL names one (CI also runs on PostgreSQL).
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("DEBUG", "false")
+# Never the development Redis database: tests flush theirs.
+os.environ["REDIS_URL"] = os.environ.get(
+    "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
+)
+
+from .settings import *  # noqa: F403
+from .settings import CACHES, REST_FRAMEWORK
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CACHES["default"]["KEY_PREFIX"] = "pricealert-test"
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
