@@ -1,0 +1,50 @@
+"""Per-user cache of alert-list pages, invalidated by bumping a version.
+
+Every read key embeds the user's current version; a change of the user's
+alerts bumps it after the transaction commits, so the next read can never see
+a page computed before the change (old keys simply expire).
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+VERSION_KEY = "alerts:list:version:{user_id}"
+PAGE_KEY = "alerts:list:{user_id}:{version}:{query}"
+
+
+def _version(user_id: int) -> int:
+    key = VERSION_KEY.format(user_id=user_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, 1, timeout=None)
+        version = cache.get(key, 1)
+    return version
+
+
+def cached_alert_page(user_id: int, query: str, compute: Callable[[], Any]) -> Any:
+    """The cached page for this user and normalised query string, computed on a miss."""
+    key = PAGE_KEY.format(user_id=user_id, version=_version(user_id), query=query)
+    page = cache.get(key)
+    if page is None:
+        page = compute()
+        cache.set(key, page, timeout=settings.ALERT_LIST_CACHE_SECONDS)
+    return page
+
+
+def _bump(user_ids: Iterable[int]) -> None:
+    for user_id in set(user_ids):
+        key = VERSION_KEY.format(user_id=user_id)
+        try:
+            cache.incr(key)
+        except ValueError:  # no version yet: nothing cached to invalidate
+            cache.add(key, 1, timeout=None)
+
+
+def invalidate_alert_lists(user_ids: Iterable[int]) -> None:
+    """Drop the cached alert lists of these users once the current transaction commits."""
+    ids = list(user_ids)
+    transaction.on_commit(lambda: _bump(ids))
