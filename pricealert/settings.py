@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "alerts",
+    # Project-wide operator commands (pricealert_status); no models.
+    "pricealert",
 ]
 
 MIDDLEWARE = [
@@ -244,6 +246,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers and container healthchecks probe /health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
