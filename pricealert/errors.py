@@ -1,7 +1,9 @@
 """One JSON error shape for the whole API: {"detail": "...", "errors": {...}}."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from rest_framework import exceptions
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 
@@ -16,6 +18,10 @@ def _first_message(detail) -> str:
 
 
 def json_exception_handler(exc, context):
+    # Services raise Django's ValidationError (they are called from the admin and
+    # the shell too); over HTTP it is the same 400 as a serializer's.
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
     response = exception_handler(exc, context)
     if response is None:
         return None

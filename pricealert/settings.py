@@ -207,7 +207,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON numbers parse to exact Decimals (prices are never floats).
+    "DEFAULT_PARSER_CLASSES": ["pricealert.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "alerts.pagination.AlertPagination",
     "EXCEPTION_HANDLER": "pricealert.errors.json_exception_handler",

@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pricealert.health import HealthView
+from pricealert.routing import slash_optional
 
 handler400 = "pricealert.errors.json_400"
 handler404 = "pricealert.errors.json_404"
@@ -12,11 +14,12 @@ handler500 = "pricealert.errors.json_500"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Operators type /admin; a GET redirect is harmless (no API path ever redirects).
+    path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
+    slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    slash_optional("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("accounts.urls")),
     path("", include("alerts.urls")),
     path("", include("feeds.urls")),
-    path("health", HealthView.as_view(), name="health"),
-    path("health/", HealthView.as_view()),
+    slash_optional("health", HealthView.as_view(), name="health"),
 ]
