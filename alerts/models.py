@@ -73,6 +73,10 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Nobody but the current owner may try to send it before this time: set to a
+    # lease while a worker sends it and to the retry time while a retry waits
+    # (alerts.notify.claim_notification, alerts.tasks.requeue_stuck_notifications).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
