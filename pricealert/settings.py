@@ -186,6 +186,12 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
+# Alert emails (alerts.tasks.send_notification): attempts before a notification is
+# marked failed, the first retry delay (doubling, with jitter, capped at 15 min),
+# and how long a pending one may sit untouched before the sweeper re-enqueues it.
+ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
+ALERTS_NOTIFY_RETRY_SECONDS = env.float("ALERTS_NOTIFY_RETRY_SECONDS", default=10.0)
+ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "alerts.tasks.evaluate_alerts",
