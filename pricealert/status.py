@@ -1,0 +1,144 @@
+"""The operator's snapshot of a deployment: is every part alive and keeping up?
+
+Read by `manage.py pricealert_status`. Each part is read on its own, so a
+database outage still reports the feed, and a Redis outage still reports the
+alerts waiting in the database.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Count, Min
+
+from alerts.models import Alert, EvaluationCheckpoint, Notification
+from feeds.store import WINDOW_STREAM, heartbeats, redis_client
+
+
+@dataclass
+class Heartbeat:
+    connection: str
+    age_seconds: float
+    stale: bool
+
+
+@dataclass
+class Checkpoint:
+    name: str
+    stream_id: str
+    evaluated_at: datetime | None
+    age_seconds: float | None
+
+
+@dataclass
+class Status:
+    checked_at: datetime
+    database_ok: bool = False
+    database_vendor: str = ""
+    database_error: str = ""
+    unapplied_migrations: int | None = None
+    data_error: str = ""
+    redis_ok: bool = False
+    redis_error: str = ""
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    stream_entries: int | None = None
+    last_flush_age_seconds: float | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    waiting_alerts: int | None = None
+    waiting_symbols: int | None = None
+    pending_notifications: int | None = None
+    failed_notifications: int | None = None
+    oldest_pending_age_seconds: float | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """The database and Redis both answer: the exit status operators script against."""
+        return self.database_ok and self.redis_ok
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["healthy"] = self.healthy
+        return data
+
+
+def _age(then: datetime, now: datetime) -> float:
+    return max(0.0, (now - then).total_seconds())
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _read_redis(status: Status) -> None:
+    client = redis_client()
+    client.ping()
+    status.redis_ok = True
+    now = time.time()
+    status.heartbeats = [
+        Heartbeat(name, round(max(0.0, now - at), 3), now - at > settings.FEED_STALE_SECONDS)
+        for name, at in sorted(heartbeats(client).items())
+    ]
+    status.stream_entries = client.xlen(WINDOW_STREAM)
+    last = client.xrevrange(WINDOW_STREAM, count=1)
+    if last:
+        last_ms = int(last[0][0].split("-", 1)[0])
+        status.last_flush_age_seconds = round(max(0.0, now - last_ms / 1000), 3)
+
+
+def _ping_database(status: Status) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    status.database_ok = True
+    status.database_vendor = connection.vendor
+    executor = MigrationExecutor(connection)
+    status.unapplied_migrations = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _read_alert_data(status: Status) -> None:
+    now = status.checked_at
+    status.checkpoints = [
+        Checkpoint(
+            cp.name,
+            cp.stream_id,
+            cp.evaluated_at,
+            round(_age(cp.evaluated_at, now), 3) if cp.evaluated_at else None,
+        )
+        for cp in EvaluationCheckpoint.objects.order_by("name")
+    ]
+    waiting = Alert.objects.filter(status=Alert.Status.CREATED).aggregate(
+        alerts=Count("id"), symbols=Count("symbol", distinct=True)
+    )
+    status.waiting_alerts = waiting["alerts"]
+    status.waiting_symbols = waiting["symbols"]
+    counts = dict(
+        Notification.objects.filter(status__in=[Notification.Status.PENDING, Notification.Status.FAILED])
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    status.pending_notifications = counts.get(Notification.Status.PENDING, 0)
+    status.failed_notifications = counts.get(Notification.Status.FAILED, 0)
+    oldest = Notification.objects.filter(status=Notification.Status.PENDING).aggregate(at=Min("created_at"))
+    if oldest["at"]:
+        status.oldest_pending_age_seconds = round(_age(oldest["at"], now), 3)
+
+
+def collect_status() -> Status:
+    status = Status(checked_at=datetime.now(UTC))
+    try:
+        _read_redis(status)
+    except Exception as error:  # any failure means "not usable", reported, never raised
+        status.redis_error = _one_line(error)
+    try:
+        _ping_database(status)
+    except Exception as error:
+        status.database_error = _one_line(error)
+        return status
+    try:
+        _read_alert_data(status)
+    except Exception as error:  # e.g. tables missing before the first migrate
+        status.data_error = _one_line(error)
+    return status
