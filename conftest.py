@@ -55,3 +55,18 @@ def alice_client(alice):
 @pytest.fixture
 def bob_client(bob):
     return client_for(bob)
+
+
+@pytest.fixture
+def make_alert(db):
+    """Alerts straight into the database (status, prices and times as given), bypassing the API."""
+    from decimal import Decimal
+
+    from alerts.models import Alert
+
+    def make(user, symbol="BTCUSDT", target_price="70000", direction="above", **extra):
+        return Alert.objects.create(
+            user=user, symbol=symbol, target_price=Decimal(target_price), direction=direction, **extra
+        )
+
+    return make
