@@ -1,0 +1,147 @@
+"""HTTP endpoints of the accounts app: register, token, refresh, logout, the caller."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from accounts.serializers import (
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenObtainInputSerializer,
+    TokenPairOutputSerializer,
+    UserOutputSerializer,
+)
+from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
+from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+
+TAG = "accounts"
+
+
+class PublicApi(APIView):
+    """An endpoint that takes credentials in its body instead of a bearer token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        # Makes a failed login a 401 (DRF turns it into a 403 without a challenge).
+        return f'{jwt_settings.AUTH_HEADER_TYPES[0]} realm="api"'
+
+
+class RegisterApi(PublicApi):
+    @extend_schema(
+        tags=[TAG],
+        summary="Create an account",
+        description=(
+            "Registers a user; the email address is the login (case-insensitive, unique). "
+            "Also served at `/signup`. The password is never returned."
+        ),
+        request=RegisterInputSerializer,
+        responses={
+            201: UserOutputSerializer,
+            400: error("Invalid input, a weak password, or the email/username is taken."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request):
+        payload = RegisterInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = user_register(**payload.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainApi(PublicApi):
+    @extend_schema(
+        tags=[TAG],
+        summary="Log in: get an access and a refresh token",
+        description=(
+            'Send `{"email", "password"}` or `{"username", "password"}` (the username may also be the '
+            "email). Also served at `/login`. Use the access token as `Authorization: Bearer <access>`."
+        ),
+        request=TokenObtainInputSerializer,
+        responses={
+            200: TokenPairOutputSerializer,
+            400: BAD_REQUEST,
+            401: error("Wrong credentials or inactive account (one message for both)."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request):
+        payload = TokenObtainInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            tokens = token_obtain(request=request, **payload.validated_data)
+        except LoginFailed as exc:
+            raise AuthenticationFailed(str(exc), "no_active_account") from exc
+        return Response(TokenPairOutputSerializer(tokens).data)
+
+
+class TokenRefreshApi(PublicApi):
+    @extend_schema(
+        tags=[TAG],
+        summary="Exchange a refresh token for a new token pair",
+        description=(
+            "Returns a new access token and a new refresh token; the refresh token sent is "
+            "blacklisted (rotation), so each refresh token works exactly once."
+        ),
+        request=RefreshInputSerializer,
+        responses={
+            200: TokenPairOutputSerializer,
+            400: BAD_REQUEST,
+            401: error("The refresh token is invalid, expired or already used/blacklisted."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request):
+        payload = RefreshInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            tokens = token_refresh(**payload.validated_data)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        except LoginFailed as exc:
+            raise AuthenticationFailed(str(exc), "no_active_account") from exc
+        return Response(TokenPairOutputSerializer(tokens).data)
+
+
+class LogoutApi(PublicApi):
+    @extend_schema(
+        tags=[TAG],
+        summary="Log out: revoke a refresh token",
+        description=(
+            "Blacklists the refresh token, so it can never be refreshed again. The refresh token "
+            "is the credential here; no access token is needed. Access tokens already issued stay "
+            "valid until they expire (they are short-lived)."
+        ),
+        request=RefreshInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Logged out."),
+            400: BAD_REQUEST,
+            401: error("The refresh token is invalid, expired or already blacklisted."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request):
+        payload = RefreshInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            token_blacklist(**payload.validated_data)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserMeApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="The authenticated user",
+        description="The account the bearer token belongs to.",
+        responses={200: UserOutputSerializer, 401: UNAUTHENTICATED},
+    )
+    def get(self, request):
+        return Response(UserOutputSerializer(request.user).data)

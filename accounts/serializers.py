@@ -1,0 +1,70 @@
+"""Input and output shapes of the accounts API."""
+
+from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+User = get_user_model()
+
+# Long enough for any passphrase manager; short enough that hashing stays cheap.
+PASSWORD_MAX_LENGTH = 1024
+
+# No "@": a username can then never be mistaken for somebody's email at login.
+username_validator = RegexValidator(
+    r"^[\w.+-]+\Z",
+    "A username may contain only letters, digits and . _ + - (no spaces, no @).",
+)
+
+
+class PasswordField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", PASSWORD_MAX_LENGTH)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("style", {"input_type": "password"})
+        kwargs["write_only"] = True
+        super().__init__(**kwargs)
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = PasswordField(help_text="Checked by the server's password rules (length, common, numeric).")
+    username = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[username_validator],
+        help_text="Optional; unique (case-insensitive); can be used to log in instead of the email.",
+    )
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    username = serializers.CharField(allow_null=True)
+    date_joined = serializers.DateTimeField()
+
+
+class TokenObtainInputSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, required=False, help_text="The account's email address.")
+    username = serializers.CharField(
+        max_length=254, required=False, help_text="The account's username, or its email address."
+    )
+    password = PasswordField()
+
+    def validate(self, attrs):
+        login = attrs.get("email") or attrs.get("username")
+        if not login:
+            raise serializers.ValidationError("Provide an email (or a username) and a password.")
+        return {"login": login, "password": attrs["password"]}
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Bearer token for the Authorization header (short-lived).")
+    refresh = serializers.CharField(help_text="Exchange at /token/refresh for a new pair; revoke at /logout.")
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(
+        max_length=4096, help_text="A refresh token from /token or /token/refresh."
+    )

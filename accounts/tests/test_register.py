@@ -1,0 +1,99 @@
+"""POST /register (alias /signup)."""
+
+import pytest
+
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("path", ["/register", "/register/", "/signup", "/signup/"])
+def test_register_creates_the_user_and_never_returns_the_password(anon_client, django_user_model, path):
+    response = anon_client.post(
+        path, {"email": "Carol@Example.COM", "password": PASSWORD, "username": "carol"}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) == {"id", "email", "username", "date_joined"}
+    assert body["username"] == "carol"
+    user = django_user_model.objects.get(pk=body["id"])
+    # The domain part of an address is case-insensitive; Django lower-cases it.
+    assert user.email == body["email"] == "Carol@example.com"
+    assert user.check_password(PASSWORD)
+    assert PASSWORD not in response.content.decode()
+
+
+def test_username_is_optional(anon_client, django_user_model):
+    response = anon_client.post(
+        "/register", {"email": "dave@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["username"] is None
+    # Two users without a username do not collide on the unique username constraint.
+    response = anon_client.post(
+        "/register", {"email": "erin@example.com", "password": PASSWORD, "username": ""}, format="json"
+    )
+    assert response.status_code == 201
+    assert django_user_model.objects.filter(username__isnull=True).count() == 2
+
+
+def test_duplicate_email_in_any_case_is_a_400(anon_client, alice):
+    response = anon_client.post(
+        "/register", {"email": "ALICE@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "email: A user with this email already exists."
+    assert response.json()["errors"] == {"email": ["A user with this email already exists."]}
+
+
+def test_duplicate_username_in_any_case_is_a_400(anon_client, alice):
+    response = anon_client.post(
+        "/register", {"email": "other@example.com", "password": PASSWORD, "username": "ALICE"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"username": ["A user with this username already exists."]}
+
+
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("short", "This password is too short"),
+        ("password123", "This password is too common."),
+        ("8675309012345", "This password is entirely numeric."),
+        ("frank@example.com", "The password is too similar to the email address."),
+    ],
+)
+def test_django_password_validators_apply(anon_client, django_user_model, password, message):
+    response = anon_client.post(
+        "/register", {"email": "frank@example.com", "password": password}, format="json"
+    )
+    assert response.status_code == 400
+    assert any(m.startswith(message) for m in response.json()["errors"]["password"])
+    assert not django_user_model.objects.filter(email="frank@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"password": PASSWORD}, "email"),
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "gina@example.com"}, "password"),
+        ({"email": "gina@example.com", "password": PASSWORD, "username": "gina@example.com"}, "username"),
+        ({"email": "gina@example.com", "password": PASSWORD, "username": "has space"}, "username"),
+        ({"email": "gina@example.com", "password": "x" * 1025}, "password"),
+    ],
+)
+def test_invalid_fields_are_400_naming_the_field(anon_client, payload, field):
+    response = anon_client.post("/register", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert response.json()["detail"].startswith(f"{field}: ")
+
+
+def test_an_access_token_is_not_needed_and_a_bad_one_is_ignored(anon_client):
+    anon_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = anon_client.post(
+        "/register", {"email": "hal@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 201
