@@ -24,4 +24,6 @@ STORAGES = {
 }
 CACHES["default"]["KEY_PREFIX"] = "pricealert-test"
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+# The API speaks JSON only: test clients send JSON unless a test says otherwise.
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
