@@ -103,6 +103,13 @@ def write_heartbeat(connection: str, at: float, client: redis.Redis | None = Non
     client.hset(HEARTBEAT_KEY, connection, repr(at))
 
 
+def write_heartbeats(beats: dict[str, float], client: redis.Redis | None = None) -> None:
+    """Several connections' heartbeats in one round trip."""
+    if beats:
+        client = client or redis_client()
+        client.hset(HEARTBEAT_KEY, mapping={name: repr(at) for name, at in beats.items()})
+
+
 def clear_heartbeat(connection: str, client: redis.Redis | None = None) -> None:
     client = client or redis_client()
     client.hdel(HEARTBEAT_KEY, connection)
