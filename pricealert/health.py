@@ -1,12 +1,16 @@
 """GET /health: can this deployment serve and evaluate alerts right now?"""
 
+import time
+
+from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from feeds.store import redis_client
+from feeds.store import heartbeats, redis_client
 
 
 def database_ok() -> bool:
@@ -25,6 +29,27 @@ def redis_ok() -> bool:
         return False
 
 
+def feed_status() -> dict:
+    """Age of each feeder connection's last message; "stale" when alerts wait on an old or absent feed."""
+    try:
+        now = time.time()
+        ages = {name: round(max(0.0, now - at), 1) for name, at in sorted(heartbeats().items())}
+    except Exception:
+        return {"status": "unknown", "age_seconds": None, "connections": {}, "waiting_symbols": None}
+    newest = min(ages.values(), default=None)
+    try:
+        waiting = len(import_string(settings.FEEDER_SYMBOLS_SOURCE)())
+    except Exception:
+        waiting = None
+    stale = bool(waiting) and (newest is None or newest > settings.FEED_STALE_SECONDS)
+    return {
+        "status": "stale" if stale else "ok",
+        "age_seconds": newest,
+        "connections": ages,
+        "waiting_symbols": waiting,
+    }
+
+
 class HealthView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -37,4 +62,7 @@ class HealthView(APIView):
             "status": "ok" if healthy else "unavailable",
             "checks": {name: "ok" if ok else "error" for name, ok in checks.items()},
         }
+        body["feed"] = feed_status()
+        if healthy and body["feed"]["status"] == "stale":
+            body["status"] = "degraded"  # still 200: the API serves, only fresh prices are missing
         return Response(body, status=200 if healthy else 503)

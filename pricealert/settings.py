@@ -175,6 +175,12 @@ BINANCE_REST_URL = env.str("BINANCE_REST_URL", default="https://data-api.binance
 FEEDER_SYMBOLS_SOURCE = env.str("FEEDER_SYMBOLS_SOURCE", default="alerts.selectors.waiting_symbols")
 # A feed older than this while alerts wait makes /health report "degraded".
 FEED_STALE_SECONDS = env.float("FEED_STALE_SECONDS", default=60.0)
+# manage.py runfeeder: how often windows go to Redis, how often the symbol set is re-read,
+# when a connection is replaced ahead of Binance's 24 h limit, and the reconnect backoff cap.
+FEEDER_FLUSH_SECONDS = env.float("FEEDER_FLUSH_SECONDS", default=0.2)
+FEEDER_REFRESH_SECONDS = env.float("FEEDER_REFRESH_SECONDS", default=1.5)
+FEEDER_MAX_CONNECTION_AGE_SECONDS = env.float("FEEDER_MAX_CONNECTION_AGE_SECONDS", default=23 * 3600 + 50 * 60)
+FEEDER_RECONNECT_MAX_SECONDS = env.float("FEEDER_RECONNECT_MAX_SECONDS", default=60.0)
 
 # --- Celery -------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

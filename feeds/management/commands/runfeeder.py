@@ -1,0 +1,127 @@
+"""manage.py runfeeder: follow Binance's trades for every symbol that has waiting alerts.
+
+Thin on purpose: it reads the settings, installs the SIGTERM/SIGINT handlers,
+re-reads the symbol set every FEEDER_REFRESH_SECONDS from the callable named by
+FEEDER_SYMBOLS_SOURCE (feeds never imports alerts), keeps only the symbols the
+catalogue lists as TRADING, and hands them to ``feeds.feeder.Feeder``.
+"""
+
+import logging
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connections
+from django.utils.module_loading import import_string
+
+from feeds.feeder import Feeder, FeederConfig
+from feeds.models import Symbol
+from feeds.selectors import symbol_statuses
+
+logger = logging.getLogger("feeds.runfeeder")
+
+NOT_IN_CATALOGUE = "not in the catalogue"
+
+
+class Command(BaseCommand):
+    help = "Stream Binance trades for the symbols with waiting alerts into the Redis price store."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--flush-interval", type=float, help="seconds between flushes to Redis")
+        parser.add_argument("--refresh-interval", type=float, help="seconds between symbol-set reads")
+        parser.add_argument("--max-connection-age", type=float, help="replace a connection after this many s")
+        parser.add_argument("--reconnect-max", type=float, help="cap of the reconnect backoff in seconds")
+        parser.add_argument("--streams-per-connection", type=int, help="at most 1024 (Binance's limit)")
+        parser.add_argument("--batch-size", type=int, help="streams per SUBSCRIBE/UNSUBSCRIBE message")
+        parser.add_argument("--name", help="connection name prefix in heartbeats (default: the host name)")
+
+    def handle(self, *args, **options):
+        self.shutdown = threading.Event()
+        self._unfollowable: dict[str, str] = {}
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.on_signal)
+            signal.signal(signal.SIGINT, self.on_signal)
+        config = self.feeder_config(options)
+        refresh_interval = options["refresh_interval"] or settings.FEEDER_REFRESH_SECONDS
+        self.symbols_source = import_string(settings.FEEDER_SYMBOLS_SOURCE)
+        logger.info(
+            "runfeeder: %s, symbols from %s every %.1fs, flush every %.2fs",
+            config.ws_url,
+            settings.FEEDER_SYMBOLS_SOURCE,
+            refresh_interval,
+            config.flush_interval,
+        )
+        self.feeder = Feeder(config).start()
+        try:
+            next_refresh = 0.0
+            while not self.shutdown.is_set():
+                if time.monotonic() >= next_refresh:
+                    self.refresh_symbols()
+                    next_refresh = time.monotonic() + refresh_interval
+                self.feeder.maintain()
+                self.shutdown.wait(min(0.1, refresh_interval))
+        finally:
+            logger.info("runfeeder: shutting down")
+            self.feeder.stop()
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()  # a thread's connections would outlive it
+
+    def on_signal(self, signum, frame):
+        logger.info("runfeeder: received %s", signal.Signals(signum).name)
+        self.shutdown.set()
+
+    def request_shutdown(self):
+        """Stop the command from another thread (tests)."""
+        self.shutdown.set()
+
+    @staticmethod
+    def feeder_config(options) -> FeederConfig:
+        overrides = {
+            "flush_interval": options["flush_interval"] or settings.FEEDER_FLUSH_SECONDS,
+            "max_connection_age": options["max_connection_age"] or settings.FEEDER_MAX_CONNECTION_AGE_SECONDS,
+            "reconnect_max": options["reconnect_max"] or settings.FEEDER_RECONNECT_MAX_SECONDS,
+        }
+        if options["streams_per_connection"]:
+            overrides["max_streams_per_connection"] = min(1024, options["streams_per_connection"])
+        if options["batch_size"]:
+            overrides["max_params_per_request"] = options["batch_size"]
+        if options["name"]:
+            overrides["name"] = options["name"]
+        return FeederConfig(ws_url=settings.BINANCE_WS_URL, **overrides)
+
+    def refresh_symbols(self) -> bool:
+        """Follow the TRADING symbols that have waiting alerts; on any read error keep the current set."""
+        close_old_connections()
+        try:
+            wanted = {symbol.upper() for symbol in self.symbols_source()}
+            statuses = symbol_statuses(sorted(wanted))
+        except Exception:
+            logger.exception(
+                "runfeeder: could not read the symbol set; still following %d", len(self.feeder.symbols)
+            )
+            return False
+        finally:
+            close_old_connections()
+        trading = {symbol for symbol in wanted if statuses.get(symbol) == Symbol.TRADING}
+        self.report_unfollowable(
+            {symbol: statuses.get(symbol, NOT_IN_CATALOGUE) for symbol in wanted - trading}
+        )
+        return self.feeder.follow(trading)
+
+    def report_unfollowable(self, unfollowable: dict[str, str]) -> None:
+        """Log each symbol with waiting alerts that is not followed, once per status change."""
+        news = {
+            symbol: status
+            for symbol, status in unfollowable.items()
+            if self._unfollowable.get(symbol) != status
+        }
+        if news:
+            listed = ", ".join(f"{symbol} ({status})" for symbol, status in sorted(news.items()))
+            logger.warning(
+                "runfeeder: not following %d symbol(s) with waiting alerts, not TRADING: %s",
+                len(news),
+                listed,
+            )
+        self._unfollowable = unfollowable
