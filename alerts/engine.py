@@ -1,0 +1,281 @@
+"""The alert engine: turn price windows from the stream into triggered alerts, exactly once.
+
+A tick reads the feeder's windows after the checkpoint, asks the database which
+moved symbols have a waiting alert that the windows crossed (one statement of
+per-symbol index probes: the no-fire tick costs almost nothing), and only for
+those runs a conditional ``UPDATE ... WHERE status = 'created' ... RETURNING``.
+Notification rows and the new checkpoint are written in the same transaction,
+and the sends are enqueued once it commits.
+
+Why this is exactly once:
+- the status change is conditional, so a row already triggered (or deleted) by
+  anyone else is never changed again, whatever races or retries happen;
+- the checkpoint moves in the transaction that fires, so a crash before the
+  commit re-reads the same windows (and fires what it had not), a crash after
+  it does not re-read them;
+- the checkpoint row is locked first, so two evaluators queue up instead of
+  reading the same windows (on SQLite the write lock does the same).
+
+An alert fires only on prices seen after it was created: a window counts for an
+alert only if the window's last event is later than the alert's creation. The
+windows of a batch are not merged blindly across stream entries (a merged high
+could come from before an alert that was created mid-batch): each crossing
+statement carries the symbol's windows as a staircase of (last event, high)
+pairs, so every alert is judged on exactly the windows that came after it.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.cache import invalidate_alert_lists
+from alerts.models import Alert, EvaluationCheckpoint, Notification
+from feeds import store
+from feeds.windows import PriceWindow
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = "default"
+# Stream entries read per transaction: a tick is ~5 entries; a catch-up after
+# downtime commits every batch, so a crash loses at most one batch of work.
+BATCH_ENTRIES = 1000
+
+ALERT_TABLE = Alert._meta.db_table
+CHECKPOINT_TABLE = EvaluationCheckpoint._meta.db_table
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What one evaluation tick did."""
+
+    entries: int  # stream entries read
+    fired: int  # alerts triggered
+    batches: int  # transactions committed
+    stream_id: str  # the checkpoint after the tick
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One rung of a crossing staircase: alerts created before ``before_ms`` saw ``price``."""
+
+    before_ms: int
+    price: Decimal
+
+
+def staircase(windows: Sequence[PriceWindow], direction: str) -> list[Step]:
+    """The windows that matter for one direction, oldest first.
+
+    For an alert created at T the windows it saw are those whose last event is
+    after T: a suffix of the windows in event order. The best price in a suffix
+    (highest for ``above``, lowest for ``below``) is always a window that beats
+    every later window, so keeping only those ("records from the right") loses
+    nothing, and the prices on the kept steps strictly worsen with time. The
+    first step an alert is older than gives the best price it saw.
+    """
+    ordered = sorted(windows, key=lambda w: w.last_event_ms)
+    steps: list[Step] = []
+    best: Decimal | None = None
+    for window in reversed(ordered):
+        price = window.high if direction == Alert.Direction.ABOVE else window.low
+        if best is None or (price > best if direction == Alert.Direction.ABOVE else price < best):
+            best = price
+            steps.append(Step(window.last_event_ms, price))
+    steps.reverse()
+    return steps
+
+
+def _db_datetime(ms: int):
+    return connection.ops.adapt_datetimefield_value(store.ms_to_datetime(ms))
+
+
+def _db_decimal(value: Decimal):
+    return connection.ops.adapt_decimalfield_value(value)
+
+
+def _crossed_directions(extremes: dict[str, tuple[Decimal, Decimal]]) -> list[tuple[str, str]]:
+    """(symbol, direction) pairs where some waiting alert's target is within the windows' range.
+
+    One statement: two index probes per moved symbol on alert_waiting_target_idx,
+    each stopping at its first row. The comparison runs in the database, the
+    same way the UPDATE compares, so both always agree.
+    """
+    values = ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(extremes))
+    params: list = []
+    for symbol, (high, low) in extremes.items():
+        params += [symbol, _db_decimal(high), _db_decimal(low)]
+    sql = f"""
+        WITH moved(symbol, high, low) AS (VALUES {values})
+        SELECT moved.symbol,
+            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+                    WHERE a.status = 'created' AND a.symbol = moved.symbol
+                      AND a.direction = 'above' AND a.target_price <= moved.high),
+            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+                    WHERE a.status = 'created' AND a.symbol = moved.symbol
+                      AND a.direction = 'below' AND a.target_price >= moved.low)
+        FROM moved
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    crossed = []
+    for symbol, above, below in rows:
+        if above:
+            crossed.append((symbol, Alert.Direction.ABOVE))
+        if below:
+            crossed.append((symbol, Alert.Direction.BELOW))
+    return crossed
+
+
+def _trigger(symbol: str, direction: str, steps: list[Step]) -> list[tuple[int, int]]:
+    """Trigger the waiting alerts of one symbol and direction that the steps crossed.
+
+    Returns (alert id, user id) of exactly the rows this statement changed: the
+    ``status = 'created'`` condition makes a concurrent or repeated evaluation
+    change nothing twice.
+    """
+    compare = "<=" if direction == Alert.Direction.ABOVE else ">="
+    # Kept step prices worsen with time, so the first step is the best price of all.
+    best = steps[0].price
+    crossing = " OR ".join([f"(created_at < %s AND target_price {compare} %s)"] * len(steps))
+    price_case = " ".join(["WHEN created_at < %s THEN %s"] * len(steps))
+    time_case = " ".join(["WHEN created_at < %s THEN %s"] * len(steps))
+    price_params, time_params, crossing_params = [], [], []
+    for step in steps:
+        before = _db_datetime(step.before_ms)
+        price_params += [before, _db_decimal(step.price)]
+        time_params += [before, before]
+        crossing_params += [before, _db_decimal(step.price)]
+    sql = f"""
+        UPDATE {ALERT_TABLE}
+        SET status = 'triggered',
+            triggered_price = CASE {price_case} END,
+            triggered_at = CASE {time_case} END
+        WHERE status = 'created' AND symbol = %s AND direction = %s
+          AND target_price {compare} %s AND ({crossing})
+        RETURNING id, user_id
+    """
+    params = [
+        *price_params,
+        *time_params,
+        symbol,
+        direction,
+        _db_decimal(best),
+        *crossing_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(alert_id, user_id) for alert_id, user_id in cursor.fetchall()]
+
+
+def _enqueue_sends(notification_ids: list[int]) -> None:
+    # Imported here: tasks imports this module.
+    from alerts.tasks import enqueue_notifications
+
+    enqueue_notifications(notification_ids)
+
+
+def _write_notifications(fired: list[tuple[int, int]]) -> list[int]:
+    """The outbox: one pending email Notification per triggered alert, sent after commit."""
+    user_ids = {user_id for _, user_id in fired}
+    emails = dict(get_user_model().objects.filter(id__in=user_ids).values_list("id", "email"))
+    notifications = Notification.objects.bulk_create(
+        [Notification(alert_id=alert_id, channel="email", to=emails[user_id]) for alert_id, user_id in fired],
+        batch_size=2000,
+    )
+    ids = [notification.id for notification in notifications]
+    invalidate_alert_lists(user_ids)
+    transaction.on_commit(lambda: _enqueue_sends(ids))
+    return ids
+
+
+def evaluate_windows(windows: Iterable[PriceWindow]) -> int:
+    """Trigger every waiting alert these windows crossed; returns how many fired.
+
+    ``windows`` may hold several windows per symbol (several stream entries);
+    each alert is judged only on the windows whose last event is after its
+    creation. Runs in the caller's transaction if there is one.
+    """
+    by_symbol: dict[str, list[PriceWindow]] = defaultdict(list)
+    for window in windows:
+        by_symbol[window.symbol].append(window)
+    if not by_symbol:
+        return 0
+    extremes = {symbol: (max(w.high for w in ws), min(w.low for w in ws)) for symbol, ws in by_symbol.items()}
+    with transaction.atomic(savepoint=False):
+        crossed = _crossed_directions(extremes)
+        if not crossed:
+            return 0
+        fired: list[tuple[int, int]] = []
+        for symbol, direction in crossed:
+            fired += _trigger(symbol, direction, staircase(by_symbol[symbol], direction))
+        if fired:
+            _write_notifications(fired)
+    if fired:
+        logger.info("Triggered %d alerts on %d symbol directions", len(fired), len(crossed))
+    return len(fired)
+
+
+def _lock_checkpoint(name: str, now: datetime) -> str:
+    """Lock this evaluator's checkpoint row for the transaction and return its stream id.
+
+    A write first: on PostgreSQL it takes the row lock (a second evaluator waits
+    here, then sees the committed checkpoint); on SQLite it takes the database
+    write lock before anything is read, so the transaction never has to upgrade
+    a read lock (which SQLite refuses under contention).
+    """
+    sql = f"UPDATE {CHECKPOINT_TABLE} SET evaluated_at = %s WHERE name = %s RETURNING stream_id"
+    params = [connection.ops.adapt_datetimefield_value(now), name]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            EvaluationCheckpoint.objects.get_or_create(name=name)
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    return row[0]
+
+
+def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, int, str]:
+    """One transaction: lock the checkpoint, read a batch, fire, move the checkpoint."""
+    with transaction.atomic():
+        after_id = _lock_checkpoint(name, now)
+        entries = store.read_windows(after_id, count=batch_entries)
+        if not entries:
+            return 0, 0, after_id
+        fired = evaluate_windows(window for _, windows in entries for window in windows)
+        last_id = entries[-1][0]
+        EvaluationCheckpoint.objects.filter(name=name).update(stream_id=last_id)
+    return len(entries), fired, last_id
+
+
+def evaluate_pending(
+    *,
+    name: str = DEFAULT_CHECKPOINT,
+    batch_entries: int = BATCH_ENTRIES,
+    max_seconds: float = 2.0,
+    now: datetime | None = None,
+) -> TickResult:
+    """One evaluation tick: read the stream from the checkpoint until caught up.
+
+    Each batch of up to ``batch_entries`` entries is its own transaction.
+    Stops after ``max_seconds`` even if not caught up (a long backlog after
+    downtime), so one tick never outlives its lock; the next tick goes on.
+    """
+    started = time.monotonic()
+    total_entries = total_fired = batches = 0
+    while True:
+        entries, fired, stream_id = _evaluate_batch(name, batch_entries, now or timezone.now())
+        batches += 1
+        total_entries += entries
+        total_fired += fired
+        if entries < batch_entries or time.monotonic() - started >= max_seconds:
+            break
+    return TickResult(entries=total_entries, fired=total_fired, batches=batches, stream_id=stream_id)

@@ -1,0 +1,224 @@
+"""Celery tasks: the evaluation tick's lock, sending with retries, and the stuck-notification sweeper."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from alerts import engine, tasks
+from alerts.models import Alert, Notification
+from alerts.tests.broker import queued_tasks
+from alerts.tests.mailserver import MailServer
+from feeds import store
+from feeds.store import ms_to_datetime
+from feeds.windows import PriceWindow
+from pricealert.celery import app
+
+T0 = 1_790_000_000_000
+
+
+@pytest.fixture
+def mail(settings):
+    with MailServer() as server:
+        for name, value in server.smtp_settings().items():
+            setattr(settings, name, value)
+        yield server
+
+
+def notification_for(user, **fields):
+    alert = Alert.objects.create(
+        user=user,
+        symbol="BTCUSDT",
+        direction="above",
+        target_price=Decimal("70000"),
+        status="triggered",
+        triggered_price=Decimal("70000.01"),
+        triggered_at=ms_to_datetime(T0),
+    )
+    return Notification.objects.create(alert=alert, to=user.email, **fields)
+
+
+def age(notification, *, created_ago: timedelta, next_attempt_in: timedelta | None = None):
+    """Backdate a notification (auto_now_add) and set when its next attempt is due."""
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=now - created_ago,
+        next_attempt_at=None if next_attempt_in is None else now + next_attempt_in,
+    )
+
+
+def test_the_beat_schedule_names_registered_tasks():
+    for entry in django_settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+    assert django_settings.CELERY_BEAT_SCHEDULE["evaluate-alerts"]["options"]["expires"] > 0
+    assert app.tasks["alerts.tasks.send_notification"].acks_late
+
+
+@pytest.mark.django_db
+class TestEvaluateAlerts:
+    def test_a_tick_evaluates_the_stream(self, alice):
+        Alert.objects.create(user=alice, symbol="BTCUSDT", direction="above", target_price=Decimal("100"))
+        store.write_windows([PriceWindow("BTCUSDT", Decimal("101"), Decimal("99"), Decimal("100"), 0, 1)])
+        # The alert was created now: a window from now on crosses it.
+        now_ms = int(timezone.now().timestamp() * 1000) + 1000
+        store.write_windows(
+            [PriceWindow("BTCUSDT", Decimal("101"), Decimal("99"), Decimal("100"), now_ms, now_ms)]
+        )
+        assert tasks.evaluate_alerts() == {
+            "entries": 2,
+            "fired": 1,
+            "stream_id": store.read_windows("0")[-1][0],
+        }
+
+    def test_a_tick_is_skipped_while_another_holds_the_lock(self, alice, clean_redis):
+        store.write_windows([PriceWindow("BTCUSDT", Decimal("1"), Decimal("1"), Decimal("1"), 0, 1)])
+        other = clean_redis.lock(tasks.EVALUATE_LOCK_KEY, timeout=30)
+        assert other.acquire(blocking=False)
+        assert tasks.evaluate_alerts() is None
+        assert engine.EvaluationCheckpoint.objects.count() == 0
+        other.release()
+        assert tasks.evaluate_alerts()["entries"] == 1
+
+    def test_the_lock_is_released_when_a_tick_fails_and_it_expires_anyway(self, clean_redis, monkeypatch):
+        def fail(**kwargs):
+            assert 0 < clean_redis.pttl(tasks.EVALUATE_LOCK_KEY) <= tasks.evaluate_lock_seconds() * 1000
+            raise RuntimeError("database went away")
+
+        monkeypatch.setattr(engine, "evaluate_pending", fail)
+        with pytest.raises(RuntimeError):
+            tasks.evaluate_alerts()
+        assert not clean_redis.exists(tasks.EVALUATE_LOCK_KEY)
+
+
+class TestRetryDelay:
+    def test_doubles_with_jitter_and_is_capped(self, settings):
+        settings.ALERTS_NOTIFY_RETRY_SECONDS = 10
+        for attempts, base in [(1, 10), (2, 20), (3, 40), (7, 640), (8, 900), (20, 900)]:
+            delays = [tasks.retry_delay(attempts) for _ in range(50)]
+            assert all(base / 2 <= d <= base for d in delays)
+            assert len(set(delays)) > 1
+
+
+@pytest.mark.django_db
+class TestSendNotification:
+    def test_sends_once_and_marks_it_sent(self, alice, mail):
+        notification = notification_for(alice)
+        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
+        mail.wait_for(1)
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("sent", 1)
+        assert notification.sent_at is not None
+        assert notification.next_attempt_at is None
+
+    def test_smtp_refusing_then_accepting_delivers_exactly_once(self, alice, mail):
+        notification = notification_for(alice)
+        mail.refuse(times=2, reply="451 4.3.0 Greylisted, try again later")
+        # Eagerly applied, each retry runs at once (in a worker it waits its backoff).
+        tasks.send_notification.apply(args=(notification.pk, 0))
+        assert mail.refused == 2
+        assert len(mail.wait_for(1)) == 1
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("sent", 3)
+        assert "451" in notification.last_error  # kept: it took three tries, and why
+        assert tasks.send_notification.apply(args=(notification.pk, 3)).get() == "skipped"
+        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert len(mail.received) == 1
+
+    def test_a_failed_attempt_schedules_its_retry_with_backoff(self, alice, mail, settings):
+        settings.ALERTS_NOTIFY_RETRY_SECONDS = 30
+        notification = notification_for(alice)
+        mail.refuse(times=1)
+        before = timezone.now()
+        with pytest.raises(Exception, match="451"):  # called directly, retry re-raises the SMTP error
+            tasks.send_notification(notification.pk, 0)
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("pending", 1)
+        assert (
+            before + timedelta(seconds=15)
+            <= notification.next_attempt_at
+            <= timezone.now() + timedelta(seconds=30)
+        )
+        # The scheduled retry carries the attempt count it follows, so it goes ahead.
+        assert tasks.send_notification(notification.pk, 1) == "sent"
+        assert len(mail.wait_for(1)) == 1
+
+    def test_gives_up_after_the_configured_attempts_keeping_the_error(self, alice, mail, settings):
+        settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
+        notification = notification_for(alice)
+        mail.refuse(always=True, reply="421 4.7.0 Service not available")
+        tasks.send_notification.apply(args=(notification.pk, 0))
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("failed", 3)
+        assert "421" in notification.last_error
+        assert mail.refused == 3
+        mail.accept()
+        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert mail.received == []
+
+    def test_a_permanent_refusal_fails_at_once(self, alice, mail):
+        notification = notification_for(alice)
+        mail.refuse(times=1, reply="550 5.1.1 Mailbox unavailable", stage="RCPT")
+        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("failed", 1)
+        assert "550" in notification.last_error
+
+    def test_a_deleted_notification_is_skipped(self, alice):
+        assert tasks.send_notification.apply(args=(123456, 0)).get() == "skipped"
+
+
+@pytest.mark.django_db
+class TestRequeueStuckNotifications:
+    def test_requeues_only_pending_ones_nobody_touched_for_a_while(self, alice, clean_redis, settings):
+        settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
+        long_ago = timedelta(minutes=10)
+        stuck = notification_for(alice)
+        age(stuck, created_ago=long_ago)
+        lost_retry = notification_for(alice)
+        age(lost_retry, created_ago=long_ago, next_attempt_in=-timedelta(minutes=6))
+        notification_for(alice)  # pending, but created just now
+        waiting_retry = notification_for(alice)
+        age(waiting_retry, created_ago=long_ago, next_attempt_in=timedelta(minutes=2))
+        sent = notification_for(alice, status="sent", sent_at=timezone.now() - long_ago)
+        age(sent, created_ago=long_ago)
+        failed = notification_for(alice, status="failed", attempts=8)
+        age(failed, created_ago=long_ago)
+
+        assert tasks.requeue_stuck_notifications() == 2
+        assert queued_tasks(clean_redis) == [
+            ("alerts.tasks.send_notification", [stuck.pk, None]),
+            ("alerts.tasks.send_notification", [lost_retry.pk, None]),
+        ]
+
+    def test_the_sweeper_never_resends_a_sent_notification(self, alice, clean_redis, mail, settings):
+        settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
+        notification = notification_for(alice)
+        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
+        age(notification, created_ago=timedelta(hours=1))
+        assert tasks.requeue_stuck_notifications() == 0
+        assert queued_tasks(clean_redis) == []
+        # Even a copy queued before it was sent (a sweep racing the first send) is dropped.
+        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert len(mail.received) == 1
+
+    def test_a_requeued_notification_is_delivered_once(self, alice, clean_redis, mail, settings):
+        settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
+        notification = notification_for(alice)
+        age(notification, created_ago=timedelta(minutes=10))
+        assert tasks.requeue_stuck_notifications() == 1
+        # Its first message turns up after all, next to the sweeper's copy.
+        for _, args in [("first", [notification.pk, 0]), *queued_tasks(clean_redis)]:
+            tasks.send_notification.apply(args=args)
+        assert len(mail.wait_for(1)) == 1
+        notification.refresh_from_db()
+        assert (notification.status, notification.attempts) == ("sent", 1)
+
+    def test_marks_failed_those_whose_last_attempt_died_with_its_worker(self, alice, clean_redis, settings):
+        settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
+        notification = notification_for(alice, attempts=3)
+        age(notification, created_ago=timedelta(hours=1), next_attempt_in=-timedelta(minutes=30))
+        assert tasks.requeue_stuck_notifications() == 0
+        assert Notification.objects.get(pk=notification.pk).status == "failed"
+        assert queued_tasks(clean_redis) == []
