@@ -1,8 +1,113 @@
 """Reads of alerts."""
 
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import redis
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import QuerySet
+from django.http import Http404
+from django_redis.exceptions import ConnectionInterrupted
+
+from alerts.cache import cached_alert_page
+from alerts.filters import AlertFilter
 from alerts.models import Alert
+from feeds.selectors import symbol_statuses
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_SYMBOL_STATUS = "UNKNOWN"
+# Ids past a bigint would make the database raise instead of answering "no such row".
+MAX_ALERT_ID = 2**63 - 1
+# What a cached list page holds per alert: plain values, cheap to pickle.
+LIST_FIELDS = (
+    "id",
+    "symbol",
+    "direction",
+    "target_price",
+    "status",
+    "created_at",
+    "triggered_at",
+    "triggered_price",
+)
+CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
 
 
 def waiting_symbols() -> set[str]:
     """Symbols with at least one waiting alert: what the feeder must follow."""
     return set(Alert.objects.filter(status=Alert.Status.CREATED).values_list("symbol", flat=True).distinct())
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPage:
+    count: int
+    number: int
+    num_pages: int
+    alerts: list[dict]
+
+    @property
+    def next_number(self) -> int | None:
+        return self.number + 1 if self.number < self.num_pages else None
+
+    @property
+    def previous_number(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+
+def _alert_filter(user, filters: Mapping | None) -> AlertFilter:
+    filterset = AlertFilter(filters or {}, queryset=Alert.objects.filter(user=user))
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset
+
+
+def alert_list(*, user, filters: Mapping | None = None) -> QuerySet[Alert]:
+    """The user's alerts, newest first; ``filters`` as in the API (?status=, ?symbol=).
+
+    Deleted alerts are left out unless ``status`` is "deleted".
+    """
+    return _alert_filter(user, filters).qs.order_by("-created_at", "-id")
+
+
+def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) -> AlertPage:
+    """One page of ``alert_list``, served from the per-user cache when it can be.
+
+    The cache is an optimisation only: when Redis fails, the page comes from
+    the database.
+    """
+    filterset = _alert_filter(user, filters)
+    cleaned = filterset.form.cleaned_data
+    query = "status={}&symbol={}&page={}&per_page={}".format(
+        cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
+    )
+
+    def compute() -> AlertPage:
+        queryset = filterset.qs.order_by("-created_at", "-id").values(*LIST_FIELDS)
+        paginator = Paginator(queryset, per_page)
+        try:
+            current = paginator.page(page)
+        except EmptyPage:
+            raise Http404("Invalid page.") from None
+        return AlertPage(paginator.count, page, paginator.num_pages, list(current.object_list))
+
+    try:
+        return cached_alert_page(user.pk, query, compute)
+    except CACHE_ERRORS:
+        logger.warning("alert list cache unavailable; reading from the database", exc_info=True)
+        return compute()
+
+
+def alert_get(*, user, alert_id: int) -> Alert | None:
+    """The user's alert with this id (deleted ones too), with its symbol's catalogue status.
+
+    None when there is no such alert or it belongs to someone else: callers answer
+    404 either way, so nobody learns which ids exist.
+    """
+    if not 0 < alert_id <= MAX_ALERT_ID:
+        return None
+    alert = Alert.objects.filter(user=user, pk=alert_id).first()
+    if alert is not None:
+        alert.symbol_status = symbol_statuses([alert.symbol]).get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
+    return alert

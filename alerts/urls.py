@@ -1,3 +1,16 @@
-"""HTTP routes of the alerts app."""
+"""HTTP routes of the alerts app (each with and without a trailing slash).
 
-urlpatterns = []
+The seed paths come first so "create" and "delete/<id>" are never taken for an id.
+"""
+
+from alerts import apis
+from pricealert.routing import slash_optional
+
+ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
+
+urlpatterns = [
+    slash_optional("alerts/create", apis.AlertCreateApi.as_view(), name="alert-create"),
+    slash_optional(f"alerts/delete/{ALERT_ID}", apis.AlertDeleteApi.as_view(), name="alert-delete"),
+    slash_optional("alerts", apis.AlertCollectionApi.as_view(), name="alert-list"),
+    slash_optional(f"alerts/{ALERT_ID}", apis.AlertItemApi.as_view(), name="alert-detail"),
+]

@@ -1,0 +1,195 @@
+"""HTTP endpoints of the alerts app: each method is input -> service/selector -> output.
+
+The seed paths (/alerts/create, /alerts/delete/<id>) and the REST forms
+(/alerts/, /alerts/<id>) share the same operation classes; the combined views
+at the bottom only put several operations on one path.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from alerts.filters import VALID_STATUSES
+from alerts.models import Alert
+from alerts.selectors import alert_get, alert_list_page
+from alerts.serializers import (
+    AlertCreateInputSerializer,
+    AlertDetailOutputSerializer,
+    AlertListQuerySerializer,
+    AlertOutputSerializer,
+    AlertPageOutputSerializer,
+    AlertUpdateInputSerializer,
+)
+from alerts.services import AlertNotEditable, alert_create, alert_delete, alert_update
+from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+
+TAG = "alerts"
+ALERT_ID = OpenApiParameter(
+    "alert_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The alert's id."
+)
+NOT_YOURS = error("No alert with this id belongs to the caller.")
+
+
+class AlertConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The alert cannot be changed in its current state."
+    default_code = "conflict"
+
+
+def _owned_alert(request, alert_id: str) -> Alert:
+    alert = alert_get(user=request.user, alert_id=int(alert_id))
+    if alert is None:
+        raise NotFound("Alert not found.")
+    return alert
+
+
+def _page_link(request, number: int | None) -> str | None:
+    if number is None:
+        return None
+    url = request.build_absolute_uri()
+    return remove_query_param(url, "page") if number == 1 else replace_query_param(url, "page", number)
+
+
+class AlertCreateApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Create an alert",
+        description=(
+            "Creates a waiting alert for the caller. Also served at `POST /alerts/`. The symbol is "
+            "upper-cased and must be a Binance spot symbol that is TRADING; the target must be within "
+            "its PRICE_FILTER bounds. Without `direction`, it is inferred from the latest price "
+            "(target above it: `above`; below: `below`); with no price known yet, `direction` is required."
+        ),
+        request=AlertCreateInputSerializer,
+        responses={
+            201: AlertOutputSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        payload = AlertCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        alert = alert_create(user=request.user, **payload.validated_data)
+        return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
+
+
+class AlertListApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="alerts_list",
+        summary="List the caller's alerts",
+        description=(
+            "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`. "
+            "`?page_size=` is an alias of `?per_page=`."
+        ),
+        parameters=[
+            AlertListQuerySerializer,
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=Alert.Status.values,
+                description=f"Only alerts with this status ({VALID_STATUSES}); default: all but deleted.",
+            ),
+            OpenApiParameter(
+                "symbol", OpenApiTypes.STR, description="Only alerts for this symbol (case-insensitive)."
+            ),
+        ],
+        responses={
+            200: AlertPageOutputSerializer,
+            400: error("An unknown status, a malformed symbol, or a bad page/per_page."),
+            401: UNAUTHENTICATED,
+            404: error("The page number is past the last page."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        query = AlertListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = alert_list_page(user=request.user, filters=request.query_params, **query.validated_data)
+        return Response(
+            {
+                "count": page.count,
+                "next": _page_link(request, page.next_number),
+                "previous": _page_link(request, page.previous_number),
+                "results": AlertOutputSerializer(page.alerts, many=True).data,
+            }
+        )
+
+
+class AlertDetailApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Get one of the caller's alerts",
+        description=(
+            "Includes `symbol_status`, the symbol's catalogue status (`TRADING`, or `UNKNOWN` once "
+            "delisted). Deleted alerts are still readable here."
+        ),
+        parameters=[ALERT_ID],
+        responses={200: AlertDetailOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+    )
+    def get(self, request, alert_id, *args, **kwargs):
+        alert = _owned_alert(request, alert_id)
+        return Response(AlertDetailOutputSerializer(alert).data)
+
+
+class AlertUpdateApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Change a waiting alert's target or direction",
+        description=(
+            "Only while the alert is `created` (waiting): a triggered or deleted alert answers 409. "
+            "Fields left out keep their value; the direction is not re-inferred."
+        ),
+        parameters=[ALERT_ID],
+        request=AlertUpdateInputSerializer,
+        responses={
+            200: AlertDetailOutputSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+            409: error("The alert is triggered or deleted, so it can no longer be changed."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def patch(self, request, alert_id, *args, **kwargs):
+        alert = _owned_alert(request, alert_id)
+        payload = AlertUpdateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            alert = alert_update(alert=alert, **payload.validated_data)
+        except AlertNotEditable as exc:
+            raise AlertConflict(str(exc)) from exc
+        return Response(AlertDetailOutputSerializer(alert).data)
+
+
+class AlertDeleteApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Delete an alert",
+        description=(
+            "Soft delete: the alert stops waiting and its status becomes `deleted`. Deleting an "
+            "already deleted alert is harmless (204 again). Also served at `DELETE /alerts/delete/<id>`."
+        ),
+        parameters=[ALERT_ID],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+        },
+    )
+    def delete(self, request, alert_id, *args, **kwargs):
+        alert_delete(alert=_owned_alert(request, alert_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertCollectionApi(AlertListApi, AlertCreateApi):
+    """GET and POST /alerts/."""
+
+
+class AlertItemApi(AlertDetailApi, AlertUpdateApi, AlertDeleteApi):
+    """GET, PATCH and DELETE /alerts/<id>."""
