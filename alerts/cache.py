@@ -36,12 +36,16 @@ def cached_alert_page(user_id: int, query: str, compute: Callable[[], Any]) -> A
 
 
 def _bump(user_ids: Iterable[int]) -> None:
-    for user_id in set(user_ids):
-        key = VERSION_KEY.format(user_id=user_id)
-        try:
-            cache.incr(key)
-        except ValueError:  # no version yet: nothing cached to invalidate
-            cache.add(key, 1, timeout=None)
+    # One pipelined round trip however many users (the engine may trigger alerts
+    # of thousands at once). INCR creates a missing version as 1 without expiry,
+    # as add(key, 1, timeout=None) did; django-redis stores and reads integers raw.
+    keys = [cache.make_and_validate_key(VERSION_KEY.format(user_id=user_id)) for user_id in set(user_ids)]
+    if not keys:
+        return
+    pipe = cache.client.get_client(write=True).pipeline(transaction=False)
+    for key in keys:
+        pipe.incr(key)
+    pipe.execute()
 
 
 def invalidate_alert_lists(user_ids: Iterable[int]) -> None:
