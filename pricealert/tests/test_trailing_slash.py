@@ -48,3 +48,9 @@ def test_seed_paths_are_not_taken_for_an_alert_id():
     assert resolve("/alerts/create").url_name == "alert-create"
     assert resolve("/alerts/delete/5").url_name == "alert-delete"
     assert resolve("/alerts/5").url_name == "alert-detail"
+
+
+def test_admin_without_a_slash_redirects_to_the_admin(client):
+    # The only redirect: a GET for operators' convenience, never on an API path.
+    response = client.get("/admin")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
