@@ -7,6 +7,7 @@ sent again. Every failure is a NotificationError whose ``permanent`` flag tells
 the task whether retrying can help (as in healthchecks' transports).
 """
 
+import contextlib
 import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -90,22 +91,38 @@ def _smtp_error(exc: Exception) -> NotificationError:
     return NotificationError(f"{type(exc).__name__}: {exc}")
 
 
-def send_alert_email(notification: Notification) -> None:
-    """Send this notification's email now; raises NotificationError on failure."""
+def send_alert_email(notification: Notification, *, connection=None) -> None:
+    """Send this notification's email now; raises NotificationError on failure.
+
+    ``connection`` (from django.core.mail.get_connection) lets a batch send many
+    emails over one SMTP session; it is opened here if needed and, after a
+    failure, closed so that the next email starts a fresh session.
+    """
     email = render_alert_email(notification.alert)
+    own_connection = connection is None
+    connection = connection or get_connection(fail_silently=False)
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.to],
         headers={"Message-ID": _message_id(notification)},
-        connection=get_connection(fail_silently=False),
+        connection=connection,
     )
     message.attach_alternative(email.html, "text/html")
     try:
+        connection.open()
         message.send()
     except (smtplib.SMTPException, OSError) as exc:  # socket errors and timeouts are OSError
+        close_connection(connection)
         raise _smtp_error(exc) from exc
+    if own_connection:
+        close_connection(connection)
+
+
+def close_connection(connection) -> None:
+    with contextlib.suppress(smtplib.SMTPException, OSError):  # the session is being dropped anyway
+        connection.close()
 
 
 def send_lease() -> timedelta:

@@ -4,6 +4,8 @@
   skipped while another tick holds the short Redis lock.
 - ``send_notification``: send one alert email; SMTP and network failures are
   retried with exponential backoff and jitter, up to ALERTS_NOTIFY_MAX_ATTEMPTS.
+  ``send_notifications`` sends a batch over one SMTP session (a tick that
+  fires many alerts); a failed one goes on with ``send_notification``.
 - ``requeue_stuck_notifications``: beat, every minute: re-enqueue pending
   notifications nobody has touched for ALERTS_NOTIFY_STUCK_SECONDS.
 """
@@ -11,10 +13,12 @@
 import logging
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -27,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 EVALUATE_LOCK_KEY = "alerts:evaluate:lock"
 RETRY_DELAY_CAP_SECONDS = 900.0
+# Emails per send_notifications task: one SMTP session each; small enough that
+# two or more workers share a burst.
+SEND_BATCH = 20
 
 
 def evaluate_lock_seconds() -> float:
@@ -62,6 +69,46 @@ def retry_delay(attempts: int) -> float:
     return base / 2 + random.uniform(0, base / 2)
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    outcome: str  # sent | failed | skipped | retry
+    attempts: int = 0
+    retry_in: float = 0.0
+    error: BaseException | None = None
+
+
+def deliver(notification_id: int, expected_attempts: int | None, connection=None) -> Delivery:
+    """One attempt at one notification: claim, send, settle (sent, failed, or due for a retry)."""
+    notification = notify.claim_notification(notification_id, expected_attempts=expected_attempts)
+    if notification is None:
+        return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
+    try:
+        notify.send_alert_email(notification, connection=connection)
+    except Exception as exc:
+        error = exc if isinstance(exc, notify.NotificationError) else notify.NotificationError(repr(exc))
+        attempts = notification.attempts
+        if error.permanent or attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
+            notify.mark_notification_failed(notification, error.message)
+            logger.warning(
+                "Notification %s failed after %d attempts: %s", notification_id, attempts, error.message
+            )
+            return Delivery("failed", attempts, error=exc)
+        delay = retry_delay(attempts)
+        notify.mark_notification_retry(
+            notification, error.message, retry_at=timezone.now() + timedelta(seconds=delay)
+        )
+        logger.info(
+            "Notification %s attempt %d failed, retrying in %.0f s: %s",
+            notification_id,
+            attempts,
+            delay,
+            error.message,
+        )
+        return Delivery("retry", attempts, delay, exc)
+    notify.mark_notification_sent(notification)
+    return Delivery("sent", notification.attempts)
+
+
 @shared_task(
     name="alerts.tasks.send_notification",
     bind=True,
@@ -70,49 +117,51 @@ def retry_delay(attempts: int) -> float:
     max_retries=None,  # bounded by Notification.attempts, which survives re-enqueues
 )
 def send_notification(self, notification_id: int, expected_attempts: int | None = 0) -> str:
-    """Send one notification's email; returns sent, failed, skipped (or retries)."""
-    notification = notify.claim_notification(notification_id, expected_attempts=expected_attempts)
-    if notification is None:
-        return "skipped"  # sent already, failed, gone, or another worker holds it
+    """Send one notification's email; returns sent, failed or skipped, or retries with backoff."""
+    delivery = deliver(notification_id, expected_attempts)
+    if delivery.outcome == "retry":
+        # The retry carries the attempt count it follows: it may claim before anyone else.
+        raise self.retry(
+            args=(notification_id, delivery.attempts), countdown=delivery.retry_in, exc=delivery.error
+        )
+    return delivery.outcome
+
+
+@shared_task(name="alerts.tasks.send_notifications", acks_late=True, ignore_result=True)
+def send_notifications(notification_ids: list[int], expected_attempts: int | None = 0) -> dict[str, int]:
+    """Send a batch over one SMTP session; a failed one is retried on its own (send_notification)."""
+    outcomes: dict[str, int] = {}
+    connection = get_connection(fail_silently=False)
     try:
-        notify.send_alert_email(notification)
-    except Exception as exc:
-        error = exc if isinstance(exc, notify.NotificationError) else notify.NotificationError(repr(exc))
-        if error.permanent or notification.attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
-            notify.mark_notification_failed(notification, error.message)
-            logger.warning(
-                "Notification %s failed after %d attempts: %s",
-                notification_id,
-                notification.attempts,
-                error.message,
-            )
-            return "failed"
-        delay = retry_delay(notification.attempts)
-        notify.mark_notification_retry(
-            notification, error.message, retry_at=timezone.now() + timedelta(seconds=delay)
-        )
-        logger.info(
-            "Notification %s attempt %d failed, retrying in %.0f s: %s",
-            notification_id,
-            notification.attempts,
-            delay,
-            error.message,
-        )
-        raise self.retry(args=(notification_id, notification.attempts), countdown=delay, exc=exc) from exc
-    notify.mark_notification_sent(notification)
-    return "sent"
+        for notification_id in notification_ids:
+            delivery = deliver(notification_id, expected_attempts, connection)
+            if delivery.outcome == "retry":
+                send_notification.apply_async(
+                    (notification_id, delivery.attempts), countdown=delivery.retry_in
+                )
+            outcomes[delivery.outcome] = outcomes.get(delivery.outcome, 0) + 1
+    finally:
+        notify.close_connection(connection)
+    return outcomes
 
 
 def enqueue_notifications(notification_ids: Iterable[int], expected_attempts: int | None = 0) -> None:
-    """Enqueue one send task per notification over a single broker connection.
+    """Enqueue the sends over a single broker connection: alone, or in batches of SEND_BATCH.
 
-    Called on commit; a broker that is down only delays the emails: the rows
-    stay pending and the sweeper enqueues them again.
+    A tick that fires thousands of alerts then costs a few hundred messages and
+    as many SMTP sessions, not one of each per email. Called on commit; a
+    broker that is down only delays the emails: the rows stay pending and the
+    sweeper enqueues them again.
     """
+    ids = list(notification_ids)
     try:
         with send_notification.app.producer_or_acquire() as producer:
-            for notification_id in notification_ids:
-                send_notification.apply_async((notification_id, expected_attempts), producer=producer)
+            for start in range(0, len(ids), SEND_BATCH):
+                batch = ids[start : start + SEND_BATCH]
+                if len(batch) == 1:
+                    send_notification.apply_async((batch[0], expected_attempts), producer=producer)
+                else:
+                    send_notifications.apply_async((batch, expected_attempts), producer=producer)
     except Exception:
         logger.exception("Could not enqueue notifications; the sweeper will re-enqueue them")
 

@@ -19,6 +19,7 @@ class Received:
     message: EmailMessage
     rcpt_tos: list[str]
     at: float  # time.time() when the server accepted it
+    peer: tuple  # the client's (host, port): one per SMTP session
 
     @property
     def subject(self) -> str:
@@ -64,7 +65,7 @@ class _Handler:
             return self.refuse_with
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.arrived:
-            self.received.append(Received(message, list(envelope.rcpt_tos), time.time()))
+            self.received.append(Received(message, list(envelope.rcpt_tos), time.time(), tuple(session.peer)))
             self.arrived.notify_all()
         return "250 Message accepted for delivery"
 

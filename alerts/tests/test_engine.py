@@ -275,10 +275,9 @@ class TestAfterCommit:
             assert clean_redis.llen("celery") == 0  # nothing is sent before the commit
         for callback in callbacks:
             callback()
-        queued = queued_tasks(clean_redis)
         ids = sorted(Notification.objects.values_list("id", flat=True))
-        assert sorted(args[0] for name, args in queued if name == "alerts.tasks.send_notification") == ids
-        assert all(args[1] == 0 for _, args in queued)
+        [(name, (batch, expected_attempts))] = queued_tasks(clean_redis)
+        assert (name, sorted(batch), expected_attempts) == ("alerts.tasks.send_notifications", ids, 0)
 
     def test_triggering_invalidates_the_users_alert_list_cache(
         self, alice, bob, django_capture_on_commit_callbacks

@@ -170,6 +170,52 @@ class TestSendNotification:
 
 
 @pytest.mark.django_db
+class TestSendNotifications:
+    def test_a_batch_is_sent_over_one_smtp_session(self, alice, bob, mail):
+        ids = [notification_for(user).pk for user in (alice, bob, alice)]
+        assert tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 3}
+        received = mail.wait_for(3)
+        assert len({r.peer for r in received}) == 1
+        assert sorted(r.rcpt_tos[0] for r in received) == [
+            "alice@example.com",
+            "alice@example.com",
+            "bob@example.com",
+        ]
+        assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+    def test_a_failure_in_a_batch_is_retried_on_its_own(self, alice, mail, clean_redis):
+        first, second, third = (notification_for(alice).pk for _ in range(3))
+        mail.refuse(times=1)
+        assert tasks.send_notifications.apply(args=([first, second, third], 0)).get() == {
+            "retry": 1,
+            "sent": 2,
+        }
+        assert len(mail.wait_for(2)) == 2
+        assert queued_tasks(clean_redis) == [("alerts.tasks.send_notification", [first, 1])]
+        assert Notification.objects.get(pk=first).status == "pending"
+        assert tasks.send_notification.apply(args=(first, 1)).get() == "sent"
+        assert len(mail.wait_for(3)) == 3
+
+    def test_a_batch_skips_what_was_sent_already(self, alice, mail):
+        sent = notification_for(alice, status="sent")
+        pending = notification_for(alice)
+        assert tasks.send_notifications.apply(args=([sent.pk, pending.pk], None)).get() == {
+            "skipped": 1,
+            "sent": 1,
+        }
+        assert len(mail.wait_for(1)) == 1
+
+    def test_enqueue_sends_singles_alone_and_many_in_batches(self, clean_redis, settings):
+        tasks.enqueue_notifications([7])
+        tasks.enqueue_notifications(range(1, tasks.SEND_BATCH + 2))
+        assert queued_tasks(clean_redis) == [
+            ("alerts.tasks.send_notification", [7, 0]),
+            ("alerts.tasks.send_notifications", [list(range(1, tasks.SEND_BATCH + 1)), 0]),
+            ("alerts.tasks.send_notification", [tasks.SEND_BATCH + 1, 0]),
+        ]
+
+
+@pytest.mark.django_db
 class TestRequeueStuckNotifications:
     def test_requeues_only_pending_ones_nobody_touched_for_a_while(self, alice, clean_redis, settings):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
@@ -188,8 +234,7 @@ class TestRequeueStuckNotifications:
 
         assert tasks.requeue_stuck_notifications() == 2
         assert queued_tasks(clean_redis) == [
-            ("alerts.tasks.send_notification", [stuck.pk, None]),
-            ("alerts.tasks.send_notification", [lost_retry.pk, None]),
+            ("alerts.tasks.send_notifications", [[stuck.pk, lost_retry.pk], None]),
         ]
 
     def test_the_sweeper_never_resends_a_sent_notification(self, alice, clean_redis, mail, settings):
@@ -209,7 +254,9 @@ class TestRequeueStuckNotifications:
         age(notification, created_ago=timedelta(minutes=10))
         assert tasks.requeue_stuck_notifications() == 1
         # Its first message turns up after all, next to the sweeper's copy.
-        for _, args in [("first", [notification.pk, 0]), *queued_tasks(clean_redis)]:
+        [(name, sweeper_args)] = queued_tasks(clean_redis)
+        assert (name, sweeper_args) == ("alerts.tasks.send_notification", [notification.pk, None])
+        for args in [[notification.pk, 0], sweeper_args]:
             tasks.send_notification.apply(args=args)
         assert len(mail.wait_for(1)) == 1
         notification.refresh_from_db()

@@ -1,0 +1,368 @@
+"""Evaluation tick cost at scale: the engine against the naive loop, on the same data.
+
+Loads N waiting alerts over S symbols into a database of its own (created and
+dropped here), then times whole ticks of ``alerts.engine.evaluate_pending``
+(read the windows from Redis, decide, trigger, write notifications, move the
+checkpoint; the send tasks are not enqueued, that is timed on its own):
+
+- a no-fire tick: 100 symbols moved (5 flushes of 100 windows, as in a 1 s
+  tick), prices inside every alert's range, nothing fires;
+- a fire tick: 100 symbols moved far enough to fire 10,000 alerts (with their
+  Notification rows);
+- the naive approach on the no-fire tick's windows: load every waiting alert
+  (``Alert.objects.filter(status="created")``) and compare in Python.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/evaluate.py
+    .venv/bin/python bench/evaluate.py --sqlite --alerts 100000
+    (--explain prints EXPLAIN ANALYZE of the engine's statements; --keep keeps the database)
+
+PostgreSQL: DATABASE_URL names the server (any database on it); the benchmark
+uses a database named ``bench_evaluate`` there. Redis: REDIS_URL (default
+redis://127.0.0.1:6379/13); the "prices" stream there is deleted first.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+BENCH_DATABASE = "bench_evaluate"
+# Alert k of a symbol (k = 0 .. per_symbol-1): `above` for even k at
+# price * (1.01 + STEP * k), `below` for odd k at price * (0.99 - STEP * k).
+STEP = 0.0005
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--alerts", type=int, default=1_000_000)
+    parser.add_argument("--symbols", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--moved", type=int, default=100, help="symbols moved per tick")
+    parser.add_argument("--flushes", type=int, default=5, help="stream entries per tick")
+    parser.add_argument("--fire", type=int, default=10_000, help="alerts the fire tick triggers")
+    parser.add_argument("--ticks", type=int, default=50, help="no-fire ticks to time")
+    parser.add_argument("--fire-ticks", type=int, default=3)
+    parser.add_argument("--naive-runs", type=int, default=2)
+    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the last no-fire and the first fire tick"
+    )
+    return parser.parse_args()
+
+
+def configure(args) -> tuple[str, str | None]:
+    """Point Django at the benchmark database; returns (its URL, a server URL to drop it from)."""
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "pricealert.settings"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    if args.sqlite:
+        path = Path(tempfile.mkdtemp(prefix="bench-evaluate-")) / "bench.sqlite3"
+        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+        return os.environ["DATABASE_URL"], None
+    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not server.startswith("postgres"):
+        sys.exit("DATABASE_URL must name a PostgreSQL server (or pass --sqlite)")
+    parts = urlparse(server)
+    maintenance = urlunparse(parts._replace(path="/postgres"))
+    import psycopg
+
+    with psycopg.connect(maintenance.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    os.environ["DATABASE_URL"] = urlunparse(parts._replace(path=f"/{BENCH_DATABASE}"))
+    return os.environ["DATABASE_URL"], maintenance
+
+
+def drop(maintenance: str | None, url: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if maintenance is None:
+        Path(urlparse(url).path).unlink(missing_ok=True)
+        return
+    import psycopg
+
+    with psycopg.connect(maintenance.replace("postgres://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+
+
+def base_price(symbol_index: int) -> Decimal:
+    return Decimal(10 + symbol_index * 37) + Decimal("0.12345678")
+
+
+def load(args) -> None:
+    """Users and waiting alerts, set-based (no ORM loop)."""
+    from django.db import connection
+
+    per_symbol = args.alerts // args.symbols
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                """
+                INSERT INTO accounts_user (password, is_superuser, email, is_staff, is_active, date_joined)
+                SELECT '!', false, 'user' || g || '@example.com', false, true, now()
+                FROM generate_series(1, %s) g
+                """,
+                [args.users],
+            )
+            cursor.execute("SELECT min(id) FROM accounts_user")
+            first_user = cursor.fetchone()[0]
+            cursor.execute(
+                f"""
+                INSERT INTO alerts_alert (user_id, symbol, direction, target_price, status, created_at)
+                SELECT %s + (n %% %s),
+                       'S' || s || 'USDT',
+                       CASE WHEN k %% 2 = 0 THEN 'above' ELSE 'below' END,
+                       round(CASE WHEN k %% 2 = 0
+                                  THEN (10 + s * 37 + 0.12345678) * (1.01 + {STEP} * k)
+                                  ELSE (10 + s * 37 + 0.12345678) * (0.99 - {STEP} * k) END, 8),
+                       'created',
+                       now() - interval '1 day'
+                FROM generate_series(0, %s - 1) n,
+                     LATERAL (SELECT n %% %s AS s, n / %s AS k) sk
+                """,
+                [first_user, args.users, per_symbol * args.symbols, args.symbols, args.symbols],
+            )
+            cursor.execute("ANALYZE")
+        else:
+            cursor.execute(
+                """
+                WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %s)
+                INSERT INTO accounts_user (password, is_superuser, email, is_staff, is_active, date_joined)
+                SELECT '!', 0, 'user' || i || '@example.com', 0, 1, datetime('now') FROM g
+                """,
+                [args.users],
+            )
+            cursor.execute("SELECT min(id) FROM accounts_user")
+            first_user = cursor.fetchone()[0]
+            cursor.execute(
+                f"""
+                WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < %s - 1)
+                INSERT INTO alerts_alert (user_id, symbol, direction, target_price, status, created_at)
+                SELECT %s + (n %% %s), 'S' || s || 'USDT',
+                       CASE WHEN k %% 2 = 0 THEN 'above' ELSE 'below' END,
+                       round(CASE WHEN k %% 2 = 0
+                                  THEN (10 + s * 37 + 0.12345678) * (1.01 + {STEP} * k)
+                                  ELSE (10 + s * 37 + 0.12345678) * (0.99 - {STEP} * k) END, 8),
+                       'created', datetime('now', '-1 day')
+                FROM (SELECT n, n %% %s AS s, n / %s AS k FROM g)
+                """,
+                [per_symbol * args.symbols, first_user, args.users, args.symbols] + [args.symbols] * 7,
+            )
+            cursor.execute("ANALYZE")
+    elapsed = time.perf_counter() - started
+    print(f"loaded {per_symbol * args.symbols:,} alerts, {args.users:,} users in {elapsed:.1f} s")
+
+
+def tick_windows(symbols: list[int], flushes: int, now_ms: int, *, fire_per_symbol: int = 0):
+    """One tick's stream entries: ``flushes`` windows per moved symbol.
+
+    Without ``fire_per_symbol`` every price stays within +-0.5% of the base
+    price, inside every alert's range; with it, the last flush reaches exactly
+    far enough to cross that many alerts of each symbol (half above, half below).
+    """
+    from feeds.windows import PriceWindow
+
+    entries = []
+    for f in range(flushes):
+        windows = []
+        for s in symbols:
+            p = base_price(s)
+            high = p * Decimal("1.004") - Decimal(f) / 1000
+            low = p * Decimal("0.996") + Decimal(f) / 1000
+            if fire_per_symbol and f == flushes - 1:
+                # crosses above k = 0, 2, .., fire-2 and below k = 1, 3, .., fire-1, with
+                # half a step to spare (SQLite compares as floats)
+                step = Decimal(str(STEP))
+                high = p * (Decimal("1.01") + step * (fire_per_symbol - 2) + step / 2)
+                low = p * (Decimal("0.99") - step * (fire_per_symbol - 1) - step / 2)
+            high, low = round(high, 8), round(low, 8)
+            ms = now_ms + f * 200
+            windows.append(PriceWindow(f"S{s}USDT", high, low, (high + low) / 2, ms - 150, ms))
+        entries.append(windows)
+    return entries
+
+
+def write_tick(entries) -> None:
+    from feeds import store
+
+    for windows in entries:
+        store.write_windows(windows)
+
+
+def naive_tick(entries) -> int:
+    """What simple implementations do: every waiting alert, compared in Python."""
+    from alerts.models import Alert
+    from feeds.store import ms_to_datetime
+
+    latest: dict[str, list] = {}
+    for windows in entries:
+        for w in windows:
+            latest.setdefault(w.symbol, []).append(w)
+    would_fire = 0
+    for alert in Alert.objects.filter(status="created").iterator(chunk_size=5000):
+        for w in latest.get(alert.symbol, ()):
+            if alert.created_at < ms_to_datetime(w.last_event_ms) and (
+                (alert.direction == "above" and w.high >= alert.target_price)
+                or (alert.direction == "below" and w.low <= alert.target_price)
+            ):
+                would_fire += 1
+                break
+    return would_fire
+
+
+def explain(entries, fire_symbol: int, fire_per_symbol: int) -> None:
+    from django.db import connection, transaction
+
+    from alerts import engine
+
+    windows = [w for ws in entries for w in ws]
+    extremes = {}
+    for w in windows:
+        high, low = extremes.get(w.symbol, (w.high, w.low))
+        extremes[w.symbol] = (max(high, w.high), min(low, w.low))
+    fire_windows = tick_windows([fire_symbol], 5, int(time.time() * 1000), fire_per_symbol=fire_per_symbol)
+    steps = engine.staircase([w for ws in fire_windows for w in ws], "above")
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    for title, (sql, params) in [
+        (f"crossing probes, {len(extremes)} moved symbols (no-fire tick)", engine.crossing_query(extremes)),
+        (
+            f"trigger UPDATE, one symbol, {fire_per_symbol // 2} above alerts",
+            engine.trigger_query(f"S{fire_symbol}USDT", "above", steps),
+        ),
+    ]:
+        print(f"\n-- {title}")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(prefix + sql, params)
+            for row in cursor.fetchall():
+                print("   ", " ".join(str(c) for c in row))
+            transaction.set_rollback(True)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def main() -> None:
+    args = parse_args()
+    url, maintenance = configure(args)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from alerts import engine, tasks
+    from feeds import store
+
+    try:
+        call_command("migrate", verbosity=0)
+        load(args)
+        store.redis_client().delete(store.WINDOW_STREAM)
+        engine.evaluate_pending()  # create the checkpoint
+        enqueued: list[int] = []
+        engine._enqueue_sends = enqueued.extend  # time the tick without the broker; enqueue timed below
+
+        per_symbol = args.alerts // args.symbols
+        symbols = list(range(args.symbols))
+        database = f"{connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}"
+        print(
+            f"database: {database.strip()}; {args.alerts:,} waiting alerts over {args.symbols:,} symbols; "
+            f"a tick = {args.flushes} flushes x {args.moved} moved symbols"
+        )
+
+        # No-fire ticks: a different set of moved symbols each time.
+        timings = []
+        for t in range(args.ticks):
+            moved = [symbols[(t * 37 + i * 7) % args.symbols] for i in range(args.moved)]
+            write_tick(tick_windows(sorted(set(moved)), args.flushes, int(time.time() * 1000)))
+            profiler = cProfile.Profile() if args.profile and t == args.ticks - 1 else None
+            started = time.perf_counter()
+            result = profiler.runcall(engine.evaluate_pending) if profiler else engine.evaluate_pending()
+            timings.append(time.perf_counter() - started)
+            if profiler:
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            assert result.fired == 0 and result.entries == args.flushes, result
+        nofire = statistics.median(timings)
+        print(
+            f"no-fire tick: median {ms(nofire)}, p90 {ms(statistics.quantiles(timings, n=10)[-1])}, "
+            f"min {ms(min(timings))} over {args.ticks} ticks"
+        )
+
+        # Naive, on the same kind of tick.
+        naive = []
+        for _ in range(args.naive_runs):
+            entries = tick_windows(list(range(args.moved)), args.flushes, int(time.time() * 1000))
+            started = time.perf_counter()
+            assert naive_tick(entries) == 0
+            naive.append(time.perf_counter() - started)
+        naive_time = statistics.median(naive)
+        print(
+            f"naive no-fire tick (load every waiting alert, compare in Python): median {ms(naive_time)}"
+            f" over {args.naive_runs} runs; engine is {naive_time / nofire:,.0f}x faster"
+        )
+
+        # Fire ticks: fresh symbols each time, so there is something to fire.
+        fire_per_symbol = args.fire // args.moved
+        if fire_per_symbol > per_symbol:
+            sys.exit(f"--fire {args.fire} needs {fire_per_symbol} alerts per symbol, there are {per_symbol}")
+        fire_timings = []
+        next_symbol = 0
+        for _ in range(args.fire_ticks):
+            moved = symbols[next_symbol : next_symbol + args.moved]
+            next_symbol += args.moved
+            write_tick(
+                tick_windows(moved, args.flushes, int(time.time() * 1000), fire_per_symbol=fire_per_symbol)
+            )
+            enqueued.clear()
+            profiler = cProfile.Profile() if args.profile and not fire_timings else None
+            started = time.perf_counter()
+            result = profiler.runcall(engine.evaluate_pending) if profiler else engine.evaluate_pending()
+            fire_timings.append(time.perf_counter() - started)
+            if profiler:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            assert result.fired == fire_per_symbol * len(moved), result
+            assert len(enqueued) == result.fired
+        print(
+            f"fire tick ({fire_per_symbol * args.moved:,} alerts fired, with their Notification rows): "
+            f"median {ms(statistics.median(fire_timings))}, max {ms(max(fire_timings))} "
+            f"over {args.fire_ticks} ticks"
+        )
+
+        # Enqueueing the sends after commit (one task each, one broker connection).
+        queue_client = store.redis_client()
+        started = time.perf_counter()
+        tasks.enqueue_notifications(enqueued)
+        enqueue = time.perf_counter() - started
+        queue_client.delete("celery")
+        print(f"enqueue {len(enqueued):,} send tasks after commit: {ms(enqueue)}")
+
+        if args.explain:
+            explain(
+                tick_windows(list(range(args.moved)), args.flushes, int(time.time() * 1000)),
+                next_symbol,
+                fire_per_symbol,
+            )
+    finally:
+        if not args.keep:
+            drop(maintenance, url)
+
+
+if __name__ == "__main__":
+    main()
