@@ -219,6 +219,7 @@ class FakeBinance:
         self.rate_violations: list[tuple[int, int]] = []  # (client id, messages in the last second)
         self.stream_limit_violations: list[int] = []
         self.pong_timeouts = 0
+        self.close_codes: list[tuple[int, int | None]] = []  # (client id, close code; 1006 = no close frame)
         self.control_message_counts: dict[int, int] = {}  # client id -> requests received, kept after close
 
         self._market = _Market()
@@ -349,6 +350,7 @@ class FakeBinance:
             client.keepalive_task.cancel()
             with self._state:
                 self._clients.pop(client.id, None)
+                self.close_codes.append((client.id, ws.close_code))
                 self._state.notify_all()
             logger.info("client %s disconnected (%s)", client.id, ws.close_code)
 
@@ -358,9 +360,11 @@ class FakeBinance:
         times.append(now)
         while times and times[0] <= now - 1.0:
             times.popleft()
-        client.messages_received += 1
-        if opcode is Opcode.PONG:
-            client.pongs_received += 1
+        with self._state:
+            client.messages_received += 1
+            if opcode is Opcode.PONG:
+                client.pongs_received += 1
+            self._state.notify_all()
         if len(times) > self.max_messages_per_second and client.is_open:
             with self._state:
                 self.rate_violations.append((client.id, len(times)))

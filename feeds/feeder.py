@@ -90,18 +90,25 @@ class FeederConfig:
 
 
 class RateLimiter:
-    """At most ``limit`` messages in any ``period``-second window."""
+    """At most ``limit`` messages in any ``period``-second window, paced ``period / limit`` apart.
+
+    Pacing (rather than bursts of ``limit``) keeps a margin against network
+    jitter bunching messages up on Binance's side of the count.
+    """
 
     def __init__(self, limit: int, period: float = 1.0, clock: Callable[[], float] = time.monotonic):
         self.limit = limit
         self.period = period
+        self.spacing = period / limit
         self.clock = clock
         self._sent: deque[float] = deque()
 
     def available(self) -> int:
-        cutoff = self.clock() - self.period
-        while self._sent and self._sent[0] <= cutoff:
+        now = self.clock()
+        while self._sent and self._sent[0] <= now - self.period:
             self._sent.popleft()
+        if self._sent and now - self._sent[-1] < self.spacing:
+            return 0
         return self.limit - len(self._sent)
 
     def record(self) -> None:
@@ -281,6 +288,108 @@ def merge_windows(into: dict[str, PriceWindow], windows: dict[str, PriceWindow])
             held.merge(window)
 
 
+class Subscriptions:
+    """What one socket has subscribed, what is in flight, and what to send next.
+
+    A SUBSCRIBE that Binance rejects is split in halves and retried, so one
+    bad stream (or a batch past Binance's parameter limit) cannot hold back
+    the others; a single stream that is rejected stays out until it leaves
+    the wanted set and comes back, or the connection is replaced.
+    """
+
+    def __init__(self, name: str, config: FeederConfig, request_ids: Iterable[int]):
+        self.name = name
+        self.config = config
+        self.request_ids = iter(request_ids)
+        self.limiter = RateLimiter(config.control_messages_per_second)
+        self.subscribed: set[str] = set()
+        self.in_flight: dict[int, tuple[str, list[str], float]] = {}
+        self.rejected: set[str] = set()
+        self.retry_batches: list[list[str]] = []
+
+    def reconcile(self, ws: websocket.WebSocket, desired: frozenset[str], now: float) -> None:
+        """Send SUBSCRIBE/UNSUBSCRIBE messages, as many as the rate limit allows right now."""
+        pending_sub, pending_unsub = set(), set()
+        for method, streams, _ in self.in_flight.values():
+            (pending_sub if method == "SUBSCRIBE" else pending_unsub).update(streams)
+        self.rejected &= desired
+        to_unsubscribe = sorted(self.subscribed - desired - pending_unsub)
+        retry_batches = [
+            [s for s in batch if s in desired and s not in self.subscribed] for batch in self.retry_batches
+        ]
+        retry_batches = [batch for batch in retry_batches if batch]
+        retrying = {s for batch in retry_batches for s in batch}
+        to_subscribe = sorted(desired - self.subscribed - pending_sub - self.rejected - retrying)
+        size = self.config.max_params_per_request
+        batches = [("UNSUBSCRIBE", to_unsubscribe[i : i + size]) for i in range(0, len(to_unsubscribe), size)]
+        batches += [("SUBSCRIBE", batch) for batch in retry_batches]
+        batches += [("SUBSCRIBE", to_subscribe[i : i + size]) for i in range(0, len(to_subscribe), size)]
+        sent = 0
+        for method, batch in batches:
+            if self.limiter.available() <= 0:
+                break
+            request_id = next(self.request_ids)
+            ws.send(control_frame(method, batch, request_id))
+            self.limiter.record()
+            self.in_flight[request_id] = (method, batch, now)
+            sent += 1
+            logger.debug("%s: %s %d streams (id %s)", self.name, method, len(batch), request_id)
+        self.retry_batches = [batch for method, batch in batches[sent:] if batch in retry_batches]
+
+    def check_replies(self, now: float) -> None:
+        for request_id, (method, streams, sent_at) in self.in_flight.items():
+            if now - sent_at > self.config.ack_timeout:
+                raise ReconnectNeeded(
+                    f"no reply to {method} of {len(streams)} streams (id {request_id}) "
+                    f"within {self.config.ack_timeout:.0f}s"
+                )
+
+    def on_ack(self, ack: Ack) -> bool:
+        """Record an acknowledged request; returns whether it changed the subscriptions."""
+        request = self.in_flight.pop(ack.request_id, None)
+        if request is None:
+            logger.debug("%s: reply to an unknown request: %r", self.name, ack)
+            return False
+        method, streams, _ = request
+        if method == "SUBSCRIBE":
+            self.subscribed.update(streams)
+        else:
+            self.subscribed.difference_update(streams)
+        logger.info(
+            "%s: %s %d streams; %d subscribed on this connection",
+            self.name,
+            "subscribed" if method == "SUBSCRIBE" else "unsubscribed",
+            len(streams),
+            len(self.subscribed),
+        )
+        return True
+
+    def on_error(self, error: ErrorReply) -> None:
+        request = self.in_flight.pop(error.request_id, None)
+        if request is None:
+            logger.warning(
+                "%s: Binance error %s: %s (id %s)", self.name, error.code, error.message, error.request_id
+            )
+            return
+        method, streams, _ = request
+        logger.warning(
+            "%s: Binance rejected %s of %d streams (%s): error %s: %s",
+            self.name,
+            method,
+            len(streams),
+            ", ".join(streams[:3]) + (", ..." if len(streams) > 3 else ""),
+            error.code,
+            error.message,
+        )
+        if method != "SUBSCRIBE":
+            return  # the streams stay subscribed; the next reconcile asks again
+        if len(streams) == 1:
+            self.rejected.update(streams)
+        else:
+            half = len(streams) // 2
+            self.retry_batches += [streams[:half], streams[half:]]
+
+
 class Connection(threading.Thread):
     """One WebSocket to Binance's combined-stream endpoint, kept alive and subscribed."""
 
@@ -306,7 +415,7 @@ class Connection(threading.Thread):
         self.messages_skipped = 0
         self.reconnects = 0
         self._skips_unlogged = 0
-        self._skip_logged_at = 0.0
+        self._skip_logged_at = -1e9
 
     # --- controller side ---------------------------------------------------
 
@@ -396,44 +505,42 @@ class Connection(threading.Thread):
         )
         return ws
 
-    def _close(self, ws: websocket.WebSocket) -> None:
-        self.connected = False
-        self._hand_over_windows()
-        try:
-            if self._stopping.is_set() or self.retiring:
-                ws.close(timeout=1)
-            else:
-                ws.shutdown()
-        except Exception as exc:
-            logger.debug("%s: closing: %s", self.connection_name, exc)
-
-    def _hand_over_windows(self) -> None:
-        if self._windows:
-            windows, self._windows = self._windows, {}
-            self.flusher.submit(windows)
-
     def _serve(self, ws: websocket.WebSocket) -> str:
         """Receive until the connection drops or we are stopped; returns why it ended."""
         config = self.config
-        limiter = RateLimiter(config.control_messages_per_second)
-        subscribed: set[str] = set()
-        in_flight: dict[int, tuple[str, list[str], float]] = {}
-        rejected: set[str] = set()
-        ws.settimeout(config.flush_interval)
+        subscriptions = Subscriptions(self.connection_name, config, self._request_ids)
+        # Subscriptions are reconciled at least every 0.1 s even when windows flush less often.
+        tick = min(config.flush_interval, 0.1)
+        ws.settimeout(tick)
         recv = ws.recv_data_frame
         parse = parse_message
         opcode_text = ABNF.OPCODE_TEXT
+        monotonic = time.monotonic
         windows = self._windows
         messages = trades = 0
         messages_at_last_tick = 0
-        next_tick = 0.0
-        monotonic = time.monotonic
+        next_tick = next_flush = 0.0
         try:
             while not self._stopping.is_set():
+                now = monotonic()
+                if now >= next_tick:
+                    next_tick = now + tick
+                    if now >= next_flush:
+                        next_flush = now + config.flush_interval
+                        if windows:
+                            self.flusher.submit(windows)
+                            windows = self._windows = {}
+                    if messages != messages_at_last_tick:
+                        messages_at_last_tick = messages
+                        self.last_message_at = time.time()
+                        self.messages_received = messages
+                        self.trades_received = trades
+                    subscriptions.check_replies(now)
+                    subscriptions.reconcile(ws, self.desired, now)
                 try:
                     opcode, frame = recv(True)
                 except WebSocketTimeoutException:
-                    opcode = None
+                    continue
                 if opcode == opcode_text:
                     messages += 1
                     result = parse(frame.data)
@@ -446,28 +553,15 @@ class Connection(threading.Thread):
                         else:
                             window.add(price, event_ms)
                     else:
-                        self._on_reply(result, subscribed, in_flight, rejected)
+                        self._on_control(result, subscriptions)
                 elif opcode == ABNF.OPCODE_PING:
-                    limiter.record()  # websocket-client already sent the pong
+                    subscriptions.limiter.record()  # websocket-client has already sent the pong
                     self.last_message_at = time.time()
                 elif opcode == ABNF.OPCODE_CLOSE:
                     return f"closed by the server: {close_status(frame.data)}"
-                elif opcode is not None and opcode != ABNF.OPCODE_PONG:
+                elif opcode != ABNF.OPCODE_PONG:
                     messages += 1
                     self._note_skipped(f"unexpected opcode {opcode}")
-                now = monotonic()
-                if now >= next_tick:
-                    next_tick = now + config.flush_interval
-                    if windows:
-                        self.flusher.submit(windows)
-                        windows = self._windows = {}
-                    if messages != messages_at_last_tick:
-                        messages_at_last_tick = messages
-                        self.last_message_at = time.time()
-                        self.messages_received = messages
-                        self.trades_received = trades
-                    self._check_acks(in_flight, now)
-                    self._reconcile(ws, limiter, subscribed, in_flight, rejected, now)
             return "stopped"
         except ReconnectNeeded as exc:
             return str(exc)
@@ -478,95 +572,57 @@ class Connection(threading.Thread):
             self.messages_received = messages
             self.trades_received = trades
 
-    def _reconcile(
-        self, ws, limiter: RateLimiter, subscribed: set, in_flight: dict, rejected: set, now: float
-    ):
-        """Send SUBSCRIBE/UNSUBSCRIBE batches, as many as the rate limit allows right now."""
-        desired = self.desired
-        pending_sub = set()
-        pending_unsub = set()
-        for method, streams, _ in in_flight.values():
-            (pending_sub if method == "SUBSCRIBE" else pending_unsub).update(streams)
-        rejected &= desired  # a stream that left and came back gets another try
-        to_unsubscribe = sorted(subscribed - desired - pending_unsub)
-        to_subscribe = sorted(desired - subscribed - pending_sub - rejected)
-        batch_size = self.config.max_params_per_request
-        while (to_unsubscribe or to_subscribe) and limiter.available() > 0:
-            if to_unsubscribe:
-                method, batch, to_unsubscribe = (
-                    "UNSUBSCRIBE",
-                    to_unsubscribe[:batch_size],
-                    to_unsubscribe[batch_size:],
-                )
-            else:
-                method, batch, to_subscribe = (
-                    "SUBSCRIBE",
-                    to_subscribe[:batch_size],
-                    to_subscribe[batch_size:],
-                )
-            request_id = next(self._request_ids)
-            ws.send(control_frame(method, batch, request_id))
-            limiter.record()
-            in_flight[request_id] = (method, batch, now)
-            logger.debug("%s: %s %d streams (id %s)", self.connection_name, method, len(batch), request_id)
-
-    def _check_acks(self, in_flight: dict, now: float) -> None:
-        for request_id, (method, streams, sent_at) in in_flight.items():
-            if now - sent_at > self.config.ack_timeout:
-                raise ReconnectNeeded(
-                    f"no reply to {method} of {len(streams)} streams (id {request_id}) "
-                    f"within {self.config.ack_timeout:.0f}s"
-                )
-
-    def _on_reply(self, result, subscribed: set, in_flight: dict, rejected: set) -> None:
-        if type(result) is Ack:
-            request = in_flight.pop(result.request_id, None)
-            if request is None:
-                logger.debug("%s: reply to an unknown request: %r", self.connection_name, result)
-                return
-            method, streams, _ = request
-            if method == "SUBSCRIBE":
-                subscribed.update(streams)
-            else:
-                subscribed.difference_update(streams)
-            self.subscribed_streams = frozenset(subscribed)
-            logger.info(
-                "%s: %s %d streams; now %d subscribed",
-                self.connection_name,
-                "subscribed" if method == "SUBSCRIBE" else "unsubscribed",
-                len(streams),
-                len(subscribed),
-            )
-        elif type(result) is ErrorReply:
-            request = in_flight.pop(result.request_id, None)
-            if request is None:
-                logger.warning(
-                    "%s: Binance error %s: %s (id %s)",
-                    self.connection_name,
-                    result.code,
-                    result.message,
-                    result.request_id,
-                )
-                return
-            method, streams, _ = request
-            if method == "SUBSCRIBE":
-                rejected.update(streams)
-            logger.warning(
-                "%s: Binance rejected %s of %d streams (%s...): error %s: %s",
-                self.connection_name,
-                method,
-                len(streams),
-                ", ".join(streams[:3]),
-                result.code,
-                result.message,
-            )
-        elif type(result) is ServerShutdown:
+    def _on_control(self, result, subscriptions: Subscriptions) -> None:
+        kind = type(result)
+        if kind is Ack:
+            if subscriptions.on_ack(result):
+                self.subscribed_streams = frozenset(subscriptions.subscribed)
+        elif kind is ErrorReply:
+            subscriptions.on_error(result)
+        elif kind is ServerShutdown:
             self.shutdown_announced = True
             logger.warning(
-                "%s: Binance announced a server shutdown; switching connections", self.connection_name
+                "%s: Binance announced a server shutdown; replacing the connection", self.connection_name
             )
-        elif type(result) is Skipped:
+        elif kind is Skipped:
             self._note_skipped(result.reason)
+
+    def _close(self, ws: websocket.WebSocket) -> None:
+        self.connected = False
+        try:
+            if self._stopping.is_set() or self.retiring:
+                self._close_cleanly(ws)
+        except Exception as exc:
+            logger.debug("%s: closing: %s", self.connection_name, exc)
+        finally:
+            self._hand_over_windows()
+            ws.shutdown()
+
+    def _close_cleanly(self, ws: websocket.WebSocket) -> None:
+        """Send a close frame and keep folding trades until the server's close arrives.
+
+        Everything the server sent before it saw our close reaches the windows,
+        so a shutdown loses no trade that was already on the wire.
+        """
+        ws.send_close(websocket.STATUS_NORMAL, b"")
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                frame = ws.recv_frame()
+            except WebSocketTimeoutException:
+                continue
+            if frame.opcode == ABNF.OPCODE_CLOSE:
+                return
+            if frame.opcode == ABNF.OPCODE_TEXT:
+                result = parse_message(frame.data)
+                if type(result) is Trade:
+                    symbol, price, event_ms = result
+                    merge_windows(self._windows, {symbol: PriceWindow.opened_by(symbol, price, event_ms)})
+
+    def _hand_over_windows(self) -> None:
+        if self._windows:
+            windows, self._windows = self._windows, {}
+            self.flusher.submit(windows)
 
     def _note_skipped(self, reason: str) -> None:
         """Log skipped messages without flooding: the first one, then a count at most every 10 s."""

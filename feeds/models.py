@@ -5,6 +5,8 @@ from django.db import models
 
 class Symbol(models.Model):
     TRADING = "TRADING"
+    # Not a Binance status: set by syncsymbols when exchangeInfo stops listing a symbol.
+    DELISTED = "DELISTED"
 
     symbol = models.CharField(max_length=32, primary_key=True)
     status = models.CharField(max_length=20)

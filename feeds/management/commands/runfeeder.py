@@ -28,6 +28,10 @@ NOT_IN_CATALOGUE = "not in the catalogue"
 class Command(BaseCommand):
     help = "Stream Binance trades for the symbols with waiting alerts into the Redis price store."
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shutdown = threading.Event()
+
     def add_arguments(self, parser):
         parser.add_argument("--flush-interval", type=float, help="seconds between flushes to Redis")
         parser.add_argument("--refresh-interval", type=float, help="seconds between symbol-set reads")
@@ -38,7 +42,6 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="connection name prefix in heartbeats (default: the host name)")
 
     def handle(self, *args, **options):
-        self.shutdown = threading.Event()
         self._unfollowable: dict[str, str] = {}
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.on_signal)
