@@ -271,7 +271,15 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {
+        "routine_tasks": {
+            "()": "pricealert.logfilters.DropRoutineTaskLines",
+            "tasks": ["alerts.tasks.evaluate_alerts"],
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["routine_tasks"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

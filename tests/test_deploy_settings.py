@@ -114,6 +114,28 @@ def test_logs_are_one_line_with_time_level_process_and_logger():
     assert re.fullmatch(line_format, result.stderr.strip()), result.stderr
 
 
+def test_celery_lines_about_the_every_second_evaluation_tick_are_left_out():
+    code = """
+import django, logging
+django.setup()
+trace, beat = logging.getLogger("celery.app.trace"), logging.getLogger("celery.beat")
+done = "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s"
+tick = {"name": "alerts.tasks.evaluate_alerts", "id": "t1", "runtime": 0.01, "return_value": None}
+send = {"name": "alerts.tasks.send_notification", "id": "s1", "runtime": 0.02, "return_value": "sent"}
+trace.info(done, tick)
+beat.info("Scheduler: Sending due task %s (%s)", "evaluate-alerts", "alerts.tasks.evaluate_alerts")
+trace.info(done, send)
+trace.error("Task %(name)s[%(id)s] raised unexpected: %(exc)s", {**tick, "exc": "boom"})
+"""
+    result = django_run(["-c", code], container_env())
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert "send_notification[s1] succeeded" in lines[0]
+    assert "ERROR MainProcess celery.app.trace: Task alerts.tasks.evaluate_alerts[t1] raised" in lines[1]
+
+
 @pytest.fixture(scope="module")
 def collected_static(tmp_path_factory):
     """collectstatic exactly as the Dockerfile runs it (production storage), into a temp dir."""
