@@ -1,5 +1,6 @@
 """Writes to the symbol catalogue."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -34,6 +35,8 @@ def symbol_catalogue_sync(*, symbols: list[SymbolInfo]) -> CatalogueChanges:
     existing = {row.symbol: row for row in Symbol.objects.all()}
     listed = {info.symbol: info for info in symbols}
     to_create, to_update = [], []
+    # Most changes are status-only (halts, delistings): one UPDATE per new status.
+    status_changes: dict[str, list[str]] = defaultdict(list)
     for name, info in sorted(listed.items()):
         values = {
             "status": info.status,
@@ -48,23 +51,28 @@ def symbol_catalogue_sync(*, symbols: list[SymbolInfo]) -> CatalogueChanges:
             to_create.append(Symbol(symbol=name, updated_at=now, **values))
             changes.added.append(name)
             continue
-        if all(getattr(row, key) == value for key, value in values.items()):
+        changed = {key for key, value in values.items() if getattr(row, key) != value}
+        if not changed:
             continue
         _note_status_change(changes, name, row.status, info.status)
+        changes.updated.append(name)
+        if changed == {"status"}:
+            status_changes[info.status].append(name)
+            continue
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = now
         to_update.append(row)
-        changes.updated.append(name)
     for name, row in sorted(existing.items()):
         if name not in listed and row.status != Symbol.DELISTED:
             _note_status_change(changes, name, row.status, Symbol.DELISTED)
-            row.status = Symbol.DELISTED
-            row.updated_at = now
-            to_update.append(row)
+            status_changes[Symbol.DELISTED].append(name)
             changes.delisted.append(name)
     Symbol.objects.bulk_create(to_create, batch_size=500)
     Symbol.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
+    for status, names in status_changes.items():
+        for start in range(0, len(names), 500):
+            Symbol.objects.filter(symbol__in=names[start : start + 500]).update(status=status, updated_at=now)
     changes.total = Symbol.objects.count()
     changes.trading = Symbol.objects.filter(status=Symbol.TRADING).count()
     return changes
