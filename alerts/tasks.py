@@ -19,6 +19,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -164,6 +165,36 @@ def enqueue_notifications(notification_ids: Iterable[int], expected_attempts: in
                     send_notifications.apply_async((batch, expected_attempts), producer=producer)
     except Exception:
         logger.exception("Could not enqueue notifications; the sweeper will re-enqueue them")
+
+
+def retry_notifications(notification_ids: Iterable[int]) -> int:
+    """Send these notifications again (the admin's "retry"); returns how many were enqueued.
+
+    Failed ones get a fresh set of attempts. Pending ones are enqueued only if
+    nobody holds them (no lease, no retry due later), so a retry can never run
+    beside a send in progress. Sent ones are never sent again.
+    """
+    ids = list(notification_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        failed = list(
+            Notification.objects.filter(id__in=ids, status=Notification.Status.FAILED).values_list(
+                "id", flat=True
+            )
+        )
+        Notification.objects.filter(id__in=failed, status=Notification.Status.FAILED).update(
+            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None
+        )
+        idle = list(
+            Notification.objects.filter(id__in=ids, status=Notification.Status.PENDING)
+            .exclude(id__in=failed)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("id", flat=True)
+        )
+        retried = sorted(failed + idle)
+        # No expected attempts: the claim still waits out any lease taken meanwhile.
+        transaction.on_commit(lambda: enqueue_notifications(retried, expected_attempts=None))
+    return len(retried)
 
 
 @shared_task(name="alerts.tasks.requeue_stuck_notifications", ignore_result=True)

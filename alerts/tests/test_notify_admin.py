@@ -1,0 +1,84 @@
+"""The notifications admin: list with status filter, the "retry" action, and the alert page's inline."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from alerts.models import Alert, Notification
+from alerts.tests.broker import queued_tasks
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/alerts/notification/"
+
+
+@pytest.fixture
+def triggered(alice):
+    return Alert.objects.create(
+        user=alice,
+        symbol="BTCUSDT",
+        direction="above",
+        target_price=Decimal("70000"),
+        status="triggered",
+        triggered_price=Decimal("70000.01"),
+        triggered_at=timezone.now(),
+    )
+
+
+def notification(alert, **fields):
+    return Notification.objects.create(alert=alert, to=alert.user.email, **fields)
+
+
+def test_the_list_shows_recipient_status_attempts_and_error(admin_client, triggered):
+    notification(triggered, status="failed", attempts=8, last_error="421 4.7.0 Service not available")
+    content = admin_client.get(CHANGELIST).content.decode()
+    for text in (
+        "alice@example.com",
+        "failed",
+        "421 4.7.0 Service not available",
+        f"#{triggered.pk} BTCUSDT",
+    ):
+        assert text in content
+
+
+@pytest.mark.parametrize("status", ["pending", "sent", "failed"])
+def test_the_list_filters_by_status(admin_client, triggered, status):
+    ids = {s: notification(triggered, status=s).pk for s in ("pending", "sent", "failed")}
+    response = admin_client.get(CHANGELIST, {"status__exact": status})
+    assert [n.pk for n in response.context["cl"].result_list] == [ids[status]]
+
+
+def test_retry_resends_failed_and_idle_pending_but_never_sent_or_busy_ones(
+    admin_client, triggered, clean_redis, django_capture_on_commit_callbacks
+):
+    failed = notification(triggered, status="failed", attempts=8, last_error="421")
+    idle = notification(triggered)
+    busy = notification(triggered, attempts=1, next_attempt_at=timezone.now() + timedelta(minutes=1))
+    sent = notification(triggered, status="sent", attempts=1, sent_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            CHANGELIST,
+            {"action": "retry", "_selected_action": [failed.pk, idle.pk, busy.pk, sent.pk]},
+            follow=True,
+        )
+    messages = [str(m) for m in response.context["messages"]]
+    assert "2 notification(s) queued to send again." in messages
+    assert "2 skipped: already sent, or being sent or retried right now." in messages
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 0, "421")
+    assert queued_tasks(clean_redis) == [("alerts.tasks.send_notifications", [[failed.pk, idle.pk], None])]
+    assert Notification.objects.get(pk=sent.pk).status == "sent"
+
+
+def test_notifications_cannot_be_added_by_hand(admin_client):
+    assert admin_client.get(CHANGELIST + "add/").status_code == 403
+
+
+def test_the_alert_page_shows_its_notifications(admin_client, triggered):
+    notification(triggered, status="sent", attempts=2, sent_at=timezone.now(), last_error="451 greylisted")
+    content = admin_client.get(f"/admin/alerts/alert/{triggered.pk}/change/").content.decode()
+    assert "Notifications" in content
+    assert "451 greylisted" in content
+    assert "alice@example.com" in content
