@@ -29,5 +29,6 @@ RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only \
 # celery beat schedule live there (a named volume in docker-compose.yml).
 USER app
 EXPOSE 8000
-ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
+# Run through sh: works even where a checkout lost the script's executable bit.
+ENTRYPOINT ["sh", "/app/scripts/docker-entrypoint.sh"]
 CMD ["gunicorn", "pricealert.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--control-socket", "/tmp/gunicorn.ctl"]

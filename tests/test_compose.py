@@ -168,7 +168,7 @@ def test_dockerfile_builds_the_tested_python_as_a_non_root_user():
     assert "pip install -r requirements.txt" in DOCKERFILE
     assert re.search(r"^USER app$", DOCKERFILE, flags=re.MULTILINE)
     assert "collectstatic --noinput" in DOCKERFILE
-    assert 'ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]' in DOCKERFILE
+    assert 'ENTRYPOINT ["sh", "/app/scripts/docker-entrypoint.sh"]' in DOCKERFILE
     # The build-time key exists only inside that RUN line, never as image ENV.
     assert not re.search(r"^ENV[^\n]*SECRET_KEY", DOCKERFILE, flags=re.MULTILINE)
 
