@@ -345,3 +345,8 @@ def evaluate_pending(
         if entries < batch_entries or time.monotonic() - started >= max_seconds:
             break
     return TickResult(entries=total_entries, fired=total_fired, batches=batches, stream_id=stream_id)
+
+
+def last_evaluated_at(name: str = DEFAULT_CHECKPOINT) -> datetime | None:
+    """When this evaluator last ran a tick (shown by /health)."""
+    return EvaluationCheckpoint.objects.filter(name=name).values_list("evaluated_at", flat=True).first()

@@ -163,7 +163,7 @@ def load(args) -> None:
                        'created', datetime('now', '-1 day')
                 FROM (SELECT n, n %% %s AS s, n / %s AS k FROM g)
                 """,
-                [per_symbol * args.symbols, first_user, args.users, args.symbols] + [args.symbols] * 7,
+                [per_symbol * args.symbols, first_user, args.users, args.symbols, args.symbols],
             )
             cursor.execute("ANALYZE")
     elapsed = time.perf_counter() - started

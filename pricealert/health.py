@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.engine import last_evaluated_at
 from feeds.store import heartbeats, redis_client
 
 
@@ -50,6 +51,20 @@ def feed_status() -> dict:
     }
 
 
+def evaluation_status() -> dict:
+    """When the alert engine (celery beat + worker) last finished a tick, and how long ago."""
+    try:
+        at = last_evaluated_at()
+    except Exception:
+        return {"last_evaluated_at": None, "age_seconds": None}
+    if at is None:
+        return {"last_evaluated_at": None, "age_seconds": None}
+    return {
+        "last_evaluated_at": at.isoformat(),
+        "age_seconds": round(max(0.0, time.time() - at.timestamp()), 1),
+    }
+
+
 class HealthView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -63,6 +78,7 @@ class HealthView(APIView):
             "checks": {name: "ok" if ok else "error" for name, ok in checks.items()},
         }
         body["feed"] = feed_status()
+        body["evaluation"] = evaluation_status()
         if healthy and body["feed"]["status"] == "stale":
             body["status"] = "degraded"  # still 200: the API serves, only fresh prices are missing
         return Response(body, status=200 if healthy else 503)

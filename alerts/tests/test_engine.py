@@ -292,3 +292,13 @@ class TestAfterCommit:
         with django_capture_on_commit_callbacks(execute=True):
             engine.evaluate_windows([window("100")])
         assert page(alice) == ["triggered"]
+
+
+@pytest.mark.django_db
+def test_health_shows_when_the_engine_last_evaluated(anon_client):
+    assert anon_client.get("/health").json()["evaluation"] == {"last_evaluated_at": None, "age_seconds": None}
+    engine.evaluate_pending()
+    evaluation = anon_client.get("/health").json()["evaluation"]
+    checkpoint = EvaluationCheckpoint.objects.get(name="default")
+    assert evaluation["last_evaluated_at"] == checkpoint.evaluated_at.isoformat()
+    assert 0 <= evaluation["age_seconds"] < 60
