@@ -22,7 +22,8 @@ redis: $(STAMP)
 # defaults to true here (SQLite, console email printed by the worker). Real
 # environment variables win over .env, which Django reads itself.
 RUN_DIR ?= .run
-RUN_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-true} RUN_DIR="$(RUN_DIR)"
+RUN_ENV := PATH="$(CURDIR)/$(BIN):$$PATH" DEBUG=$${DEBUG:-true} RUN_DIR="$(RUN_DIR)" \
+	SITE_URL="$${SITE_URL:-http://localhost:$${PORT:-8000}}"
 HONCHO := $(BIN)/honcho start --env /dev/null --port $${PORT:-8000}
 
 run: install

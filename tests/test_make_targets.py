@@ -169,7 +169,9 @@ def test_make_demo_shows_an_alert_email_within_a_minute_offline(stack_env, run_s
         timeout=60,
     )
     took = time.monotonic() - started_at
-    assert "To: demo@example.com" in stack.text()[email.start() :]
+    message = stack.text()[email.start() :]
+    assert "To: demo@example.com" in message
+    assert f"http://localhost:{stack_env['PORT']}/alerts/" in message  # links to this stack's web port
     assert took < 60
     assert (tmp_path / "demo.sqlite3").exists()
 
