@@ -11,11 +11,14 @@ threads' CPU seconds per 100k messages.
 Redis: REDIS_URL (default redis://127.0.0.1:6379/12). It writes price:BENCH*
 keys, the "prices" stream and heartbeats there; use a database you can spare.
 ``--micro`` times the parse and fold steps alone, json vs orjson, on the
-recorded frames; ``--profile`` prints the connection thread's cProfile top 25.
+recorded frames; ``--profile`` prints the connection thread's cProfile top 25;
+``--stock-reads`` and ``--validate-utf8`` undo the two receive-path choices
+(read-ahead buffer, skipped UTF-8 validation) to measure what they buy.
 """
 
 import argparse
 import cProfile
+import functools
 import io
 import json
 import os
@@ -38,7 +41,10 @@ import django  # noqa: E402
 django.setup()
 
 import orjson  # noqa: E402
+import websocket  # noqa: E402
+from websocket import _socket as websocket_socket  # noqa: E402
 
+import feeds.feeder as feeder_module  # noqa: E402
 from feeds import binance, store  # noqa: E402
 from feeds.fakebinance import FakeBinance  # noqa: E402
 from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
@@ -69,6 +75,14 @@ def run_burst(args) -> None:
     client = store.redis_client()
     for symbol in symbols:
         client.delete(store.PRICE_KEY.format(symbol=symbol))
+
+    if args.stock_reads:  # websocket-client's own exact-size socket reads, for comparison
+        feeder_module.BufferedReceive = lambda sock: functools.partial(websocket_socket.recv, sock)
+    if args.validate_utf8:  # websocket-client's pure-Python UTF-8 check, for comparison
+        create_connection = websocket.create_connection
+        websocket.create_connection = lambda url, **options: create_connection(
+            url, **{**options, "skip_utf8_validation": False}
+        )
 
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
@@ -122,22 +136,41 @@ def run_burst(args) -> None:
 
 
 def micro(args) -> None:
+    """Per-message cost of each step after the socket, on the recorded aggTrade frames (best of 5)."""
     frames = [line.encode() for line in RECORDED.read_text().splitlines()]
     wrapped = [b'{"stream":"x@aggTrade","data":' + f + b"}" for f in frames]
     n = args.messages
     data = (wrapped * (n // len(wrapped) + 1))[:n]
-
-    def timed(label, fn):
-        start = time.process_time()
-        fn()
-        spent = time.process_time() - start
-        print(f"{label:<44} {spent / n * 1e6:6.2f} us/message")
-
-    timed("json.loads", lambda: [json.loads(d) for d in data])
-    timed("orjson.loads", lambda: [orjson.loads(d) for d in data])
-    timed("orjson.loads + Decimal(price)", lambda: [Decimal(orjson.loads(d)["data"]["p"]) for d in data])
-    timed("binance.parse_message", lambda: [binance.parse_message(d) for d in data])
     trades = [binance.parse_message(d) for d in data]
+
+    def best_of(step) -> float:
+        timings = []
+        for _ in range(5):
+            start = time.perf_counter()
+            step()
+            timings.append(time.perf_counter() - start)
+        return min(timings) / n * 1e6
+
+    def loads_json():
+        for d in data:
+            json.loads(d)
+
+    def loads_orjson():
+        for d in data:
+            orjson.loads(d)
+
+    def decimal_price():
+        for d in data:
+            Decimal(orjson.loads(d)["data"]["p"])
+
+    def float_price():  # for comparison only: floats are never used for prices
+        for d in data:
+            float(orjson.loads(d)["data"]["p"])
+
+    def parse():
+        parse_message = binance.parse_message
+        for d in data:
+            parse_message(d)
 
     def fold():
         windows = {}
@@ -148,7 +181,16 @@ def micro(args) -> None:
             else:
                 w.add(price, event_ms)
 
-    timed("fold into PriceWindow", fold)
+    print(f"{n} combined aggTrade frames from {RECORDED.name}; microseconds per message, best of 5:")
+    for label, step in (
+        ("json.loads (stdlib)", loads_json),
+        ("orjson.loads", loads_orjson),
+        ("orjson.loads + Decimal(price)", decimal_price),
+        ("orjson.loads + float(price) (not used)", float_price),
+        ("binance.parse_message (orjson, Decimal, checks)", parse),
+        ("fold into PriceWindow", fold),
+    ):
+        print(f"  {label:<50} {best_of(step):5.2f} us")
 
 
 def main() -> None:
@@ -159,6 +201,8 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--micro", action="store_true")
+    parser.add_argument("--stock-reads", action="store_true", help="without the feeder's read-ahead buffer")
+    parser.add_argument("--validate-utf8", action="store_true", help="with websocket-client's UTF-8 check")
     args = parser.parse_args()
     micro(args) if args.micro else run_burst(args)
 

@@ -682,6 +682,8 @@ class Feeder:
     def start(self) -> "Feeder":
         self.flusher.start()
         self._started = True
+        for connection in self.connections:  # shards made by a follow() before start()
+            connection.start()
         self._shard_with_room()  # one connection even with nothing to follow: pings keep the heartbeat fresh
         return self
 
