@@ -179,7 +179,9 @@ FEED_STALE_SECONDS = env.float("FEED_STALE_SECONDS", default=60.0)
 # when a connection is replaced ahead of Binance's 24 h limit, and the reconnect backoff cap.
 FEEDER_FLUSH_SECONDS = env.float("FEEDER_FLUSH_SECONDS", default=0.2)
 FEEDER_REFRESH_SECONDS = env.float("FEEDER_REFRESH_SECONDS", default=1.5)
-FEEDER_MAX_CONNECTION_AGE_SECONDS = env.float("FEEDER_MAX_CONNECTION_AGE_SECONDS", default=23 * 3600 + 50 * 60)
+FEEDER_MAX_CONNECTION_AGE_SECONDS = env.float(
+    "FEEDER_MAX_CONNECTION_AGE_SECONDS", default=23 * 3600 + 50 * 60
+)
 FEEDER_RECONNECT_MAX_SECONDS = env.float("FEEDER_RECONNECT_MAX_SECONDS", default=60.0)
 
 # --- Celery -------------------------------------------------------------------
