@@ -5,6 +5,7 @@ alerts bumps it after the transaction commits, so the next read can never see
 a page computed before the change (old keys simply expire).
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.db import transaction
 
 VERSION_KEY = "alerts:list:version:{user_id}"
 PAGE_KEY = "alerts:list:{user_id}:{version}:{query}"
+
+logger = logging.getLogger(__name__)
 
 
 def _version(user_id: int) -> int:
@@ -42,10 +45,15 @@ def _bump(user_ids: Iterable[int]) -> None:
     keys = [cache.make_and_validate_key(VERSION_KEY.format(user_id=user_id)) for user_id in set(user_ids)]
     if not keys:
         return
-    pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-    for key in keys:
-        pipe.incr(key)
-    pipe.execute()
+    try:
+        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
+        for key in keys:
+            pipe.incr(key)
+        pipe.execute()
+    except Exception:
+        # The change is committed; failing the request now would invite a retry
+        # that duplicates it. Pages cached before the outage expire on their own.
+        logger.warning("Could not invalidate the alert-list cache of %d user(s)", len(keys), exc_info=True)
 
 
 def invalidate_alert_lists(user_ids: Iterable[int]) -> None:
