@@ -18,6 +18,22 @@ Use from Python (tests, benchmarks, the demo's market simulator)::
         binance.subscriptions()                        # [set of streams] per open connection
         binance.rate_violations                        # clients closed for > 5 messages/s
 
+The whole public surface:
+
+- lifecycle: ``start()``, ``stop()``, context manager, ``url``, ``port``;
+- events: ``publish_trade(symbol, price, qty="1", event_ms=None, buyer_is_maker=None)``,
+  ``publish_trades([(symbol, price), ...], event_ms=None)`` (one write per socket),
+  ``prepare_trades(...)`` + ``send_prepared(...)`` (encode first, send later: benchmarks),
+  ``publish_raw(text)`` (any frame, e.g. malformed JSON), ``send_server_shutdown(close_after=None)``,
+  ``start_random_walk(rate=2.0, step=0.001, start_prices=None, seed=None)``, ``stop_random_walk()``;
+- faults: ``drop_all()``;
+- observation: ``subscriptions()``, ``all_subscriptions()``, ``connection_count``,
+  ``connections_accepted``, ``control_message_counts`` (client id -> requests),
+  ``rate_violations``, ``stream_limit_violations``, ``pong_timeouts``, ``close_codes``;
+- waiting (no sleeps: woken by every state change): ``wait_until(predicate)``,
+  ``wait_for_subscription(stream)``, ``wait_for_unsubscription(stream)``,
+  ``wait_for_connections(count)``; each returns False on timeout.
+
 Or from a shell (``make demo``'s market)::
 
     python -m feeds.fakebinance --port 9443 --random-walk --rate 2 --price BTCUSDT=60000
@@ -279,7 +295,7 @@ class FakeBinance:
             create_connection=_CountingConnection,
             compression=None,
             ping_interval=None,  # our own keepalive below, with Binance's semantics
-            close_timeout=2,
+            close_timeout=0.5,
             max_queue=64,
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
@@ -741,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # our own connect/disconnect lines suffice
     try:
         start_prices = {s: Decimal(p) for s, _, p in (item.partition("=") for item in args.price)}
     except ArithmeticError:
