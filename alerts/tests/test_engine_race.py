@@ -19,7 +19,9 @@ from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback: the flush afterwards must not re-create content types under new ids,
+    # which later serialized-rollback tests (feeds) would then fail to restore.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: SQLite serialises writers, so evaluators cannot overlap there",
