@@ -300,8 +300,9 @@ def main() -> None:
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             assert result.fired == 0 and result.entries == args.flushes, result
         nofire = statistics.median(timings)
+        p90 = statistics.quantiles(timings, n=10)[-1] if len(timings) > 1 else timings[0]
         print(
-            f"no-fire tick: median {ms(nofire)}, p90 {ms(statistics.quantiles(timings, n=10)[-1])}, "
+            f"no-fire tick: median {ms(nofire)}, p90 {ms(p90)}, "
             f"min {ms(min(timings))} over {args.ticks} ticks"
         )
 
@@ -312,7 +313,7 @@ def main() -> None:
             started = time.perf_counter()
             assert naive_tick(entries) == 0
             naive.append(time.perf_counter() - started)
-        naive_time = statistics.median(naive)
+        naive_time = statistics.median(naive) if naive else float("nan")
         print(
             f"naive no-fire tick (load every waiting alert, compare in Python): median {ms(naive_time)}"
             f" over {args.naive_runs} runs; engine is {naive_time / nofire:,.0f}x faster"
