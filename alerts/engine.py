@@ -308,12 +308,34 @@ def _save_checkpoint(name: str, stream_id: str, *, fired: int) -> None:
         cursor.execute(f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s WHERE name = %s", [stream_id, name])
 
 
+def _entry_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _behind_a_new_stream(after_id: str) -> str:
+    """The checkpoint to keep when nothing was read: "0" if the stream now ends before it.
+
+    Stream ids are the Redis server's clock. A replaced Redis (or one whose
+    clock went back) would otherwise leave the checkpoint ahead of every new
+    entry and the engine reading nothing, silently, for ever.
+    """
+    if after_id == "0":
+        return after_id
+    newest = store.redis_client().xrevrange(store.WINDOW_STREAM, count=1)
+    if newest and _entry_key(newest[0][0]) < _entry_key(after_id):
+        logger.warning("The price stream restarted behind checkpoint %s: reading it from the start", after_id)
+        return "0"
+    return after_id
+
+
 def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, int, str]:
     """One transaction: lock the checkpoint, read a batch, fire, move the checkpoint."""
     with transaction.atomic():
         after_id = _lock_checkpoint(name, now)
         entries = store.read_windows(after_id, count=batch_entries)
         if not entries:
+            after_id = _behind_a_new_stream(after_id)
             _save_checkpoint(name, after_id, fired=0)
             return 0, 0, after_id
         fired = evaluate_windows(window for _, windows in entries for window in windows)

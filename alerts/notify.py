@@ -98,7 +98,11 @@ def send_alert_email(notification: Notification, *, connection=None) -> None:
     emails over one SMTP session; it is opened here if needed and, after a
     failure, closed so that the next email starts a fresh session.
     """
-    email = render_alert_email(notification.alert)
+    alert = notification.alert
+    if alert.triggered_price is None or alert.triggered_at is None:
+        # Re-armed in the admin before its email went out: the trigger it reports is gone.
+        raise NotificationError("the alert was re-armed before this email was sent", permanent=True)
+    email = render_alert_email(alert)
     own_connection = connection is None
     connection = connection or get_connection(fail_silently=False)
     message = EmailMultiAlternatives(
@@ -152,7 +156,7 @@ def claim_notification(
     )
     if not claimed:
         return None
-    return Notification.objects.select_related("alert").get(id=notification_id)
+    return Notification.objects.select_related("alert").filter(id=notification_id).first()
 
 
 def _owned(notification: Notification):

@@ -256,6 +256,15 @@ class TestFromTheStream:
         assert statuses(alert) == ["triggered"]
         assert Notification.objects.filter(alert=alert).count() == 1
 
+    def test_a_stream_restarted_behind_the_checkpoint_is_read_from_its_start(self, alice, clean_redis):
+        alert = make_alert(alice, "100")
+        EvaluationCheckpoint.objects.create(name="default", stream_id="99999999999999-0")
+        store.write_windows([window("101")])  # a new Redis: ids from its own clock, behind the checkpoint
+        assert engine.evaluate_pending().entries == 0  # noticed: nothing after the checkpoint
+        assert EvaluationCheckpoint.objects.get(name="default").stream_id == "0"
+        assert engine.evaluate_pending().fired == 1
+        assert statuses(alert) == ["triggered"]
+
     def test_separate_checkpoints_each_read_the_whole_stream(self, alice):
         store.write_windows([window("1")])
         assert engine.evaluate_pending(name="a").entries == 1

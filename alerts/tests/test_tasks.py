@@ -165,6 +165,17 @@ class TestSendNotification:
         assert (notification.status, notification.attempts) == ("failed", 1)
         assert "550" in notification.last_error
 
+    def test_an_alert_re_armed_before_its_email_fails_its_notification(self, alice, mail):
+        notification = notification_for(alice)
+        Alert.objects.filter(pk=notification.alert_id).update(
+            status="created", triggered_price=None, triggered_at=None
+        )
+        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
+        notification.refresh_from_db()
+        assert notification.status == "failed"
+        assert "re-armed" in notification.last_error
+        assert mail.received == []
+
     def test_a_deleted_notification_is_skipped(self, alice):
         assert tasks.send_notification.apply(args=(123456, 0)).get() == "skipped"
 
