@@ -242,7 +242,7 @@ def test_pongs_count_towards_the_message_limit():
 
 
 def test_a_client_that_does_not_answer_pings_is_dropped_and_one_that_does_stays():
-    with FakeBinance(ping_interval=0.3, pong_timeout=0.5) as server:
+    with FakeBinance(ping_interval=0.3, pong_timeout=2.0) as server:
         silent = connect(server, "/ws")  # never reads, so never pongs
         ponging = connect(server, "/ws")
         ponging.settimeout(0.1)

@@ -180,7 +180,7 @@ def test_connections_are_replaced_before_the_maximum_age(binance, start_feeder):
 
 def test_answers_pings_and_stays_connected():
     # A ping every 0.3 s: over 3 pongs a second, within the 5-message budget with the SUBSCRIBE.
-    with FakeBinance(ping_interval=0.3, pong_timeout=0.5) as server:
+    with FakeBinance(ping_interval=0.3, pong_timeout=2.0) as server:
         from feeds.feeder import Feeder, FeederConfig
 
         from .conftest import FAST, RunningFeeder
