@@ -12,14 +12,27 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from accounts.serializers import (
     RefreshInputSerializer,
     RegisterInputSerializer,
+    RegisterOutputSerializer,
     TokenObtainInputSerializer,
     TokenPairOutputSerializer,
     UserOutputSerializer,
 )
 from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
 from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from pricealert.throttling import (
+    LOGIN_THROTTLES,
+    REFRESH_THROTTLES,
+    REGISTER_THROTTLES,
+    RETRY_AFTER,
+    TOO_MANY_REQUESTS,
+    TooManyAttempts,
+)
 
 TAG = "accounts"
+REGISTRATION_RECEIVED = (
+    "Registration received: log in at /token with this email and password. If the address "
+    "already had an account, nothing was changed and its owner has been emailed."
+)
 
 
 class PublicApi(APIView):
@@ -32,43 +45,65 @@ class PublicApi(APIView):
         # Makes a failed login a 401 (DRF turns it into a 403 without a challenge).
         return f'{jwt_settings.AUTH_HEADER_TYPES[0]} realm="api"'
 
+    def throttled(self, request, wait):
+        raise TooManyAttempts(wait)
+
 
 class RegisterApi(PublicApi):
+    throttle_classes = REGISTER_THROTTLES
+
     @extend_schema(
         tags=[TAG],
         summary="Create an account",
         description=(
             "Registers a user; the email address is the login (case-insensitive, unique). "
-            "Also served at `/signup`. The password is never returned."
+            "Also served at `/signup`. The password is never returned.\n\n"
+            "The answer is the same whether or not the address already has an account, so "
+            "nobody can find out which addresses are registered: a new address gets its account "
+            "and a welcome email; an address that already has one is left unchanged and its "
+            "owner is emailed that someone tried to register with it. Log in at `/token` "
+            "afterwards. Throttled per client address and per email address (429)."
         ),
         request=RegisterInputSerializer,
+        parameters=[RETRY_AFTER],
         responses={
-            201: UserOutputSerializer,
-            400: error("Invalid input, a weak password, or the email/username is taken."),
+            201: RegisterOutputSerializer,
+            400: error("Invalid input, a weak password, or the username is taken."),
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: TOO_MANY_REQUESTS,
         },
     )
     def post(self, request):
         payload = RegisterInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        user = user_register(**payload.validated_data)
-        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+        registration = user_register(**payload.validated_data)
+        body = {
+            "detail": REGISTRATION_RECEIVED,
+            "email": registration.email,
+            "username": registration.username,
+        }
+        return Response(RegisterOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class TokenObtainApi(PublicApi):
+    throttle_classes = LOGIN_THROTTLES
+
     @extend_schema(
         tags=[TAG],
         summary="Log in: get an access and a refresh token",
         description=(
             'Send `{"email", "password"}` or `{"username", "password"}` (the username may also be the '
-            "email). Also served at `/login`. Use the access token as `Authorization: Bearer <access>`."
+            "email). Also served at `/login`. Use the access token as `Authorization: Bearer <access>`. "
+            "Throttled per client address and per login (429)."
         ),
         request=TokenObtainInputSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             200: TokenPairOutputSerializer,
             400: BAD_REQUEST,
             401: error("Wrong credentials or inactive account (one message for both)."),
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: TOO_MANY_REQUESTS,
         },
     )
     def post(self, request):
@@ -82,19 +117,24 @@ class TokenObtainApi(PublicApi):
 
 
 class TokenRefreshApi(PublicApi):
+    throttle_classes = REFRESH_THROTTLES
+
     @extend_schema(
         tags=[TAG],
         summary="Exchange a refresh token for a new token pair",
         description=(
             "Returns a new access token and a new refresh token; the refresh token sent is "
-            "blacklisted (rotation), so each refresh token works exactly once."
+            "blacklisted (rotation), so each refresh token works exactly once. "
+            "Throttled per client address and per account (429)."
         ),
         request=RefreshInputSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             200: TokenPairOutputSerializer,
             400: BAD_REQUEST,
             401: error("The refresh token is invalid, expired or already used/blacklisted."),
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: TOO_MANY_REQUESTS,
         },
     )
     def post(self, request):

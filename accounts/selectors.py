@@ -6,8 +6,9 @@ from django.db.models import Case, IntegerField, Q, Value, When
 User = get_user_model()
 
 
-def user_email_taken(email: str) -> bool:
-    return User.objects.filter(email__iexact=email).exists()
+def user_with_email(email: str):
+    """The account registered with this address (case-insensitive), or None."""
+    return User.objects.filter(email__iexact=email).first()
 
 
 def username_taken(username: str) -> bool:

@@ -38,6 +38,14 @@ class RegisterInputSerializer(serializers.Serializer):
     )
 
 
+class RegisterOutputSerializer(serializers.Serializer):
+    """The same for a new address and for one that already has an account (no enumeration)."""
+
+    detail = serializers.CharField(help_text="What happens next.")
+    email = serializers.EmailField(help_text="The address as registered (its domain lower-cased).")
+    username = serializers.CharField(allow_null=True, help_text="The username asked for, or null.")
+
+
 class UserOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()

@@ -5,6 +5,7 @@ Every value is read once, here, from the environment through one reader
 (DEBUG false) must set SECRET_KEY or the process refuses to start.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -215,6 +216,22 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- API ----------------------------------------------------------------------
+_THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _throttle_rate(name: str, default: str) -> str | None:
+    """A throttle rate such as "10/min" from the environment; "off" disables that throttle."""
+    rate = env.str(name, default=default).strip()
+    if rate.lower() in ("off", "none", ""):
+        return None
+    if not _THROTTLE_RATE.fullmatch(rate):
+        raise ImproperlyConfigured(
+            f"{name}={rate!r} is not a throttle rate: use requests/period such as 10/min "
+            "(period: s, min, hour or day), or off."
+        )
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -228,6 +245,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "pricealert.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Throttles of login, register and refresh (pricealert.throttling), counted in the cache.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", "10/min"),
+        "login_account": _throttle_rate("THROTTLE_LOGIN_ACCOUNT", "5/min"),
+        "register_ip": _throttle_rate("THROTTLE_REGISTER_IP", "20/hour"),
+        "register_account": _throttle_rate("THROTTLE_REGISTER_ACCOUNT", "5/hour"),
+        "refresh_ip": _throttle_rate("THROTTLE_REFRESH_IP", "30/min"),
+        "refresh_account": _throttle_rate("THROTTLE_REFRESH_ACCOUNT", "10/min"),
+    },
+    # Reverse proxies in front of the app that append to X-Forwarded-For. 0: the client
+    # address is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can forge it).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")

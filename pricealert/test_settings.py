@@ -26,4 +26,9 @@ CACHES["default"]["KEY_PREFIX"] = "pricealert-test"
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
 # The API speaks JSON only: test clients send JSON unless a test says otherwise.
 REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+# Tests log in and register far more often than a person: throttles stay out of their
+# way. The throttle tests lower these rates themselves (tests/security/test_throttling.py).
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    scope: "100000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -2,26 +2,49 @@
 
 import pytest
 
+from alerts.tests.broker import queued_tasks
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 
+REGISTRATION_RECEIVED = (
+    "Registration received: log in at /token with this email and password. If the address "
+    "already had an account, nothing was changed and its owner has been emailed."
+)
+
+
+def queued_account_emails(redis_client):
+    return [args for name, args in queued_tasks(redis_client) if name == "accounts.tasks.send_account_email"]
+
+
 @pytest.mark.parametrize("path", ["/register", "/register/", "/signup", "/signup/"])
-def test_register_creates_the_user_and_never_returns_the_password(anon_client, django_user_model, path):
-    response = anon_client.post(
-        path, {"email": "Carol@Example.COM", "password": PASSWORD, "username": "carol"}, format="json"
-    )
+def test_register_creates_the_user_and_never_returns_the_password(
+    anon_client, django_user_model, django_capture_on_commit_callbacks, clean_redis, path
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = anon_client.post(
+            path, {"email": "Carol@Example.COM", "password": PASSWORD, "username": "carol"}, format="json"
+        )
 
     assert response.status_code == 201, response.json()
-    body = response.json()
-    assert set(body) == {"id", "email", "username", "date_joined"}
-    assert body["username"] == "carol"
-    user = django_user_model.objects.get(pk=body["id"])
     # The domain part of an address is case-insensitive; Django lower-cases it.
-    assert user.email == body["email"] == "Carol@example.com"
+    assert response.json() == {
+        "detail": REGISTRATION_RECEIVED,
+        "email": "Carol@example.com",
+        "username": "carol",
+    }
+    user = django_user_model.objects.get(email="Carol@example.com")
+    assert user.username == "carol"
     assert user.check_password(PASSWORD)
     assert PASSWORD not in response.content.decode()
+    assert queued_account_emails(clean_redis) == [[user.pk, "welcome"]]
+
+
+def test_a_new_account_can_log_in_straight_away(anon_client):
+    anon_client.post("/register", {"email": "ivy@example.com", "password": PASSWORD}, format="json")
+    response = anon_client.post("/token", {"email": "ivy@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 200
 
 
 def test_username_is_optional(anon_client, django_user_model):
@@ -38,13 +61,25 @@ def test_username_is_optional(anon_client, django_user_model):
     assert django_user_model.objects.filter(username__isnull=True).count() == 2
 
 
-def test_duplicate_email_in_any_case_is_a_400(anon_client, alice):
-    response = anon_client.post(
-        "/register", {"email": "ALICE@example.com", "password": PASSWORD}, format="json"
-    )
-    assert response.status_code == 400
-    assert response.json()["detail"] == "email: A user with this email already exists."
-    assert response.json()["errors"] == {"email": ["A user with this email already exists."]}
+def test_an_email_that_has_an_account_gets_the_same_answer_and_its_owner_an_email(
+    anon_client, alice, django_user_model, django_capture_on_commit_callbacks, clean_redis
+):
+    """No enumeration: the caller cannot tell; only the address's owner learns of it, by email."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = anon_client.post(
+            "/register", {"email": "ALICE@example.com", "password": "another fine passphrase"}, format="json"
+        )
+
+    assert response.status_code == 201
+    assert response.json() == {
+        "detail": REGISTRATION_RECEIVED,
+        "email": "ALICE@example.com",
+        "username": None,
+    }
+    assert django_user_model.objects.filter(email__iexact="alice@example.com").count() == 1
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+    assert queued_account_emails(clean_redis) == [[alice.pk, "already_registered"]]
 
 
 def test_duplicate_username_in_any_case_is_a_400(anon_client, alice):
