@@ -14,6 +14,7 @@ killed when the stack stops.
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,11 +158,12 @@ class Stack:
             if seeded.returncode != 0:
                 raise RuntimeError(f"migrating and seeding the e2e database failed:\n{seeded.stderr[-4000:]}")
             self.alert_ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-            self._spawn("worker", ["-m", "celery", "-A", "pricealert", "worker", "--loglevel=INFO",
-                                   f"--concurrency={self.worker_concurrency}", "--without-gossip",
-                                   "--without-mingle", "--without-heartbeat"])  # fmt: skip
-            self._spawn("beat", ["-m", "celery", "-A", "pricealert", "beat", "--loglevel=INFO",
-                                 f"--schedule={self.workdir / 'celerybeat-schedule'}"])  # fmt: skip
+            worker = ["worker", f"--concurrency={self.worker_concurrency}"]
+            # No gossip/mingle/heartbeat: nothing to sync with, and mingle alone waits a second.
+            worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            beat = ["beat", f"--schedule={self.workdir / 'celerybeat-schedule'}"]
+            for name, args in (("worker", worker), ("beat", beat)):
+                self._spawn(name, ["-m", "celery", "-A", "pricealert", *args, "--loglevel=INFO"])
             self._spawn("feeder", ["manage.py", "runfeeder"])
         except BaseException:
             self.stop()
@@ -180,7 +182,7 @@ class Stack:
         )
         log.close()
 
-    def stop(self) -> None:
+    def stop(self, *, remove_logs: bool = False) -> None:
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -197,12 +199,15 @@ class Stack:
         if self.database is not None:
             self.database.drop()
             self.database = None
+        if remove_logs:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Stack":
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Logs stay (in self.workdir) when something failed.
+        self.stop(remove_logs=exc_type is None)
 
     # --- observing ---------------------------------------------------------------
 
