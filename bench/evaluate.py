@@ -25,6 +25,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -93,7 +94,7 @@ def drop(maintenance: str | None, url: str) -> None:
 
     connections.close_all()
     if maintenance is None:
-        Path(urlparse(url).path).unlink(missing_ok=True)
+        shutil.rmtree(Path(urlparse(url).path).parent, ignore_errors=True)
         return
     import psycopg
 
