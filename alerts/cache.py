@@ -29,7 +29,14 @@ def _version(user_id: int) -> int:
 
 
 def cached_alert_page(user_id: int, query: str, compute: Callable[[], Any]) -> Any:
-    """The cached page for this user and normalised query string, computed on a miss."""
+    """The cached page for this user and normalised query string, computed on a miss.
+
+    ALERT_LIST_CACHE_SECONDS = 0 turns the cache off: every read computes the page
+    and Redis is not asked. Changes still bump the version, so pages cached before
+    the cache was turned off can never be served once it is back on.
+    """
+    if settings.ALERT_LIST_CACHE_SECONDS <= 0:
+        return compute()
     key = PAGE_KEY.format(user_id=user_id, version=_version(user_id), query=query)
     page = cache.get(key)
     if page is None:

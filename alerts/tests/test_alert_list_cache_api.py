@@ -127,3 +127,16 @@ def test_the_list_is_served_from_the_database_when_the_cache_is_down(
 
     assert response.status_code == 200
     assert [a["id"] for a in response.json()["results"]] == [alert.id]
+
+
+def test_a_cache_time_of_zero_turns_the_cache_off(
+    alice_client, alice, make_alert, settings, django_assert_num_queries
+):
+    settings.ALERT_LIST_CACHE_SECONDS = 0
+    alert = make_alert(alice, target_price="70000")
+    assert statuses(alice_client) == [(alert.id, "created", "70000.00000000")]
+    # A write that bypasses the services is seen at once: nothing was cached.
+    Alert.objects.filter(pk=alert.pk).update(target_price=1)
+    assert statuses(alice_client) == [(alert.id, "created", "1.00000000")]
+    with django_assert_num_queries(2):  # COUNT + page, every time
+        alert_list_page(user=alice, filters={}, page=1, per_page=20)
