@@ -219,9 +219,9 @@ CELERY_BEAT_SCHEDULE = {
 _THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
-def _throttle_rate(name: str, default: str) -> str | None:
-    """A throttle rate such as "10/min" from the environment; "off" disables that throttle."""
-    rate = env.str(name, default=default).strip()
+def _throttle_rate(name: str, rate: str) -> str | None:
+    """A throttle rate such as "10/min", read from the variable ``name``; "off" disables that throttle."""
+    rate = rate.strip()
     if rate.lower() in ("off", "none", ""):
         return None
     if not _THROTTLE_RATE.fullmatch(rate):
@@ -247,12 +247,20 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Throttles of login, register and refresh (pricealert.throttling), counted in the cache.
     "DEFAULT_THROTTLE_RATES": {
-        "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", "10/min"),
-        "login_account": _throttle_rate("THROTTLE_LOGIN_ACCOUNT", "5/min"),
-        "register_ip": _throttle_rate("THROTTLE_REGISTER_IP", "20/hour"),
-        "register_account": _throttle_rate("THROTTLE_REGISTER_ACCOUNT", "5/hour"),
-        "refresh_ip": _throttle_rate("THROTTLE_REFRESH_IP", "30/min"),
-        "refresh_account": _throttle_rate("THROTTLE_REFRESH_ACCOUNT", "10/min"),
+        "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
+        "login_account": _throttle_rate(
+            "THROTTLE_LOGIN_ACCOUNT", env.str("THROTTLE_LOGIN_ACCOUNT", default="5/min")
+        ),
+        "register_ip": _throttle_rate(
+            "THROTTLE_REGISTER_IP", env.str("THROTTLE_REGISTER_IP", default="20/hour")
+        ),
+        "register_account": _throttle_rate(
+            "THROTTLE_REGISTER_ACCOUNT", env.str("THROTTLE_REGISTER_ACCOUNT", default="5/hour")
+        ),
+        "refresh_ip": _throttle_rate("THROTTLE_REFRESH_IP", env.str("THROTTLE_REFRESH_IP", default="30/min")),
+        "refresh_account": _throttle_rate(
+            "THROTTLE_REFRESH_ACCOUNT", env.str("THROTTLE_REFRESH_ACCOUNT", default="10/min")
+        ),
     },
     # Reverse proxies in front of the app that append to X-Forwarded-For. 0: the client
     # address is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can forge it).

@@ -79,6 +79,8 @@ class WindowThrottle(BaseThrottle):
     """At most N requests per identity per fixed window of the scope's period."""
 
     scope: str = ""
+    # The credential endpoints only take POST: a stray GET is a 405, not an attempt.
+    counted_methods = frozenset({"POST"})
     timer = staticmethod(time.time)
 
     def __init__(self):
@@ -91,7 +93,7 @@ class WindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
-        if self.num_requests is None:
+        if self.num_requests is None or request.method not in self.counted_methods:
             return True
         identity = self.identity(request)
         if identity is None:

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from conftest import PASSWORD
 from pricealert import settings as settings_module
 from pricealert.throttling import LoginAddressThrottle
-from tests.test_deploy_settings import container_env, settings_value
+from tests.test_deploy_settings import container_env, django_run, settings_value
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +102,13 @@ class TestLogin:
         assert login(anon_client, "alice@example.com", PASSWORD).status_code == 429
         clock.advance(1)
         assert login(anon_client, "alice@example.com", PASSWORD).status_code == 200
+
+    def test_other_methods_are_a_405_and_spend_nothing(self, anon_client, alice, throttle_rates):
+        throttle_rates(login_ip="1/min")
+        for method in ("get", "put", "patch", "delete"):
+            assert getattr(anon_client, method)("/token").status_code == 405
+        assert login(anon_client, "alice@example.com", PASSWORD).status_code == 200
+        assert login(anon_client, "alice@example.com", PASSWORD).status_code == 429
 
     def test_the_429_is_documented_with_its_retry_after_header(self, anon_client):
         schema = anon_client.get("/api/schema/", {"format": "json"}).json()
@@ -271,10 +278,14 @@ class TestRateSettings:
         assert settings_value("settings.REST_FRAMEWORK['NUM_PROXIES']", env) == 1
 
     @pytest.mark.parametrize("value", ["10", "ten/min", "10/fortnight", "0/min", "10 per minute"])
-    def test_a_malformed_rate_stops_startup_with_a_clear_message(self, monkeypatch, value):
-        monkeypatch.setenv("THROTTLE_LOGIN_IP", value)
+    def test_a_malformed_rate_is_refused_with_a_clear_message(self, value):
         with pytest.raises(ImproperlyConfigured, match=r"THROTTLE_LOGIN_IP=.* is not a throttle rate"):
-            settings_module._throttle_rate("THROTTLE_LOGIN_IP", "10/min")
+            settings_module._throttle_rate("THROTTLE_LOGIN_IP", value)
+
+    def test_a_malformed_rate_in_the_environment_stops_startup(self):
+        result = django_run(["manage.py", "check"], container_env(THROTTLE_REGISTER_IP="lots"))
+        assert result.returncode != 0
+        assert "THROTTLE_REGISTER_IP='lots' is not a throttle rate" in result.stderr
 
     def test_a_disabled_scope_never_throttles(self, anon_client, throttle_rates, settings):
         throttle_rates()
