@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.apps import apps
 from django.core.handlers.wsgi import WSGIHandler
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -47,11 +48,11 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler(
 
 
 class Target:
-    """The fuzzing user's real objects, and credentials that work."""
+    """The fuzzing user's real objects (ids by path parameter), and credentials that work."""
 
-    def __init__(self, user, alerts):
+    def __init__(self, user, objects: dict[str, list]):
         self.user = user
-        self.alert_ids = [alert.pk for alert in alerts]
+        self.object_ids = {param: [obj.pk for obj in found] for param, found in objects.items() if found}
         self.access = str(RefreshToken.for_user(user).access_token)
 
     def refresh_token(self) -> str:
@@ -80,7 +81,19 @@ def target(make_user):
         ),
     ]
     write_price("BTCUSDT", Decimal("65000.01"), int(time.time() * 1000))
-    return Target(user, alerts)
+    return Target(user, {"alert_id": alerts, "channel_id": _channels(user)})
+
+
+def _channels(user) -> list:
+    """The user's notification channels, where the app has them, plus a webhook that stays local."""
+    try:
+        channel = apps.get_model("alerts", "Channel")
+    except LookupError:
+        return []
+    local = channel.objects.create(
+        user=user, kind="webhook", name="fuzz", url="http://127.0.0.1:9/fuzz", secret="0" * 64
+    )
+    return [*channel.objects.filter(user=user).exclude(pk=local.pk), local]
 
 
 def _pick(value, every: int = 2) -> int | None:
@@ -92,8 +105,9 @@ def _pick(value, every: int = 2) -> int | None:
 def steer(case, target: Target) -> None:
     """Point part of the generated requests at things that exist, so success paths are fuzzed too."""
     params = case.path_parameters or {}
-    if "alert_id" in params and (n := _pick(params["alert_id"])) is not None:
-        params["alert_id"] = target.alert_ids[n % len(target.alert_ids)]
+    for name, ids in target.object_ids.items():
+        if name in params and (n := _pick(params[name])) is not None:
+            params[name] = ids[n % len(ids)]
     if "symbol" in params and _pick(params["symbol"]) is not None:
         params["symbol"] = "BTCUSDT"
     body = case.body

@@ -46,6 +46,19 @@ class OwnedObject:
     write_body: dict
 
 
+def _channel(user):
+    from alerts.models import Channel  # notification channels (imported when their routes exist)
+
+    # A webhook on the discard port of this machine: a test delivery never leaves it.
+    return Channel.objects.create(
+        user=user,
+        kind="webhook",
+        name=f"walker {MARKER_PRICE}",
+        url="http://127.0.0.1:9/walker",
+        secret="0" * 64,
+    )
+
+
 OWNED_PARAMS = {
     "alert_id": OwnedObject(
         create=lambda user: Alert.objects.create(
@@ -53,6 +66,7 @@ OWNED_PARAMS = {
         ),
         write_body={"target_price": "65000", "direction": "below"},
     ),
+    "channel_id": OwnedObject(create=_channel, write_body={"name": "renamed"}),
 }
 
 ROUTES = api_routes()
