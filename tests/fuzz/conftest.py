@@ -1,9 +1,27 @@
-"""Fuzzing sends whatever the schema allows, webhook URLs included: nothing may leave this machine."""
+"""Fuzzing runs requests through Django's real WSGI handler, inside the test's transaction, offline.
+
+Two things the test client does for its own requests have to be done here for
+the handler's: keep the database connection (and so the test's transaction)
+open across requests, and, since the fuzzer sends whatever the schema allows,
+webhook URLs included, keep every connection on this machine.
+"""
 
 import ipaddress
 import socket
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_transaction():
+    """The handler closes "old" connections around each request; inside a test that is the transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 def _is_local(host) -> bool:
