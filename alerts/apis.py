@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from alerts.filters import VALID_STATUSES
 from alerts.models import Alert
-from alerts.selectors import alert_get, alert_list_page
+from alerts.selectors import alert_get, alert_list_page, alert_owned
 from alerts.serializers import (
     AlertCreateInputSerializer,
     AlertDetailOutputSerializer,
@@ -40,8 +40,8 @@ class AlertConflict(APIException):
     default_code = "conflict"
 
 
-def _owned_alert(request, alert_id: str) -> Alert:
-    alert = alert_get(user=request.user, alert_id=int(alert_id))
+def _owned_alert(request, alert_id: str, select=alert_get) -> Alert:
+    alert = select(user=request.user, alert_id=int(alert_id))
     if alert is None:
         raise NotFound("Alert not found.")
     return alert
@@ -183,7 +183,7 @@ class AlertDeleteApi(APIView):
         },
     )
     def delete(self, request, alert_id, *args, **kwargs):
-        alert_delete(alert=_owned_alert(request, alert_id))
+        alert_delete(alert=_owned_alert(request, alert_id, select=alert_owned))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -111,3 +111,14 @@ def alert_get(*, user, alert_id: int) -> Alert | None:
     if alert is not None:
         alert.symbol_status = symbol_statuses([alert.symbol]).get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
     return alert
+
+
+def alert_owned(*, user, alert_id: int) -> Alert | None:
+    """The user's alert with this id, its own columns only: one query.
+
+    For writes that need nothing but the row (delete), where ``alert_get``'s
+    catalogue status would be a wasted query. None as in ``alert_get``.
+    """
+    if not 0 < alert_id <= MAX_ALERT_ID:
+        return None
+    return Alert.objects.filter(user=user, pk=alert_id).first()

@@ -65,3 +65,13 @@ def test_unauthenticated_is_401(anon_client, alice, make_alert):
     assert anon_client.delete(f"/alerts/{alert.id}").status_code == 401
     alert.refresh_from_db()
     assert alert.status == "created"
+
+
+def test_a_delete_asks_the_database_three_things(alice_client, alice, make_alert, django_assert_num_queries):
+    # The token's user, the caller's alert, the conditional UPDATE: no catalogue
+    # lookup, no transaction around the single statement, no re-read afterwards.
+    alert = make_alert(alice)
+    with django_assert_num_queries(3):
+        assert alice_client.delete(f"/alerts/{alert.id}").status_code == 204
+    alert.refresh_from_db()
+    assert alert.status == "deleted"

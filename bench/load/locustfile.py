@@ -6,16 +6,19 @@ of its waiting alerts, so deletes hit real rows of its own. Run through
 ``bench/load/run.py``, which sets:
 
     LOAD_ACCOUNTS_FILE   JSON list of {"token": ..., "alert_ids": [...]} per account
-    LOAD_RATE_PER_USER   tasks per second per user (0: as fast as the server answers)
+    LOAD_RATE_PER_USER   tasks per second per user, Poisson arrivals (0: as fast as the
+                         server answers)
 """
 
 import itertools
 import json
 import os
 import random
+import time
 from decimal import Decimal
 
-from locust import constant, constant_throughput, task
+import gevent
+from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 
 with open(os.environ["LOAD_ACCOUNTS_FILE"]) as accounts_file:
@@ -41,8 +44,20 @@ def target_for(symbol: str) -> str:
     return str((PRICES[symbol] * (1 + factor)).quantize(Decimal("0.0001")))
 
 
+def poisson_arrivals(user) -> float:
+    """Wait until this user's next arrival; arrivals are a Poisson process of RATE_PER_USER.
+
+    Not locust's constant_throughput: it paces every user from its spawn time, so
+    200 users spawned together fire in the same instant every period. Exponential
+    gaps spread them as independent clients would be; a user that fell behind (slow
+    answers) catches up without waiting, so the offered rate holds.
+    """
+    user.next_at += random.expovariate(RATE_PER_USER)
+    return max(0.0, user.next_at - time.perf_counter())
+
+
 class AlertUser(FastHttpUser):
-    wait_time = constant_throughput(RATE_PER_USER) if RATE_PER_USER > 0 else constant(0)
+    wait_time = poisson_arrivals if RATE_PER_USER > 0 else constant(0)
     # Responses are checked by status only; a slow one must still be counted, not dropped.
     network_timeout = 30.0
     connection_timeout = 10.0
@@ -52,6 +67,10 @@ class AlertUser(FastHttpUser):
         self.headers = {"Authorization": f"Bearer {account['token']}"}
         self.waiting = list(account["alert_ids"])
         random.shuffle(self.waiting)
+        if RATE_PER_USER > 0:
+            # The first arrival too: otherwise every user's first request lands at spawn time.
+            gevent.sleep(random.expovariate(RATE_PER_USER))
+        self.next_at = time.perf_counter()
 
     @task(70)
     def list_alerts(self):

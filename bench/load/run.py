@@ -35,6 +35,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -442,25 +443,37 @@ def print_step(step: dict) -> None:
     )
 
 
-def summarise_profile(path: Path, top: int = 25) -> list[tuple[str, float]]:
-    """Share of the workers' samples in which each function appears (inclusive), from py-spy's raw format."""
+def summarise_profile(path: Path, top: int = 30) -> dict[str, list[tuple[str, float]]]:
+    """Where the workers' request handling spends its samples, from py-spy's raw format.
+
+    "inclusive": share of samples with the function anywhere on the stack; "self":
+    share with it on top. Line numbers are dropped, so a function counts once.
+    """
     inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
     total = 0
     if not path.exists():
-        return []
+        return {}
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
-        samples = int(count)
-        frames = stack.split(";")
-        if not any("wsgi" in frame or "handle" in frame for frame in frames):
+        # Only the workers' request handling: not the arbiter, not a worker idle in accept().
+        if ".handle_request " not in stack:
             continue
+        samples = int(count)
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
         total += samples
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + samples
-    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
-    return [(frame, count / total) for frame, count in ranked] if total else []
+        own[frames[-1]] = own.get(frames[-1], 0) + samples
+    if not total:
+        return {}
+
+    def ranked(counts):
+        return [(frame, n / total) for frame, n in sorted(counts.items(), key=lambda item: -item[1])[:top]]
+
+    return {"inclusive": ranked(inclusive), "self": ranked(own)}
 
 
 # --- main -----------------------------------------------------------------------------
@@ -510,8 +523,10 @@ def main():
                     print_step(step)
                     if args.profile:
                         step["profile"] = summarise_profile(out / f"cache_{label}_{rate}_profile.txt")
-                        for frame, share in step["profile"]:
-                            print(f"    {share:6.1%}  {frame}")
+                        for kind, rows in step["profile"].items():
+                            print(f"    profile, {kind}:")
+                            for frame, share in rows:
+                                print(f"    {share:6.1%}  {frame}")
                     steps.append(step)
                     if not step["passed"] and not args.keep_going:
                         break
