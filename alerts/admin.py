@@ -3,11 +3,12 @@
 from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from alerts.cache import invalidate_alert_lists
-from alerts.models import Alert, Notification
-from alerts.services import alerts_rearm, alerts_soft_delete
+from alerts.models import Alert, Channel, Notification
+from alerts.services import alerts_rearm, alerts_soft_delete, rearm_price
 from alerts.tasks import retry_notifications
 
 # --- Alerts (issue 3: the API's admin) ----------------------------------------
@@ -20,17 +21,55 @@ class AlertAdmin(admin.ModelAdmin):
         "user_email",
         "symbol",
         "direction",
+        "crossing",
         "target_price",
+        "repeat",
         "status",
+        "trigger_count",
         "created_at",
-        "triggered_at",
-        "triggered_price",
+        "armed_at",
+        "last_triggered_at",
+        "expires_at",
     )
-    list_filter = ("status", "direction", "symbol")
-    search_fields = ("user__email", "symbol", "=id")
+    list_filter = ("status", "direction", "crossing", "repeat", "symbol")
+    search_fields = ("user__email", "symbol", "note", "=id")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
-    readonly_fields = ("created_at",)
+    filter_horizontal = ("channels",)
+    fields = (
+        "user",
+        "symbol",
+        "direction",
+        "crossing",
+        "target_price",
+        "reference_price",
+        "change_percent",
+        "status",
+        "repeat",
+        "cooldown_seconds",
+        "rearm_percent",
+        "rearm_price",
+        "rearm_after_ms",
+        "expires_at",
+        "note",
+        "channels",
+        "created_at",
+        "armed_at",
+        "triggered_at",
+        "triggered_price",
+        "last_triggered_at",
+        "trigger_count",
+    )
+    readonly_fields = (
+        "created_at",
+        "armed_at",
+        "reference_price",
+        "change_percent",
+        "rearm_price",
+        "rearm_after_ms",
+        "last_triggered_at",
+        "trigger_count",
+    )
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     actions = ("rearm", "soft_delete")
@@ -39,7 +78,7 @@ class AlertAdmin(admin.ModelAdmin):
     def user_email(self, alert):
         return alert.user.email
 
-    @admin.action(description="Re-arm selected alerts (back to waiting)")
+    @admin.action(description="Re-arm selected alerts (back to waiting, counting prices from now)")
     def rearm(self, request, queryset):
         changed = alerts_rearm(alerts=queryset)
         self.message_user(request, f"{changed} alert(s) re-armed.", messages.SUCCESS)
@@ -49,8 +88,22 @@ class AlertAdmin(admin.ModelAdmin):
         changed = alerts_soft_delete(alerts=queryset)
         self.message_user(request, f"{changed} alert(s) deleted.", messages.SUCCESS)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # Left out of the form, they keep the model's defaults (once, 0.1%).
+        for name in ("repeat", "rearm_percent"):
+            if name in form.base_fields:
+                form.base_fields[name].required = False
+        return form
+
     def save_model(self, request, obj, form, change):
         obj.symbol = obj.symbol.strip().upper()
+        if obj.repeat == Alert.Repeat.ONCE:
+            obj.cooldown_seconds = None
+        obj.rearm_price = rearm_price(obj.target_price, obj.direction, obj.rearm_percent)
+        if not change or {"target_price", "direction", "status"} & set(form.changed_data):
+            # The engine counts only prices seen after this (a changed target re-arms from now).
+            obj.armed_at = timezone.now()
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             invalidate_alert_lists([obj.user_id])
@@ -79,7 +132,11 @@ class AlertAdmin(admin.ModelAdmin):
 
 NOTIFICATION_FIELDS = (
     "channel",
+    "via",
     "to",
+    "firing",
+    "triggered_price",
+    "triggered_at",
     "status",
     "attempts",
     "last_error",
@@ -117,6 +174,8 @@ class NotificationAdmin(admin.ModelAdmin):
         "alert_link",
         "to",
         "channel",
+        "via",
+        "firing",
         "status",
         "attempts",
         "created_at",
@@ -126,8 +185,8 @@ class NotificationAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "channel")
     search_fields = ("to", "alert__symbol", "=alert__id", "=id")
-    list_select_related = ("alert",)
-    readonly_fields = ("alert", *NOTIFICATION_FIELDS)
+    list_select_related = ("alert", "via")
+    readonly_fields = ("alert", "user", *NOTIFICATION_FIELDS)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     actions = ("retry",)
@@ -160,3 +219,20 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 # --- end of the notifications block ---------------------------------------------
+
+
+# --- Channels (issue 7: where notifications go) ----------------------------------
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "kind", "name", "enabled", "disabled_reason", "created_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("user__email", "name", "url", "=id")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at", "secret")
+    ordering = ("-id",)
+
+
+# --- end of the channels block ---------------------------------------------------

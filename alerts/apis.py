@@ -24,7 +24,7 @@ from alerts.serializers import (
     AlertPageOutputSerializer,
     AlertUpdateInputSerializer,
 )
-from alerts.services import AlertNotEditable, alert_create, alert_delete, alert_update
+from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_delete, alert_update
 from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 
 TAG = "alerts"
@@ -38,6 +38,12 @@ class AlertConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The alert cannot be changed in its current state."
     default_code = "conflict"
+
+
+class AlertLimitConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "You have as many active alerts as allowed."
+    default_code = "limit_reached"
 
 
 def _owned_alert(request, alert_id: str, select=alert_get) -> Alert:
@@ -61,21 +67,29 @@ class AlertCreateApi(APIView):
         description=(
             "Creates a waiting alert for the caller. Also served at `POST /alerts/`. The symbol is "
             "upper-cased and must be a Binance spot symbol that is TRADING; the target must be within "
-            "its PRICE_FILTER bounds. Without `direction`, it is inferred from the latest price "
-            "(target above it: `above`; below: `below`); with no price known yet, `direction` is required."
+            "its PRICE_FILTER bounds. The target is `target_price`, or `change_percent` (a move from the "
+            "latest price, resolved now; kept with `reference_price`). Without `direction`, it is "
+            "inferred from the latest price (target above it: `above`; below: `below`); `cross` fixes "
+            "the side the same way. With no price known yet, `direction` above/below and `target_price` "
+            "are required. `repeat: every` fires again after `cooldown_seconds` once the price has moved "
+            "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional."
         ),
         request=AlertCreateInputSerializer,
         responses={
             201: AlertOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
+            409: error("The caller already has ALERTS_MAX_WAITING_PER_USER active alerts (default 200)."),
             415: UNSUPPORTED_MEDIA_TYPE,
         },
     )
     def post(self, request, *args, **kwargs):
         payload = AlertCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        alert = alert_create(user=request.user, **payload.validated_data)
+        try:
+            alert = alert_create(user=request.user, **payload.validated_data)
+        except AlertLimitReached as exc:
+            raise AlertLimitConflict(str(exc)) from exc
         return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,7 +99,8 @@ class AlertListApi(APIView):
         operation_id="alerts_list",
         summary="List the caller's alerts",
         description=(
-            "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`. "
+            "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`; "
+            "`?status=` also takes created, rearming, triggered and expired. "
             "`?page_size=` is an alias of `?per_page=`."
         ),
         parameters=[
@@ -140,10 +155,12 @@ class AlertDetailApi(APIView):
 class AlertUpdateApi(APIView):
     @extend_schema(
         tags=[TAG],
-        summary="Change a waiting alert's target or direction",
+        summary="Change a waiting alert's target, direction, note or expiry",
         description=(
-            "Only while the alert is `created` (waiting): a triggered or deleted alert answers 409. "
-            "Fields left out keep their value; the direction is not re-inferred."
+            "Only while the alert is `created` (waiting) or `rearming`: a triggered, expired or deleted "
+            "alert answers 409. Fields left out keep their value; the direction is not re-inferred "
+            "(except for `cross`, whose side is fixed again from the latest price). A new target or "
+            "direction re-arms the alert from now: it fires only on prices seen after the change."
         ),
         parameters=[ALERT_ID],
         request=AlertUpdateInputSerializer,
@@ -152,7 +169,7 @@ class AlertUpdateApi(APIView):
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
-            409: error("The alert is triggered or deleted, so it can no longer be changed."),
+            409: error("The alert is triggered, expired or deleted, so it can no longer be changed."),
             415: UNSUPPORTED_MEDIA_TYPE,
         },
     )

@@ -1,6 +1,11 @@
+"""The alerts app: alerts, their notifications and channels, the engine."""
+
 from django.apps import AppConfig
 
 
 class AlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "alerts"
+
+    def ready(self):
+        from alerts import signals  # noqa: F401  (connects the new-user email channel)

@@ -16,12 +16,21 @@ Why this is exactly once:
 - the checkpoint row is locked first, so two evaluators queue up instead of
   reading the same windows (on SQLite the write lock does the same).
 
-An alert fires only on prices seen after it was created: a window counts for an
-alert only if the window's last event is later than the alert's creation. The
-windows of a batch are not merged blindly across stream entries (a merged high
-could come from before an alert that was created mid-batch): each crossing
-statement carries the symbol's windows as a staircase of (last event, high)
-pairs, so every alert is judged on exactly the windows that came after it.
+An alert fires only on prices seen after it was armed (``armed_at``: its
+creation, a change of target or direction, a re-arm): a window counts for an
+alert only if the window's last event is later. The windows of a batch are not
+merged blindly across stream entries (a merged high could come from before an
+alert that was armed mid-batch): each crossing statement carries the symbol's
+windows as a staircase of (last event, high) pairs, so every alert is judged on
+exactly the windows that came after it.
+
+Repeating alerts (issue 7) go from ``created`` to ``rearming`` when they fire;
+a second set-based UPDATE, served by its own partial index, puts them back to
+``created`` once a window after their cooldown passed the re-arm price (the
+hysteresis band). Re-arming and firing alternate within a batch until nothing
+moves, so the result does not depend on how windows are split into ticks.
+Expiry is exact in event time too: a batch is cut at every expiry inside its
+span, and alerts expire between the pieces (``evaluate_with_expiry``).
 """
 
 import logging
@@ -29,15 +38,16 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
-from alerts.models import Alert, EvaluationCheckpoint, Notification
+from alerts.models import Alert, Channel, EvaluationCheckpoint, Notification
 from feeds import store
 from feeds.windows import PriceWindow
 
@@ -55,6 +65,13 @@ ALERT_TABLE = Alert._meta.db_table
 CHECKPOINT_TABLE = EvaluationCheckpoint._meta.db_table
 NOTIFICATION_TABLE = Notification._meta.db_table
 USER_TABLE = get_user_model()._meta.db_table
+CHANNEL_TABLE = Channel._meta.db_table
+ALERT_CHANNELS_TABLE = Alert.channels.through._meta.db_table
+# Alerts the engine still works on: waiting to fire, or fired and waiting to re-arm.
+ACTIVE_STATUSES = (Alert.Status.CREATED, Alert.Status.REARMING)
+# With nothing in the stream, alerts expire by the wall clock less this much: a
+# trade made just before an expiry may still be on its way through the feeder.
+EXPIRY_GRACE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,86 +122,136 @@ def _db_decimal(value: Decimal):
     return connection.ops.adapt_decimalfield_value(value)
 
 
-def crossing_query(extremes: dict[str, tuple[Decimal, Decimal]]) -> tuple[str, list]:
-    """SQL: for each moved symbol (high, low), is any waiting above/below target crossed?
+def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[str, list]:
+    """SQL: for each moved symbol (high, low, last event ms), which waiting work did it reach?
 
-    Two index probes per moved symbol on alert_waiting_target_idx, each stopping
-    at its first row. The comparison runs in the database, the same way the
-    UPDATE compares, so both always agree.
+    Per moved symbol: is any waiting above/below target crossed (two probes on
+    alert_waiting_target_idx), and may any fired repeating alert re-arm (two
+    probes on alert_rearming_price_idx: the price passed its re-arm price after
+    its cooldown). Each probe stops at its first row. The comparisons run in the
+    database, the same way the UPDATEs compare, so both always agree.
     """
     if connection.vendor == "postgresql":
-        # Three array parameters instead of three per symbol: building and
+        # Four array parameters instead of four per symbol: building and
         # sending the statement stays cheap however many symbols moved.
-        moved = "SELECT * FROM unnest(%s::text[], %s::numeric[], %s::numeric[])"
+        moved = "SELECT * FROM unnest(%s::text[], %s::numeric[], %s::numeric[], %s::bigint[])"
         params: list = [
             list(extremes),
-            [high for high, _ in extremes.values()],
-            [low for _, low in extremes.values()],
+            [high for high, _, _ in extremes.values()],
+            [low for _, low, _ in extremes.values()],
+            [last_ms for _, _, last_ms in extremes.values()],
         ]
     else:
-        moved = "VALUES " + ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(extremes))
+        moved = "VALUES " + ", ".join(
+            ["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC), CAST(%s AS INTEGER))"] * len(extremes)
+        )
         params = []
-        for symbol, (high, low) in extremes.items():
-            params += [symbol, _db_decimal(high), _db_decimal(low)]
+        for symbol, (high, low, last_ms) in extremes.items():
+            params += [symbol, _db_decimal(high), _db_decimal(low), last_ms]
     sql = f"""
-        WITH moved(symbol, high, low) AS ({moved})
+        WITH moved(symbol, high, low, last_ms) AS ({moved})
         SELECT moved.symbol,
             EXISTS (SELECT 1 FROM {ALERT_TABLE} a
                     WHERE a.status = 'created' AND a.symbol = moved.symbol
                       AND a.direction = 'above' AND a.target_price <= moved.high),
             EXISTS (SELECT 1 FROM {ALERT_TABLE} a
                     WHERE a.status = 'created' AND a.symbol = moved.symbol
-                      AND a.direction = 'below' AND a.target_price >= moved.low)
+                      AND a.direction = 'below' AND a.target_price >= moved.low),
+            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+                    WHERE a.status = 'rearming' AND a.symbol = moved.symbol
+                      AND a.direction = 'above' AND a.rearm_price > moved.low
+                      AND a.rearm_after_ms < moved.last_ms),
+            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+                    WHERE a.status = 'rearming' AND a.symbol = moved.symbol
+                      AND a.direction = 'below' AND a.rearm_price < moved.high
+                      AND a.rearm_after_ms < moved.last_ms)
         FROM moved
     """
     return sql, params
 
 
-def _crossed_directions(extremes: dict[str, tuple[Decimal, Decimal]]) -> list[tuple[str, str]]:
-    """(symbol, direction) pairs where some waiting alert's target is within the windows' range."""
+def _reached(
+    extremes: dict[str, tuple[Decimal, Decimal, int]],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(symbol, direction) pairs with a waiting alert crossed, and pairs with a repeating alert to re-arm."""
     with connection.cursor() as cursor:
         cursor.execute(*crossing_query(extremes))
         rows = cursor.fetchall()
-    crossed = []
-    for symbol, above, below in rows:
+    crossed, rearm = [], []
+    for symbol, above, below, rearm_above, rearm_below in rows:
         if above:
             crossed.append((symbol, Alert.Direction.ABOVE))
         if below:
             crossed.append((symbol, Alert.Direction.BELOW))
-    return crossed
+        if rearm_above:
+            rearm.append((symbol, Alert.Direction.ABOVE))
+        if rearm_below:
+            rearm.append((symbol, Alert.Direction.BELOW))
+    return crossed, rearm
 
 
-def trigger_query(symbol: str, direction: str, steps: list[Step]) -> tuple[str, list]:
+def trigger_query(
+    symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow] = ()
+) -> tuple[str, list]:
     """SQL: trigger the waiting alerts of one symbol and direction that the steps crossed.
 
-    Each alert gets the best price it saw and that window's last event time.
-    The index serves ``symbol, direction, target_price`` up to the best price;
-    the staircase then keeps only alerts older than a crossing window.
+    A one-shot alert gets the best price it saw and that window's last event
+    time. A repeating alert gets the first window after its arming that reached
+    the target (its price and time), and its cooldown counts from there: each
+    firing reports its own crossing, whichever way the windows are batched
+    (``windows``: all of the symbol's windows; without them, the best one). The
+    index serves ``symbol, direction, target_price`` up to the best price; the
+    staircase then keeps only alerts armed before a crossing window.
     """
     compare = "<=" if direction == Alert.Direction.ABOVE else ">="
     # Kept step prices worsen with time, so the first step is the best price of all.
     best = steps[0].price
-    crossing = " OR ".join([f"(created_at < %s AND target_price {compare} %s)"] * len(steps))
-    price_case = " ".join(["WHEN created_at < %s THEN %s"] * len(steps))
-    time_case = " ".join(["WHEN created_at < %s THEN %s"] * len(steps))
-    price_params, time_params, crossing_params = [], [], []
+    crossing = " OR ".join([f"(armed_at < %s AND target_price {compare} %s)"] * len(steps))
+    best_case = " ".join(["WHEN armed_at < %s THEN %s"] * len(steps))
+    best_price, best_time, crossing_params = [], [], []
     for step in steps:
         before = _db_datetime(step.before_ms)
-        price_params += [before, _db_decimal(step.price)]
-        time_params += [before, before]
+        best_price += [before, _db_decimal(step.price)]
+        best_time += [before, before]
         crossing_params += [before, _db_decimal(step.price)]
+    ordered = sorted(windows, key=lambda w: w.last_event_ms) or [None]
+    first_case = " ".join([f"WHEN armed_at < %s AND target_price {compare} %s THEN %s"] * len(ordered))
+    first_price, first_time, first_ms = [], [], []
+    for window in ordered:
+        if window is None:  # no windows given: the best step stands for them all
+            at_ms, price = steps[0].before_ms, best
+        else:
+            at_ms = window.last_event_ms
+            price = window.high if direction == Alert.Direction.ABOVE else window.low
+        when = [_db_datetime(at_ms), _db_decimal(price)]
+        first_price += [*when, _db_decimal(price)]
+        first_time += [*when, _db_datetime(at_ms)]
+        first_ms += [*when, at_ms]
+    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both databases).
     sql = f"""
         UPDATE {ALERT_TABLE}
-        SET status = 'triggered',
-            triggered_price = CASE {price_case} END,
-            triggered_at = CASE {time_case} END
+        SET status = CASE WHEN repeat = 'every' THEN 'rearming' ELSE 'triggered' END,
+            triggered_price = CASE WHEN repeat = 'every'
+                THEN CASE {first_case} END ELSE CASE {best_case} END END,
+            triggered_at = CASE WHEN repeat = 'every'
+                THEN CASE {first_case} END ELSE CASE {best_case} END END,
+            last_triggered_at = CASE WHEN repeat = 'every'
+                THEN CASE {first_case} END ELSE CASE {best_case} END END,
+            trigger_count = trigger_count + 1,
+            rearm_after_ms = CASE WHEN repeat = 'every'
+                THEN (CASE {first_case} END) + cooldown_seconds * 1000 END
         WHERE status = 'created' AND symbol = %s AND direction = %s
           AND target_price {compare} %s AND ({crossing})
-        RETURNING id, user_id
+        RETURNING id, user_id, repeat
     """
     params = [
-        *price_params,
-        *time_params,
+        *first_price,
+        *best_price,
+        *first_time,
+        *best_time,
+        *first_time,
+        *best_time,
+        *first_ms,
         symbol,
         direction,
         _db_decimal(best),
@@ -193,15 +260,59 @@ def trigger_query(symbol: str, direction: str, steps: list[Step]) -> tuple[str, 
     return sql, params
 
 
-def _trigger(symbol: str, direction: str, steps: list[Step]) -> list[tuple[int, int]]:
-    """(alert id, user id) of exactly the rows this statement changed.
+def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> tuple[str, list]:
+    """SQL: re-arm the fired repeating alerts of one symbol and direction that the windows allow.
+
+    An "above" alert re-arms on the first window after its cooldown whose low
+    is strictly under its re-arm price (a "below" alert: whose high is strictly
+    over it), and is armed from that window's last event: it fires again only on
+    prices seen after the one that re-armed it. The index serves ``symbol,
+    direction, rearm_price`` (status ``rearming``) up to the best price; a
+    staircase of the windows (as for triggering, keyed on the cooldown's end)
+    keeps only alerts whose cooldown ended before a passing window.
+    """
+    back = Alert.Direction.BELOW if direction == Alert.Direction.ABOVE else Alert.Direction.ABOVE
+    compare = ">" if direction == Alert.Direction.ABOVE else "<"
+    steps = staircase(windows, back)
+    best = steps[0].price
+    passing = " OR ".join([f"(rearm_after_ms < %s AND rearm_price {compare} %s)"] * len(steps))
+    ordered = sorted(windows, key=lambda w: w.last_event_ms)
+    # Every window, oldest first: the first one that passes is the re-arm time.
+    armed_case = " ".join([f"WHEN rearm_after_ms < %s AND rearm_price {compare} %s THEN %s"] * len(ordered))
+    armed_params, passing_params = [], []
+    for window in ordered:
+        price = window.low if direction == Alert.Direction.ABOVE else window.high
+        armed_params += [window.last_event_ms, _db_decimal(price), _db_datetime(window.last_event_ms)]
+    for step in steps:
+        passing_params += [step.before_ms, _db_decimal(step.price)]
+    sql = f"""
+        UPDATE {ALERT_TABLE}
+        SET status = 'created', armed_at = CASE {armed_case} END, rearm_after_ms = NULL
+        WHERE status = 'rearming' AND symbol = %s AND direction = %s
+          AND rearm_price {compare} %s AND ({passing})
+        RETURNING id, user_id
+    """
+    return sql, [*armed_params, symbol, direction, _db_decimal(best), *passing_params]
+
+
+def _rearm(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> set[int]:
+    """The owners of the alerts this statement re-armed (conditional on ``rearming``, like a trigger)."""
+    with connection.cursor() as cursor:
+        cursor.execute(*rearm_query(symbol, direction, windows))
+        return {user_id for _, user_id in cursor.fetchall()}
+
+
+def _trigger(
+    symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow]
+) -> list[tuple[int, int, str]]:
+    """(alert id, user id, repeat) of exactly the rows this statement changed.
 
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
     with connection.cursor() as cursor:
-        cursor.execute(*trigger_query(symbol, direction, steps))
-        return [(alert_id, user_id) for alert_id, user_id in cursor.fetchall()]
+        cursor.execute(*trigger_query(symbol, direction, steps, windows))
+        return [(alert_id, user_id, repeat) for alert_id, user_id, repeat in cursor.fetchall()]
 
 
 def _enqueue_sends(notification_ids: list[int]) -> None:
@@ -211,70 +322,209 @@ def _enqueue_sends(notification_ids: list[int]) -> None:
     enqueue_notifications(notification_ids)
 
 
-def _insert_notifications(alert_ids: list[int]) -> list[int]:
-    """One pending email Notification per alert, to its owner's address; returns their ids.
+def _id_match(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    if not ids:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
-    Set-based (INSERT ... SELECT joining the users): thousands of rows cost one
-    statement, not thousands of model instances.
+
+def _suppressed(fired: Sequence[tuple[int, int]]) -> list[int]:
+    """The fired alerts over their owner's notifications-per-hour cap: recorded, never sent.
+
+    The cap counts firings (an alert notifying three channels once is one),
+    excluding suppressed ones, over the last hour; within one tick a user's
+    alerts are let through in id order.
+    """
+    cap = settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR
+    if cap <= 0:
+        return []
+    user_ids = sorted({user_id for _, user_id in fired})
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=1))
+    used: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(user_ids), NOTIFICATION_CHUNK):
+            match, params = _id_match("user_id", user_ids[start : start + NOTIFICATION_CHUNK])
+            cursor.execute(
+                f"""
+                SELECT user_id, COUNT(*) FROM (
+                    SELECT DISTINCT user_id, alert_id, firing FROM {NOTIFICATION_TABLE}
+                    WHERE {match} AND created_at > %s AND status <> 'suppressed'
+                ) recent GROUP BY user_id
+                """,
+                [*params, since],
+            )
+            used.update(dict(cursor.fetchall()))
+    suppressed = []
+    for alert_id, user_id in sorted(fired):
+        if used.get(user_id, 0) >= cap:
+            suppressed.append(alert_id)
+        else:
+            used[user_id] = used.get(user_id, 0) + 1
+    return suppressed
+
+
+def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
+    """Notification rows for these firings; returns the ids of those to send.
+
+    One row per enabled channel the alert notifies (the ones it names, else all
+    of its owner's), carrying the firing's number, price and time as the alert
+    row holds them now. A user without any channel (made outside the API) gets
+    email to the account's address; a user whose channels are all disabled gets
+    one "failed" row saying so, and a user over the hourly cap "suppressed"
+    rows: a firing is never silently lost. Set-based (INSERT ... SELECT):
+    thousands of firings cost one statement, not thousands of model instances.
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
+    suppressed = _suppressed(fired)
+    alert_ids = sorted({alert_id for alert_id, _ in fired})
+    has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(alert_ids), NOTIFICATION_CHUNK):
-            chunk = alert_ids[start : start + NOTIFICATION_CHUNK]
-            if connection.vendor == "postgresql":
-                match, params = "a.id = ANY(%s)", [chunk]
-            else:
-                match, params = f"a.id IN ({', '.join(['%s'] * len(chunk))})", chunk
+            match, params = _id_match("a.id", alert_ids[start : start + NOTIFICATION_CHUNK])
+            quiet, quiet_params = _id_match("a.id", suppressed) if suppressed else ("1 = 0", [])
             cursor.execute(
                 f"""
                 INSERT INTO {NOTIFICATION_TABLE}
-                    (alert_id, channel, {qn("to")}, status, attempts, last_error, created_at)
-                SELECT a.id, 'email', u.email, 'pending', 0, '', %s
-                FROM {ALERT_TABLE} a JOIN {USER_TABLE} u ON u.id = a.user_id
+                    (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
+                     created_at, firing, triggered_price, triggered_at)
+                SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
+                    CASE WHEN c.kind IN ('webhook', 'apprise') THEN c.name ELSE u.email END,
+                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
+                         WHEN {quiet} THEN 'suppressed' ELSE 'pending' END,
+                    0,
+                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
+                         WHEN {quiet} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
+                    %s, a.trigger_count, a.triggered_price, a.triggered_at
+                FROM {ALERT_TABLE} a
+                JOIN {USER_TABLE} u ON u.id = a.user_id
+                LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
+                    NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
+                    OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
+                               WHERE ac.alert_id = a.id AND ac.channel_id = c.id))
                 WHERE {match}
-                RETURNING id
+                RETURNING id, status
                 """,
-                [now, *params],
+                [*quiet_params, *quiet_params, now, True, *params],
             )
-            ids += [row[0] for row in cursor.fetchall()]
+            ids += [row_id for row_id, status in cursor.fetchall() if status == "pending"]
     return ids
 
 
-def _write_notifications(fired: list[tuple[int, int]]) -> list[int]:
+def _write_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     """The outbox: notification rows in this transaction, their sends enqueued once it commits."""
-    ids = _insert_notifications([alert_id for alert_id, _ in fired])
+    ids = _insert_notifications(fired)
     invalidate_alert_lists({user_id for _, user_id in fired})
-    transaction.on_commit(lambda: _enqueue_sends(ids))
+    if ids:
+        transaction.on_commit(lambda: _enqueue_sends(ids))
     return ids
 
 
 def evaluate_windows(windows: Iterable[PriceWindow]) -> int:
-    """Trigger every waiting alert these windows crossed; returns how many fired.
+    """Trigger every waiting alert these windows crossed; returns how many firings.
 
     ``windows`` may hold several windows per symbol (several stream entries);
-    each alert is judged only on the windows whose last event is after its
-    creation. Runs in the caller's transaction if there is one.
+    each alert is judged only on the windows whose last event is after it was
+    armed. Fired repeating alerts whose cooldown ends within these windows and
+    that the price lets re-arm are re-armed, and may fire again, in the same
+    pass: the result is the same however the windows are split into ticks.
+    Runs in the caller's transaction if there is one.
     """
     by_symbol: dict[str, list[PriceWindow]] = defaultdict(list)
     for window in windows:
         by_symbol[window.symbol].append(window)
     if not by_symbol:
         return 0
-    extremes = {symbol: (max(w.high for w in ws), min(w.low for w in ws)) for symbol, ws in by_symbol.items()}
+    extremes = {
+        symbol: (max(w.high for w in ws), min(w.low for w in ws), max(w.last_event_ms for w in ws))
+        for symbol, ws in by_symbol.items()
+    }
+    fired_total = 0
     with transaction.atomic(savepoint=False):
-        crossed = _crossed_directions(extremes)
-        if not crossed:
+        crossed, rearm = _reached(extremes)
+        if not crossed and not rearm:
             return 0
-        fired: list[tuple[int, int]] = []
-        for symbol, direction in crossed:
-            fired += _trigger(symbol, direction, staircase(by_symbol[symbol], direction))
-        if fired:
-            _write_notifications(fired)
-    if fired:
-        logger.info("Triggered %d alerts on %d symbol directions", len(fired), len(crossed))
-    return len(fired)
+        # Re-arm first (an earlier window may re-arm what a later one fires), then
+        # fire; repeat for the pairs that fired a repeating alert, until nothing
+        # re-arms. Each round moves every re-armed alert's cooldown past a window,
+        # so the loop ends.
+        while crossed or rearm:
+            rearmed = []
+            for symbol, direction in rearm:
+                owners = _rearm(symbol, direction, by_symbol[symbol])
+                if owners:
+                    rearmed.append((symbol, direction))
+                    invalidate_alert_lists(owners)
+            fired: list[tuple[int, int]] = []
+            repeating: list[tuple[str, str]] = []
+            for symbol, direction in dict.fromkeys([*crossed, *rearmed]):
+                windows = by_symbol[symbol]
+                rows = _trigger(symbol, direction, staircase(windows, direction), windows)
+                fired += [(alert_id, user_id) for alert_id, user_id, _ in rows]
+                if any(repeat == Alert.Repeat.EVERY for _, _, repeat in rows):
+                    repeating.append((symbol, direction))
+            if fired:
+                _write_notifications(fired)
+                fired_total += len(fired)
+            crossed, rearm = [], repeating
+    if fired_total:
+        logger.info("Triggered %d alerts", fired_total)
+    return fired_total
+
+
+def expiry_times(until: datetime) -> list[datetime]:
+    """The distinct expiry times, up to ``until``, of alerts that can still expire (index-served)."""
+    return list(
+        Alert.objects.filter(status__in=ACTIVE_STATUSES, expires_at__isnull=False, expires_at__lte=until)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .distinct()
+    )
+
+
+def expire_alerts(until: datetime) -> int:
+    """Expire every waiting or re-arming alert whose ``expires_at`` is at or before ``until``."""
+    with transaction.atomic(savepoint=False):
+        expiring = Alert.objects.filter(
+            status__in=ACTIVE_STATUSES, expires_at__isnull=False, expires_at__lte=until
+        )
+        users = set(expiring.values_list("user_id", flat=True).distinct())
+        if not users:
+            return 0
+        expired = expiring.update(status=Alert.Status.EXPIRED, rearm_after_ms=None)
+        invalidate_alert_lists(users)
+    logger.info("Expired %d alerts", expired)
+    return expired
+
+
+def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
+    """``evaluate_windows``, with alerts expiring exactly at their ``expires_at`` in event time.
+
+    A window counts for an alert only if its last event is at or before the
+    alert's expiry. When expiries fall within these windows' span, the windows
+    are evaluated in segments cut at each expiry time, expiring those alerts
+    between segments; then every alert due by the last window expires.
+    """
+    if not windows:
+        return 0
+    end = store.ms_to_datetime(max(w.last_event_ms for w in windows))
+    boundaries = expiry_times(end)
+    if not boundaries:
+        return evaluate_windows(windows)
+    ordered = sorted(windows, key=lambda w: w.last_event_ms)
+    fired = start = 0
+    for boundary in boundaries:
+        stop = start
+        while stop < len(ordered) and store.ms_to_datetime(ordered[stop].last_event_ms) <= boundary:
+            stop += 1
+        if stop > start:
+            fired += evaluate_windows(ordered[start:stop])
+            start = stop
+        expire_alerts(boundary)
+    return fired + evaluate_windows(ordered[start:])
 
 
 def _lock_checkpoint(name: str, now: datetime) -> str:
@@ -330,15 +580,17 @@ def _behind_a_new_stream(after_id: str) -> str:
 
 
 def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, int, str]:
-    """One transaction: lock the checkpoint, read a batch, fire, move the checkpoint."""
+    """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint."""
     with transaction.atomic():
         after_id = _lock_checkpoint(name, now)
         entries = store.read_windows(after_id, count=batch_entries)
         if not entries:
             after_id = _behind_a_new_stream(after_id)
+            # Caught up: what is past its expiry (less the grace) expires by the clock.
+            expire_alerts(now - EXPIRY_GRACE)
             _save_checkpoint(name, after_id, fired=0)
             return 0, 0, after_id
-        fired = evaluate_windows(window for _, windows in entries for window in windows)
+        fired = evaluate_with_expiry([window for _, windows in entries for window in windows])
         last_id = entries[-1][0]
         _save_checkpoint(name, last_id, fired=fired)
     return len(entries), fired, last_id

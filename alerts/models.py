@@ -1,11 +1,60 @@
 """Alerts, the notifications they send, and the evaluator's checkpoint."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 
 PRICE_DIGITS = 20
 PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
+
+
+NOTE_MAX_LENGTH = 500
+MIN_COOLDOWN_SECONDS = 60
+DEFAULT_REARM_PERCENT = Decimal("0.1")
+
+
+class Channel(models.Model):
+    """Where a user's alerts are delivered: the account's email, a webhook, or an Apprise URL."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "email"
+        WEBHOOK = "webhook", "webhook"
+        APPRISE = "apprise", "apprise"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True, default="")
+    # webhook: the http(s) URL; apprise: the Apprise URL; email: empty (the account's address is used).
+    url = models.CharField(max_length=2000, blank=True, default="")
+    # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation.
+    secret = models.CharField(max_length=64, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
+    disabled_reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # alerts.engine._insert_notifications: a firing user's enabled channels.
+            models.Index(fields=["user"], condition=Q(enabled=True), name="channel_user_enabled_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["email", "webhook", "apprise"]), name="channel_kind_valid"
+            ),
+            # One email channel per user: the account's address.
+            models.UniqueConstraint(fields=["user"], condition=Q(kind="email"), name="channel_one_email"),
+            models.CheckConstraint(condition=Q(kind="email") | ~Q(url=""), name="channel_url_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} channel {self.name or self.pk} of user {self.user_id}"
 
 
 class Alert(models.Model):
@@ -13,9 +62,16 @@ class Alert(models.Model):
         ABOVE = "above", "above"
         BELOW = "below", "below"
 
+    class Repeat(models.TextChoices):
+        ONCE = "once", "once"
+        EVERY = "every", "every time (with cooldown)"
+
     class Status(models.TextChoices):
         CREATED = "created", "created (waiting)"
+        # A repeating alert that fired: waiting out its cooldown and for the price to move back.
+        REARMING = "rearming", "fired, re-arming"
         TRIGGERED = "triggered", "triggered"
+        EXPIRED = "expired", "expired"
         DELETED = "deleted", "deleted"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts")
@@ -28,6 +84,33 @@ class Alert(models.Model):
     triggered_price = models.DecimalField(
         max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
     )
+    # The engine counts only prices seen after this: set on create, on a change of
+    # target or direction, on the admin's re-arm and when a repeating alert re-arms.
+    armed_at = models.DateTimeField(default=timezone.now)
+    # "cross": the user asked for "either side"; ``direction`` is the side fixed
+    # from the latest price at creation (the engine only ever reads ``direction``).
+    crossing = models.BooleanField(default=False)
+    # Percent alerts: what the user asked for; ``target_price`` is resolved from them.
+    reference_price = models.DecimalField(
+        max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
+    )
+    change_percent = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    repeat = models.CharField(max_length=5, choices=Repeat.choices, default=Repeat.ONCE)
+    cooldown_seconds = models.PositiveIntegerField(null=True, blank=True)
+    rearm_percent = models.DecimalField(max_digits=7, decimal_places=4, default=DEFAULT_REARM_PERCENT)
+    # The price the market must pass (strictly) to re-arm a repeating alert:
+    # target * (1 - rearm%) for "above", target * (1 + rearm%) for "below".
+    rearm_price = models.DecimalField(
+        max_digits=PRICE_DIGITS + 6, decimal_places=PRICE_DECIMALS + 6, null=True, blank=True
+    )
+    # Event time (epoch ms) before which a fired repeating alert cannot re-arm: its firing + cooldown.
+    rearm_after_ms = models.BigIntegerField(null=True, blank=True)
+    last_triggered_at = models.DateTimeField(null=True, blank=True)
+    trigger_count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True, default="")
+    # Empty: every enabled channel of the user.
+    channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -37,6 +120,22 @@ class Alert(models.Model):
                 fields=["symbol", "direction", "target_price"],
                 condition=Q(status="created"),
                 name="alert_waiting_target_idx",
+            ),
+            # alerts.engine: per-symbol probes and re-arm UPDATEs of fired repeating alerts.
+            models.Index(
+                fields=["symbol", "direction", "rearm_price"],
+                condition=Q(status="rearming"),
+                name="alert_rearming_price_idx",
+            ),
+            # alerts.engine.expire_alerts and its expiry probe: alerts that can still expire.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["created", "rearming"], expires_at__isnull=False),
+                name="alert_expiring_idx",
+            ),
+            # alerts.services.alert_create: the per-user cap counts a user's active alerts.
+            models.Index(
+                fields=["user"], condition=Q(status__in=["created", "rearming"]), name="alert_user_active_idx"
             ),
             # alerts.selectors.alert_list: a user's alerts, newest first.
             models.Index(fields=["user", "-created_at"], name="alert_user_created_idx"),
@@ -51,7 +150,24 @@ class Alert(models.Model):
                 condition=Q(direction__in=["above", "below"]), name="alert_direction_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["created", "triggered", "deleted"]), name="alert_status_valid"
+                condition=Q(status__in=["created", "rearming", "triggered", "expired", "deleted"]),
+                name="alert_status_valid_v2",
+            ),
+            models.CheckConstraint(condition=Q(repeat__in=["once", "every"]), name="alert_repeat_valid"),
+            models.CheckConstraint(
+                condition=Q(repeat="once", cooldown_seconds__isnull=True)
+                | Q(repeat="every", cooldown_seconds__gte=MIN_COOLDOWN_SECONDS),
+                name="alert_cooldown_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(rearm_percent__gte=0) & Q(rearm_percent__lt=100), name="alert_rearm_percent_valid"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("note"), NOTE_MAX_LENGTH), name="alert_note_length"
+            ),
+            models.CheckConstraint(
+                condition=Q(reference_price__isnull=True) | Q(reference_price__gt=0),
+                name="alert_reference_price_positive",
             ),
         ]
 
@@ -64,11 +180,28 @@ class Notification(models.Model):
         PENDING = "pending", "pending"
         SENT = "sent", "sent"
         FAILED = "failed", "failed"
+        # Over the user's notifications-per-hour cap: recorded, never sent.
+        SUPPRESSED = "suppressed", "suppressed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # The kind of channel (email, webhook, apprise); ``via`` is the channel itself
+    # (null: the account's address of a user without channels, or no enabled channel).
     channel = models.CharField(max_length=20, default="email")
+    via = models.ForeignKey(
+        Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
     to = models.CharField(max_length=254)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Which firing of the alert this reports (its trigger_count then), with that firing's price and time.
+    firing = models.PositiveIntegerField(default=1)
+    triggered_price = models.DecimalField(
+        max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
+    )
+    triggered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,10 +218,13 @@ class Notification(models.Model):
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"
             ),
+            # alerts.engine._suppressed: a user's notifications of the last hour (the per-hour cap).
+            models.Index(fields=["user", "created_at"], name="notification_user_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "failed"]), name="notification_status_valid"
+                condition=Q(status__in=["pending", "sent", "failed", "suppressed"]),
+                name="notification_status_valid_v2",
             ),
         ]
 

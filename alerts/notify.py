@@ -1,4 +1,5 @@
-"""Alert emails: render them from templates, send them over SMTP, and keep the outbox rows honest.
+"""Alert notifications: render them, send them through their channel (SMTP here; webhooks and
+Apprise in alerts.transports), and keep the outbox rows honest.
 
 Sending is claimed with a conditional update, so however many task messages
 exist for one Notification (a retry, a sweeper re-enqueue, a redelivery after
@@ -20,16 +21,9 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from alerts.models import Alert, Notification
-
-
-class NotificationError(Exception):
-    """Sending failed; ``permanent`` when the same message can never succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
+from alerts import transports
+from alerts.models import Alert, Channel, Notification
+from alerts.transports import NotificationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +46,102 @@ def _message_id(notification: Notification) -> str:
     return f"<pricealert.notification.{notification.pk}@{domain}>"
 
 
-def render_alert_email(alert: Alert) -> AlertEmail:
-    """Subject, plain text and HTML of the email for a triggered alert."""
+def _context(alert: Alert, price: Decimal, at: datetime, firing: int) -> dict:
     above = alert.direction == Alert.Direction.ABOVE
     site = settings.SITE_URL.rstrip("/")
-    context = {
+    return {
         "alert": alert,
         "symbol": alert.symbol,
-        "direction": alert.direction,
+        "direction": "cross" if alert.crossing else alert.direction,
+        "side": alert.direction,
         "moved": "rose to" if above else "fell to",
-        "price": format_price(alert.triggered_price),
+        "price": format_price(price),
         "target": format_price(alert.target_price),
-        "triggered_at": alert.triggered_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "triggered_at": at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "note": alert.note,
+        "repeating": alert.repeat == Alert.Repeat.EVERY,
+        "cooldown_seconds": alert.cooldown_seconds,
+        "rearm_percent": format_price(alert.rearm_percent),
+        "firing": firing,
+        "change_percent": None if alert.change_percent is None else format_price(alert.change_percent),
+        "reference_price": None if alert.reference_price is None else format_price(alert.reference_price),
         "alerts_url": f"{site}/alerts/",
         "docs_url": f"{site}/api/docs/",
     }
+
+
+def _firing(notification: Notification) -> tuple[Decimal, datetime, int]:
+    """The price, time and number of the firing this notification reports.
+
+    Rows written before notifications carried their firing read it from the
+    alert; an alert re-armed in the admin since then has none left to report.
+    """
+    alert = notification.alert
+    if notification.triggered_price is not None and notification.triggered_at is not None:
+        return notification.triggered_price, notification.triggered_at, notification.firing
+    if alert.triggered_price is None or alert.triggered_at is None:
+        raise NotificationError("the alert was re-armed before this email was sent", permanent=True)
+    return alert.triggered_price, alert.triggered_at, notification.firing
+
+
+def render_alert_email(
+    alert: Alert, *, price: Decimal | None = None, at: datetime | None = None, firing: int = 1
+) -> AlertEmail:
+    """Subject, plain text and HTML of the email for a firing (default: the alert's last one)."""
+    context = _context(alert, price or alert.triggered_price, at or alert.triggered_at, firing)
     subject = render_to_string("alerts/email/triggered_subject.txt", context)
     return AlertEmail(
         subject=" ".join(subject.split()),
         text=render_to_string("alerts/email/triggered.txt", context),
         html=render_to_string("alerts/email/triggered.html", context),
+    )
+
+
+def alert_message(notification: Notification) -> transports.Message:
+    """The firing as a webhook payload and as Apprise title + text."""
+    alert = notification.alert
+    price, at, firing = _firing(notification)
+    email = render_alert_email(alert, price=price, at=at, firing=firing)
+    payload = {
+        "event": "alert.triggered",
+        "notification_id": notification.pk,
+        "alert": {
+            "id": alert.pk,
+            "symbol": alert.symbol,
+            "direction": "cross" if alert.crossing else alert.direction,
+            "side": alert.direction,
+            "target_price": format(alert.target_price, "f"),
+            "reference_price": None if alert.reference_price is None else format(alert.reference_price, "f"),
+            "change_percent": None if alert.change_percent is None else format(alert.change_percent, "f"),
+            "repeat": alert.repeat,
+            "cooldown_seconds": alert.cooldown_seconds,
+            "note": alert.note,
+        },
+        "trigger": {
+            "price": format(price, "f"),
+            "at": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "firing": firing,
+        },
+    }
+    return transports.Message(
+        title=email.subject, body=email.text, payload=payload, delivery_id=str(notification.pk)
+    )
+
+
+def test_message(channel: Channel) -> transports.Message:
+    """What ``POST /channels/<id>/test`` sends."""
+    text = (
+        "This is a test message from pricealert: this channel works. "
+        "Your alerts will be delivered here when they fire."
+    )
+    payload = {
+        "event": "test",
+        "channel": {"id": channel.pk, "kind": channel.kind, "name": channel.name},
+        "message": text,
+        "at": timezone.now().astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    return transports.Message(
+        title="pricealert test message", body=text, payload=payload, delivery_id=f"test-{channel.pk}"
     )
 
 
@@ -98,19 +168,20 @@ def send_alert_email(notification: Notification, *, connection=None) -> None:
     emails over one SMTP session; it is opened here if needed and, after a
     failure, closed so that the next email starts a fresh session.
     """
-    alert = notification.alert
-    if alert.triggered_price is None or alert.triggered_at is None:
-        # Re-armed in the admin before its email went out: the trigger it reports is gone.
-        raise NotificationError("the alert was re-armed before this email was sent", permanent=True)
-    email = render_alert_email(alert)
+    price, at, firing = _firing(notification)
+    email = render_alert_email(notification.alert, price=price, at=at, firing=firing)
+    _send_email(email, notification.to, _message_id(notification), connection=connection)
+
+
+def _send_email(email: AlertEmail, to: str, message_id: str, *, connection=None) -> None:
     own_connection = connection is None
     connection = connection or get_connection(fail_silently=False)
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[notification.to],
-        headers={"Message-ID": _message_id(notification)},
+        to=[to],
+        headers={"Message-ID": message_id},
         connection=connection,
     )
     message.attach_alternative(email.html, "text/html")
@@ -121,6 +192,71 @@ def send_alert_email(notification: Notification, *, connection=None) -> None:
         close_connection(connection)
         raise _smtp_error(exc) from exc
     if own_connection:
+        close_connection(connection)
+
+
+def disable_channel(channel_id: int, reason: str) -> bool:
+    """Switch a channel off because delivery says it can never work; the owner sees why."""
+    switched_off = Channel.objects.filter(pk=channel_id, enabled=True).update(
+        enabled=False, disabled_reason=reason[:500]
+    )
+    return bool(switched_off)
+
+
+def send_notification_message(notification: Notification, *, connection=None) -> None:
+    """Deliver one notification through its channel; raises NotificationError on failure.
+
+    A channel disabled or deleted after the firing is not used any more: the
+    notification fails permanently, saying so. A permanent failure that means
+    the endpoint is gone disables the channel.
+    """
+    channel = notification.via
+    if notification.via_id is not None and channel is None:
+        raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
+    if channel is not None and not channel.enabled:
+        raise NotificationError("the channel was disabled before this notification was sent", permanent=True)
+    try:
+        if channel is None or channel.kind == Channel.Kind.EMAIL:
+            send_alert_email(notification, connection=connection)
+        elif channel.kind == Channel.Kind.WEBHOOK:
+            transports.send_webhook(channel.url, channel.secret, alert_message(notification))
+        else:
+            transports.send_apprise(channel.url, alert_message(notification))
+    except NotificationError as exc:
+        if exc.disable_channel and channel is not None:
+            disable_channel(channel.pk, exc.message)
+        raise
+
+
+def send_test_message(channel: Channel) -> None:
+    """Send a test message through a channel now (whether or not it is enabled); raises NotificationError."""
+    message = test_message(channel)
+    if channel.kind == Channel.Kind.EMAIL:
+        email = AlertEmail(subject=message.title, text=message.body + "\n\n-- \npricealert\n", html="")
+        domain = urlparse(settings.SITE_URL).hostname or "localhost"
+        message_id = f"<pricealert.test.{channel.pk}.{int(timezone.now().timestamp() * 1000)}@{domain}>"
+        _send_plain_email(email, channel.user.email, message_id)
+    elif channel.kind == Channel.Kind.WEBHOOK:
+        transports.send_webhook(channel.url, channel.secret, message)
+    else:
+        transports.send_apprise(channel.url, message)
+
+
+def _send_plain_email(email: AlertEmail, to: str, message_id: str) -> None:
+    connection = get_connection(fail_silently=False)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id},
+        connection=connection,
+    )
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _smtp_error(exc) from exc
+    finally:
         close_connection(connection)
 
 
@@ -156,7 +292,7 @@ def claim_notification(
     )
     if not claimed:
         return None
-    return Notification.objects.select_related("alert").filter(id=notification_id).first()
+    return Notification.objects.select_related("alert", "via").filter(id=notification_id).first()
 
 
 def _owned(notification: Notification):

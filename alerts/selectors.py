@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 
 from alerts.cache import cached_alert_page
@@ -26,18 +27,31 @@ LIST_FIELDS = (
     "id",
     "symbol",
     "direction",
+    "crossing",
     "target_price",
+    "reference_price",
+    "change_percent",
     "status",
+    "repeat",
+    "cooldown_seconds",
+    "rearm_percent",
     "created_at",
+    "armed_at",
     "triggered_at",
     "triggered_price",
+    "last_triggered_at",
+    "trigger_count",
+    "expires_at",
+    "note",
 )
 CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
 
 
 def waiting_symbols() -> set[str]:
-    """Symbols with at least one waiting alert: what the feeder must follow."""
-    return set(Alert.objects.filter(status=Alert.Status.CREATED).values_list("symbol", flat=True).distinct())
+    """Symbols with an alert waiting to fire or re-arm, not past its expiry: what the feeder follows."""
+    not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    active = Alert.objects.filter(not_expired, status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
+    return set(active.values_list("symbol", flat=True).distinct())
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +93,8 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    query = "status={}&symbol={}&page={}&per_page={}".format(
+    # "fields=2": pages cached before the alert gained its issue-7 fields are never read.
+    query = "fields=2&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )
 
@@ -107,7 +122,7 @@ def alert_get(*, user, alert_id: int) -> Alert | None:
     """
     if not 0 < alert_id <= MAX_ALERT_ID:
         return None
-    alert = Alert.objects.filter(user=user, pk=alert_id).first()
+    alert = Alert.objects.filter(user=user, pk=alert_id).prefetch_related("channels").first()
     if alert is not None:
         alert.symbol_status = symbol_statuses([alert.symbol]).get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
     return alert

@@ -3,13 +3,26 @@
 from decimal import Decimal, InvalidOperation
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.models import PRICE_DECIMALS, PRICE_DIGITS, Alert
+from alerts.models import (
+    DEFAULT_REARM_PERCENT,
+    MIN_COOLDOWN_SECONDS,
+    NOTE_MAX_LENGTH,
+    PRICE_DECIMALS,
+    PRICE_DIGITS,
+    Alert,
+    Channel,
+)
 from alerts.pagination import AlertPagination
+from alerts.services import CROSS, DIRECTIONS
 
 symbol_format = RegexValidator(r"^[A-Za-z0-9]+\Z", "A symbol is letters and digits only, e.g. BTCUSDT.")
-DIRECTION_CHOICE_ERROR = 'Must be "above" or "below".'
+DIRECTION_CHOICE_ERROR = 'Must be "above", "below" or "cross".'
+MAX_ID = 2**63 - 1
+TARGET_REQUIRED = "This field is required (or send change_percent instead)."
+MAX_COOLDOWN_SECONDS = 366 * 24 * 3600
 _SMALLEST_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
 
 
@@ -63,54 +76,207 @@ class PriceField(serializers.DecimalField):
 class DirectionField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         kwargs.setdefault("error_messages", {"invalid_choice": DIRECTION_CHOICE_ERROR})
-        super().__init__(choices=Alert.Direction.values, **kwargs)
+        super().__init__(choices=DIRECTIONS, **kwargs)
+
+
+class ExactDecimalField(serializers.DecimalField):
+    """A decimal from a string or a JSON number (parsed exactly, never through a float)."""
+
+    default_error_messages = {"invalid": 'A valid number is required, e.g. "-5" or "2.5".'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "enum": DIRECTIONS})
+class DirectionOutputField(serializers.Field):
+    """ "cross" for a crossing alert, else the side it watches."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        get = value.get if isinstance(value, dict) else lambda name: getattr(value, name)
+        return CROSS if get("crossing") else get("direction")
+
+
+def _percent(**kwargs):
+    return ExactDecimalField(max_digits=9, decimal_places=4, **kwargs)
+
+
+REPEAT_HELP = (
+    '"once" (default): fire once, then the alert is done. "every": fire each time the price reaches the '
+    "target, at most once per cooldown_seconds, and only after the price has moved back past the "
+    "target by rearm_percent (so a price hovering on the target does not repeat it)."
+)
 
 
 class AlertCreateInputSerializer(serializers.Serializer):
     symbol = SymbolField(help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case).")
     target_price = PriceField(
+        required=False,
         help_text='The price to watch, as a string (e.g. "70000.5"); > 0, at most 8 decimal places, '
-        "within the symbol's Binance PRICE_FILTER bounds."
+        "within the symbol's Binance PRICE_FILTER bounds. Send this or change_percent.",
+    )
+    change_percent = _percent(
+        required=False,
+        help_text='A move from the latest price, in percent: "-5" is 5% below it, "2.5" 2.5% above. '
+        "Resolved now to target_price (rounded outward to 8 decimals) and direction; the latest price "
+        "is kept as reference_price. A 400 when no price is known yet. Non-zero, greater than -100.",
     )
     direction = DirectionField(
         required=False,
         allow_null=True,
-        help_text='"above": fire when the price reaches the target or more; "below": the target or less. '
-        "Optional when a latest price is known: inferred from which side of it the target is.",
+        help_text='"above": fire when the price reaches the target or more; "below": the target or less; '
+        '"cross": either way, the side fixed from the latest price now. Optional when a latest price is '
+        "known: inferred from which side of it the target is.",
     )
+    repeat = serializers.ChoiceField(
+        choices=Alert.Repeat.values,
+        default=Alert.Repeat.ONCE,
+        error_messages={"invalid_choice": 'Must be "once" or "every".'},
+        help_text=REPEAT_HELP,
+    )
+    cooldown_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=MIN_COOLDOWN_SECONDS,
+        max_value=MAX_COOLDOWN_SECONDS,
+        help_text='Required with "repeat": "every": seconds between two firings, '
+        f"at least {MIN_COOLDOWN_SECONDS}.",
+    )
+    rearm_percent = _percent(
+        required=False,
+        default=DEFAULT_REARM_PERCENT,
+        min_value=Decimal(0),
+        max_value=Decimal("99.9999"),
+        help_text="Repeating alerts: how far past the target, in percent, the price must move back before "
+        f'the alert can fire again (default "{DEFAULT_REARM_PERCENT}"; 0: just the other side).',
+    )
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601, in the future. Past it a waiting alert becomes `expired` "
+        "and stops being followed.",
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text=f"Plain text (up to {NOTE_MAX_LENGTH} characters) shown in every "
+        "notification of the alert.",
+    )
+    channels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=50,
+        help_text="Ids of your channels to notify; default (or empty): all your enabled channels.",
+    )
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Report the missing target with the other field errors, not only once they pass.
+            given = isinstance(data, dict) and ({"target_price", "change_percent"} & data.keys())
+            if isinstance(exc.detail, dict) and not given:
+                exc.detail.setdefault("target_price", [TARGET_REQUIRED])
+            raise
+
+    def validate(self, attrs):
+        if attrs.get("target_price") is None and attrs.get("change_percent") is None:
+            raise serializers.ValidationError({"target_price": TARGET_REQUIRED})
+        if attrs.get("target_price") is not None and attrs.get("change_percent") is not None:
+            raise serializers.ValidationError(
+                {"change_percent": "Send target_price or change_percent, not both."}
+            )
+        return attrs
 
 
 class AlertUpdateInputSerializer(serializers.Serializer):
-    target_price = PriceField(required=False, help_text="A new target price (same rules as on create).")
-    direction = DirectionField(required=False, help_text='"above" or "below".')
+    target_price = PriceField(
+        required=False, help_text="A new target price (same rules as on create); re-arms the alert from now."
+    )
+    direction = DirectionField(
+        required=False,
+        help_text='"above", "below" or "cross" (side from the latest price); re-arms it from now.',
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="A new note.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="A new expiry (in the future), or null for none."
+    )
 
 
 class AlertOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     symbol = serializers.CharField()
-    direction = serializers.ChoiceField(choices=Alert.Direction.values)
+    direction = DirectionOutputField(help_text='"above", "below" or "cross".')
+    side = serializers.ChoiceField(
+        source="direction",
+        choices=Alert.Direction.values,
+        help_text='The side the alert fires on: "above" or "below" '
+        '(for "cross", fixed from the price at creation).',
+    )
     target_price = serializers.DecimalField(
         max_digits=PRICE_DIGITS,
         decimal_places=PRICE_DECIMALS,
         help_text='A decimal string with exactly 8 decimal places, e.g. "70000.50000000".',
     )
-    status = serializers.ChoiceField(
-        choices=Alert.Status.values, help_text="created (waiting), triggered or deleted."
+    reference_price = serializers.DecimalField(
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_DECIMALS,
+        allow_null=True,
+        help_text="Percent alerts: the latest price the target was computed from; else null.",
     )
+    change_percent = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=4,
+        allow_null=True,
+        help_text="Percent alerts: the move asked for; else null.",
+    )
+    status = serializers.ChoiceField(
+        choices=Alert.Status.values,
+        help_text="created (waiting), rearming (a repeating alert that fired, waiting for its cooldown and "
+        "for the price to move back), triggered, expired or deleted.",
+    )
+    repeat = serializers.ChoiceField(choices=Alert.Repeat.values)
+    cooldown_seconds = serializers.IntegerField(allow_null=True)
+    rearm_percent = serializers.DecimalField(max_digits=7, decimal_places=4)
     created_at = serializers.DateTimeField()
+    armed_at = serializers.DateTimeField(help_text="The alert fires only on prices seen after this.")
     triggered_at = serializers.DateTimeField(allow_null=True)
     triggered_price = serializers.DecimalField(
         max_digits=PRICE_DIGITS,
         decimal_places=PRICE_DECIMALS,
         allow_null=True,
-        help_text="The price that fired the alert (8 decimal places); null while waiting.",
+        help_text="The price that fired the alert last (8 decimal places); null until it fires.",
     )
+    last_triggered_at = serializers.DateTimeField(allow_null=True)
+    trigger_count = serializers.IntegerField(help_text="How many times it has fired.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField()
 
 
 class AlertDetailOutputSerializer(AlertOutputSerializer):
     symbol_status = serializers.CharField(
         help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'
     )
+    channels = serializers.SerializerMethodField(
+        help_text="The channels it notifies; empty: all enabled ones."
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_channels(self, alert) -> list[int]:
+        return sorted(channel.pk for channel in alert.channels.all())
 
 
 class AlertListQuerySerializer(serializers.Serializer):
@@ -144,3 +310,53 @@ class AlertPageOutputSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = AlertOutputSerializer(many=True)
+
+
+# --- Channels -----------------------------------------------------------------
+
+
+class ChannelCreateInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=Channel.Kind.values,
+        error_messages={"invalid_choice": 'Must be "email", "webhook" or "apprise".'},
+        help_text='"webhook": a signed JSON POST to `url` (http or https); "apprise": `url` is an Apprise '
+        'URL (tgram://, discord://, slack://, ntfy://, pover://, json://, ...); "email": the account\'s '
+        "address (every user already has one).",
+    )
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Your label.")
+    url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="See kind.")
+
+
+class ChannelUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    enabled = serializers.BooleanField(
+        required=False, help_text="Switch the channel on or off; switching it on clears disabled_reason."
+    )
+
+
+class ChannelOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Channel.Kind.values)
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="Webhook or Apprise URL; empty for email.")
+    address = serializers.SerializerMethodField(help_text="Where it delivers: the email address or the URL.")
+    enabled = serializers.BooleanField()
+    disabled_reason = serializers.CharField(
+        help_text="Why delivery switched it off (e.g. the webhook answered 410); empty otherwise."
+    )
+    created_at = serializers.DateTimeField()
+
+    def get_address(self, channel) -> str:
+        return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel.url
+
+
+class ChannelCreatedOutputSerializer(ChannelOutputSerializer):
+    secret = serializers.CharField(
+        help_text="Webhooks only, shown only now: the HMAC-SHA256 key of the X-Pricealert-Signature header."
+    )
+
+
+class ChannelTestOutputSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+    error = serializers.CharField(allow_null=True, help_text="Why the test message was not delivered.")

@@ -1,21 +1,36 @@
-"""Writes of alerts: create, update, soft-delete, and the admin's bulk re-arm/delete.
+"""Writes of alerts: create (absolute, percent, cross; repeat, expiry, note, channels), update,
+soft-delete, and the admin's bulk re-arm/delete.
 
 Every function that changes a user's alerts calls ``invalidate_alert_lists``
 inside its transaction, so the cached list pages are dropped on commit.
 """
 
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import redis
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
-from alerts.models import Alert
+from alerts.models import (
+    DEFAULT_REARM_PERCENT,
+    MIN_COOLDOWN_SECONDS,
+    NOTE_MAX_LENGTH,
+    PRICE_DECIMALS,
+    Alert,
+    Channel,
+)
 from feeds.models import Symbol
 from feeds.selectors import symbol_get
 from feeds.store import latest_price
+
+CROSS = "cross"
+DIRECTIONS = (*Alert.Direction.values, CROSS)
+ACTIVE_STATUSES = (Alert.Status.CREATED, Alert.Status.REARMING)
 
 
 class AlertNotEditable(Exception):
@@ -37,17 +52,18 @@ def _trading_symbol(symbol: str) -> Symbol:
     return listing
 
 
-def _check_target_price(listing: Symbol, target_price: Decimal) -> None:
+def _check_target_price(listing: Symbol, target_price: Decimal, *, field: str = "target_price") -> None:
+    what = "" if field == "target_price" else f"The target ({_plain(target_price)}) "
     if not target_price.is_finite() or target_price <= 0:
-        raise ValidationError({"target_price": "Must be greater than 0."})
+        raise ValidationError({field: f"{what}Must be greater than 0."})
     # Binance's PRICE_FILTER: a bound of 0 means that side is not limited.
     if listing.min_price and target_price < listing.min_price:
         raise ValidationError(
-            {"target_price": f"Must be at least {_plain(listing.min_price)} for {listing.symbol}."}
+            {field: f"{what}Must be at least {_plain(listing.min_price)} for {listing.symbol}."}
         )
     if listing.max_price and target_price > listing.max_price:
         raise ValidationError(
-            {"target_price": f"Must be at most {_plain(listing.max_price)} for {listing.symbol}."}
+            {field: f"{what}Must be at most {_plain(listing.max_price)} for {listing.symbol}."}
         )
 
 
@@ -73,41 +89,222 @@ def _inferred_direction(symbol: str, target_price: Decimal) -> str:
     return Alert.Direction.ABOVE if target_price > latest.price else Alert.Direction.BELOW
 
 
-def alert_create(*, user, symbol: str, target_price: Decimal, direction: str | None = None) -> Alert:
-    """A waiting alert for a trading symbol; without a direction, it is inferred from the latest price."""
+class AlertLimitReached(Exception):
+    """The user already has as many active alerts as the setting allows."""
+
+
+def _latest_price(symbol: str, purpose: str) -> Decimal:
+    try:
+        latest = latest_price(symbol)
+    except redis.RedisError:
+        latest = None
+    if latest is None:
+        raise ValidationError({purpose: f"No price is known for {symbol} yet: try again in a moment."})
+    return latest.price
+
+
+def percent_target(reference: Decimal, change_percent: Decimal) -> Decimal:
+    """The absolute target ``change_percent`` % away from ``reference``, exact to 8 decimals.
+
+    Rounded outward (a rise up, a fall down), so the alert never fires on a
+    move smaller than the one asked for.
+    """
+    exact = reference * (100 + change_percent) / 100
+    rounding = ROUND_CEILING if change_percent > 0 else ROUND_FLOOR
+    return exact.quantize(Decimal(1).scaleb(-PRICE_DECIMALS), rounding=rounding)
+
+
+def rearm_price(target_price: Decimal, direction: str, rearm_percent: Decimal) -> Decimal:
+    """The price a fired repeating alert's market must pass (strictly) to re-arm: exact."""
+    sign = -1 if direction == Alert.Direction.ABOVE else 1
+    return target_price * (100 + sign * rearm_percent) / 100
+
+
+def _check_repeat(repeat: str, cooldown_seconds: int | None, rearm_percent: Decimal) -> int | None:
+    if repeat not in Alert.Repeat.values:
+        raise ValidationError({"repeat": 'Must be "once" or "every".'})
+    if not rearm_percent.is_finite() or not 0 <= rearm_percent < 100:
+        raise ValidationError({"rearm_percent": "Must be at least 0 and less than 100."})
+    if repeat == Alert.Repeat.ONCE:
+        if cooldown_seconds is not None:
+            raise ValidationError({"cooldown_seconds": 'Only a repeating alert ("repeat": "every") has one.'})
+        return None
+    if cooldown_seconds is None:
+        raise ValidationError({"cooldown_seconds": 'Required with "repeat": "every" (at least 60).'})
+    if cooldown_seconds < MIN_COOLDOWN_SECONDS:
+        raise ValidationError({"cooldown_seconds": f"Must be at least {MIN_COOLDOWN_SECONDS} seconds."})
+    return cooldown_seconds
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "Must be in the future."})
+
+
+def _owned_channels(user, channel_ids: list[int] | None) -> list[Channel]:
+    if not channel_ids:
+        return []
+    ids = set(channel_ids)
+    channels = list(Channel.objects.filter(user=user, pk__in=[i for i in ids if 0 < i < 2**63]))
+    missing = sorted(ids - {channel.pk for channel in channels})
+    if missing:
+        raise ValidationError({"channels": f"No channel with id {missing[0]} belongs to you."})
+    return channels
+
+
+def _resolve_target(
+    symbol: str,
+    target_price: Decimal | None,
+    change_percent: Decimal | None,
+    direction: str | None,
+) -> tuple[Decimal, str, bool, Decimal | None]:
+    """(target, side, crossing, reference) from what the user sent."""
+    if (target_price is None) == (change_percent is None):
+        raise ValidationError({"target_price": "Send exactly one of target_price and change_percent."})
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValidationError({"direction": 'Must be "above", "below" or "cross".'})
+    if change_percent is not None:
+        if not change_percent.is_finite() or change_percent == 0 or change_percent <= -100:
+            raise ValidationError({"change_percent": "Must be non-zero and greater than -100."})
+        side = Alert.Direction.ABOVE if change_percent > 0 else Alert.Direction.BELOW
+        if direction not in (None, CROSS, side):
+            raise ValidationError(
+                {"direction": f'A {"rise" if change_percent > 0 else "fall"} of the price is "{side}".'}
+            )
+        reference = _latest_price(symbol, "change_percent")
+        return percent_target(reference, change_percent), side, direction == CROSS, reference
+    if direction in (None, CROSS):
+        return target_price, _inferred_direction(symbol, target_price), direction == CROSS, None
+    return target_price, direction, False, None
+
+
+def _lock_user(user) -> None:
+    # Serializes this user's creates (PostgreSQL row lock; SQLite's write lock is global),
+    # so concurrent requests cannot both pass the cap.
+    type(user).objects.select_for_update().filter(pk=user.pk).exists()
+
+
+def _check_cap(user) -> None:
+    cap = settings.ALERTS_MAX_WAITING_PER_USER
+    if cap > 0 and Alert.objects.filter(user=user, status__in=ACTIVE_STATUSES).count() >= cap:
+        raise AlertLimitReached(
+            f"You have {cap} active alerts, the most allowed: delete one or wait for one to fire or expire."
+        )
+
+
+def alert_create(
+    *,
+    user,
+    symbol: str,
+    target_price: Decimal | None = None,
+    direction: str | None = None,
+    change_percent: Decimal | None = None,
+    repeat: str = Alert.Repeat.ONCE,
+    cooldown_seconds: int | None = None,
+    rearm_percent: Decimal = DEFAULT_REARM_PERCENT,
+    expires_at: datetime | None = None,
+    note: str = "",
+    channels: list[int] | None = None,
+) -> Alert:
+    """A waiting alert for a trading symbol.
+
+    The target is absolute (``target_price``) or a percent move from the latest
+    price (``change_percent``). Without a direction, or with "cross", the side is
+    fixed from the latest price. Raises AlertLimitReached at the per-user cap.
+    """
     symbol = symbol.strip().upper()
     listing = _trading_symbol(symbol)
-    _check_target_price(listing, target_price)
-    if direction is None:
-        direction = _inferred_direction(symbol, target_price)
-    elif direction not in Alert.Direction.values:
-        raise ValidationError({"direction": 'Must be "above" or "below".'})
+    cooldown_seconds = _check_repeat(repeat, cooldown_seconds, rearm_percent)
+    _check_expiry(expires_at)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
+    chosen = _owned_channels(user, channels)
+    target, side, crossing, reference = _resolve_target(symbol, target_price, change_percent, direction)
+    _check_target_price(
+        listing, target, field="change_percent" if change_percent is not None else "target_price"
+    )
     with transaction.atomic():
-        alert = Alert.objects.create(user=user, symbol=symbol, direction=direction, target_price=target_price)
+        _lock_user(user)
+        _check_cap(user)
+        alert = Alert.objects.create(
+            user=user,
+            symbol=symbol,
+            direction=side,
+            target_price=target,
+            crossing=crossing,
+            reference_price=reference,
+            change_percent=change_percent,
+            repeat=repeat,
+            cooldown_seconds=cooldown_seconds,
+            rearm_percent=rearm_percent,
+            rearm_price=rearm_price(target, side, rearm_percent),
+            expires_at=expires_at,
+            note=note,
+            armed_at=timezone.now(),
+        )
+        if chosen:
+            alert.channels.set(chosen)
         invalidate_alert_lists([user.pk])
     return alert
 
 
-def alert_update(*, alert: Alert, target_price: Decimal | None = None, direction: str | None = None) -> Alert:
-    """Change the target and/or direction of a waiting alert.
+_UNSET = object()
 
-    Raises AlertNotEditable once the alert has triggered or been deleted, even
+
+def alert_update(
+    *,
+    alert: Alert,
+    target_price: Decimal | None = None,
+    direction: str | None = None,
+    note: str | None = None,
+    expires_at=_UNSET,
+) -> Alert:
+    """Change a waiting (or re-arming) alert: its target, direction, note or expiry.
+
+    A new target or direction re-arms it from now (``armed_at``): it fires only
+    on prices seen after the change, and a re-arming alert waits again. Raises
+    AlertNotEditable once the alert has triggered, expired or been deleted, even
     if that happened a moment ago in another process: the write is conditional
-    on the alert still waiting, so it can never re-arm a triggered alert.
+    on the alert still being active, so it can never revive a finished alert.
     """
-    if alert.status != Alert.Status.CREATED:
+    if alert.status not in ACTIVE_STATUSES:
         raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
-    changes = {}
+    changes: dict = {}
+    side = alert.direction
+    target = alert.target_price
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValidationError({"direction": 'Must be "above", "below" or "cross".'})
     if target_price is not None:
         _check_target_price(_trading_symbol(alert.symbol), target_price)
-        changes["target_price"] = target_price
-    if direction is not None:
-        if direction not in Alert.Direction.values:
-            raise ValidationError({"direction": 'Must be "above" or "below".'})
-        changes["direction"] = direction
+        target = target_price
+    if direction == CROSS or (direction is None and target_price is not None and alert.crossing):
+        side = _inferred_direction(alert.symbol, target)
+        changes["crossing"] = True
+    elif direction is not None:
+        side = direction
+        changes["crossing"] = False
+    if target_price is not None or direction is not None:
+        changes.update(
+            target_price=target,
+            direction=side,
+            rearm_price=rearm_price(target, side, alert.rearm_percent),
+            armed_at=timezone.now(),
+            status=Alert.Status.CREATED,
+            rearm_after_ms=None,
+        )
+        if target_price is not None:
+            # An absolute target replaces the percent the user first asked for.
+            changes.update(reference_price=None, change_percent=None)
+    if note is not None:
+        if len(note) > NOTE_MAX_LENGTH:
+            raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
+        changes["note"] = note
+    if expires_at is not _UNSET:
+        _check_expiry(expires_at)
+        changes["expires_at"] = expires_at
     with transaction.atomic():
-        waiting = Alert.objects.filter(pk=alert.pk, status=Alert.Status.CREATED)
-        changed = waiting.update(**changes) if changes else waiting.exists()
+        active = Alert.objects.filter(pk=alert.pk, status__in=ACTIVE_STATUSES)
+        changed = active.update(**changes) if changes else active.exists()
         if not changed:
             alert.refresh_from_db(fields=["status"])
             raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
@@ -145,14 +342,26 @@ def _bulk_set(alerts: QuerySet[Alert], *, exclude_status: str, **values) -> int:
 
 
 def alerts_rearm(*, alerts: QuerySet[Alert]) -> int:
-    """Put triggered or deleted alerts back to waiting (admin action). Returns how many changed."""
-    return _bulk_set(
-        alerts,
-        exclude_status=Alert.Status.CREATED,
-        status=Alert.Status.CREATED,
-        triggered_at=None,
-        triggered_price=None,
-    )
+    """Put fired, expired or deleted alerts back to waiting, armed from now (admin action).
+
+    Returns how many changed. A past expiry is cleared, or the alert would
+    expire again at the next tick.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        changed = _bulk_set(
+            alerts,
+            exclude_status=Alert.Status.CREATED,
+            status=Alert.Status.CREATED,
+            triggered_at=None,
+            triggered_price=None,
+            armed_at=now,
+            rearm_after_ms=None,
+        )
+        Alert.objects.filter(
+            pk__in=alerts.values("pk"), status=Alert.Status.CREATED, expires_at__lte=now
+        ).update(expires_at=None)
+    return changed
 
 
 def alerts_soft_delete(*, alerts: QuerySet[Alert]) -> int:

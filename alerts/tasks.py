@@ -84,7 +84,7 @@ def deliver(notification_id: int, expected_attempts: int | None, connection=None
     if notification is None:
         return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
     try:
-        notify.send_alert_email(notification, connection=connection)
+        notify.send_notification_message(notification, connection=connection)
     except Exception as exc:
         error = exc if isinstance(exc, notify.NotificationError) else notify.NotificationError(repr(exc))
         attempts = notification.attempts

@@ -3,14 +3,18 @@
 The seed paths come first so "create" and "delete/<id>" are never taken for an id.
 """
 
-from alerts import apis
+from alerts import apis, channel_apis
 from pricealert.routing import slash_optional
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
+CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"
 
 urlpatterns = [
     slash_optional("alerts/create", apis.AlertCreateApi.as_view(), name="alert-create"),
     slash_optional(f"alerts/delete/{ALERT_ID}", apis.AlertDeleteApi.as_view(), name="alert-delete"),
     slash_optional("alerts", apis.AlertCollectionApi.as_view(), name="alert-list"),
     slash_optional(f"alerts/{ALERT_ID}", apis.AlertItemApi.as_view(), name="alert-detail"),
+    slash_optional("channels", channel_apis.ChannelCollectionApi.as_view(), name="channel-list"),
+    slash_optional(f"channels/{CHANNEL_ID}", channel_apis.ChannelItemApi.as_view(), name="channel-detail"),
+    slash_optional(f"channels/{CHANNEL_ID}/test", channel_apis.ChannelTestApi.as_view(), name="channel-test"),
 ]

@@ -14,7 +14,8 @@ checkpoint; the send tasks are not enqueued, that is timed on its own):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/evaluate.py
     .venv/bin/python bench/evaluate.py --sqlite --alerts 100000
-    (--explain prints EXPLAIN ANALYZE of the engine's statements; --keep keeps the database)
+    (--mix: every alert kind and channels, see load_mix; --explain prints EXPLAIN ANALYZE of the
+    engine's statements; --keep keeps the database)
 
 PostgreSQL: DATABASE_URL names the server (any database on it); the benchmark
 uses a database named ``bench_evaluate`` there. Redis: REDIS_URL (default
@@ -58,6 +59,12 @@ def parse_args():
     parser.add_argument("--naive-runs", type=int, default=2)
     parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file instead of PostgreSQL")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="a mix of all alert kinds (issue 7): cross, repeating, percent, expiring, notes, re-arming "
+        "ones cooling down, and email + webhook channels",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the last no-fire and the first fire tick"
@@ -171,6 +178,56 @@ def load(args) -> None:
     print(f"loaded {per_symbol * args.symbols:,} alerts, {args.users:,} users in {elapsed:.1f} s")
 
 
+def load_mix(args) -> None:
+    """Turn the loaded alerts into a mix of every kind, set-based; give users channels.
+
+    By id: 1/5 stay one-shot above/below, 1/5 cross, 1/5 repeat every 60 s with the
+    default 0.1% band, 1/5 percent alerts with a note, 1/5 expire in a day with a
+    note. 2% of the alerts far from the price (k >= half) are fired repeating ones
+    still cooling down, whose price is past their band: the worst case for the
+    re-arm probes. Every user gets an email channel, every tenth a webhook too.
+    """
+    from django.db import connection
+
+    per_symbol = args.alerts // args.symbols
+    true = "true" if connection.vendor == "postgresql" else "1"
+    day = "now() + interval '1 day'" if connection.vendor == "postgresql" else "datetime('now', '+1 day')"
+    now = "now()" if connection.vendor == "postgresql" else "datetime('now')"
+    columns = "user_id, kind, name, url, secret, enabled, disabled_reason, created_at"
+    band = "CASE WHEN direction = 'above' THEN target_price * 0.999 ELSE target_price * 1.001 END"
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM alerts_alert")
+        first = cursor.fetchone()[0]
+        k = f"((id - {first}) / {args.symbols})"
+        statements = [
+            f"UPDATE alerts_alert SET crossing = {true} WHERE id % 5 = 1",
+            f"UPDATE alerts_alert SET repeat = 'every', cooldown_seconds = 60, rearm_price = {band} "
+            "WHERE id % 5 = 2",
+            "UPDATE alerts_alert SET reference_price = target_price, change_percent = 1, "
+            "note = 'percent alert' WHERE id % 5 = 3",
+            f"UPDATE alerts_alert SET expires_at = {day}, note = 'expires tomorrow' WHERE id % 5 = 4",
+            f"UPDATE alerts_alert SET status = 'rearming', repeat = 'every', cooldown_seconds = 60, "
+            f"rearm_price = {band}, rearm_after_ms = 9000000000000, trigger_count = 1 "
+            f"WHERE id % 50 = 7 AND {k} >= {per_symbol // 2}",
+            f"INSERT INTO alerts_channel ({columns}) "
+            f"SELECT id, 'email', 'Email', '', '', {true}, '', {now} FROM accounts_user",
+            f"INSERT INTO alerts_channel ({columns}) "
+            f"SELECT id, 'webhook', 'hook', 'http://127.0.0.1:9/hook', 'secret', {true}, '', {now} "
+            "FROM accounts_user WHERE id % 10 = 0",
+            "ANALYZE",
+        ]
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute(
+            "SELECT status, repeat, crossing, count(*) FROM alerts_alert GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        kinds = ", ".join(
+            f"{status}/{repeat}{'/cross' if cross else ''}: {n:,}" for status, repeat, cross, n in cursor
+        )
+    print(f"mix applied in {time.perf_counter() - started:.1f} s ({kinds})")
+
+
 def tick_windows(symbols: list[int], flushes: int, now_ms: int, *, fire_per_symbol: int = 0):
     """One tick's stream entries: ``flushes`` windows per moved symbol.
 
@@ -236,8 +293,8 @@ def explain(entries, fire_symbol: int, fire_per_symbol: int) -> None:
     windows = [w for ws in entries for w in ws]
     extremes = {}
     for w in windows:
-        high, low = extremes.get(w.symbol, (w.high, w.low))
-        extremes[w.symbol] = (max(high, w.high), min(low, w.low))
+        high, low, last_ms = extremes.get(w.symbol, (w.high, w.low, w.last_event_ms))
+        extremes[w.symbol] = (max(high, w.high), min(low, w.low), max(last_ms, w.last_event_ms))
     fire_windows = tick_windows([fire_symbol], 5, int(time.time() * 1000), fire_per_symbol=fire_per_symbol)
     steps = engine.staircase([w for ws in fire_windows for w in ws], "above")
     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
@@ -275,6 +332,8 @@ def main() -> None:
     try:
         call_command("migrate", verbosity=0)
         load(args)
+        if args.mix:
+            load_mix(args)
         store.redis_client().delete(store.WINDOW_STREAM)
         engine.evaluate_pending()  # create the checkpoint
         enqueued: list[int] = []

@@ -201,6 +201,12 @@ ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
 ALERTS_NOTIFY_RETRY_SECONDS = env.float("ALERTS_NOTIFY_RETRY_SECONDS", default=10.0)
 ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300)
+# Per-user limits: active (waiting or re-arming) alerts, and alert firings notified per
+# hour (later ones are recorded as "suppressed"); 0 turns a limit off.
+ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
+ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
+# Seconds a webhook (and an Apprise service) may take to answer one delivery.
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "alerts.tasks.evaluate_alerts",

@@ -23,7 +23,7 @@ def test_alert_list_rejects_an_unknown_status(alice):
     with pytest.raises(ValidationError) as raised:
         alert_list(user=alice, filters={"status": "paused"})
     assert raised.value.message_dict == {
-        "status": ['Unknown status "paused": use one of created, triggered, deleted.']
+        "status": ['Unknown status "paused": use one of created, rearming, triggered, expired, deleted.']
     }
 
 

@@ -31,11 +31,22 @@ def test_create_returns_201_with_the_alert(alice_client, alice, path):
         "id",
         "symbol",
         "direction",
+        "side",
         "target_price",
+        "reference_price",
+        "change_percent",
         "status",
+        "repeat",
+        "cooldown_seconds",
+        "rearm_percent",
         "created_at",
+        "armed_at",
         "triggered_at",
         "triggered_price",
+        "last_triggered_at",
+        "trigger_count",
+        "expires_at",
+        "note",
     }
     assert body["symbol"] == "BTCUSDT"
     assert body["direction"] == "above"

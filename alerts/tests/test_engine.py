@@ -20,8 +20,10 @@ def make_alert(user, target, direction="above", symbol="BTCUSDT", created_ms=BEF
     alert = Alert.objects.create(
         user=user, symbol=symbol, direction=direction, target_price=Decimal(target), status=status
     )
-    # created_at is auto_now_add: set the creation time the test is about afterwards.
-    Alert.objects.filter(pk=alert.pk).update(created_at=ms_to_datetime(created_ms))
+    # created_at is auto_now_add: set the creation (and arming) time the test is about afterwards.
+    Alert.objects.filter(pk=alert.pk).update(
+        created_at=ms_to_datetime(created_ms), armed_at=ms_to_datetime(created_ms)
+    )
     alert.refresh_from_db()
     return alert
 

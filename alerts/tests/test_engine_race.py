@@ -43,7 +43,7 @@ def waiting_alerts(users, symbols, per_symbol):
         for i in range(1, per_symbol + 1)
     ]
     Alert.objects.bulk_create(alerts)
-    Alert.objects.update(created_at=ms_to_datetime(T0 - 60_000))
+    Alert.objects.update(created_at=ms_to_datetime(T0 - 60_000), armed_at=ms_to_datetime(T0 - 60_000))
     return len(alerts)
 
 

@@ -33,11 +33,22 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "id": second.id,
         "symbol": "ETHUSDT",
         "direction": "below",
+        "side": "below",
         "target_price": "3000.50000000",
+        "reference_price": None,
+        "change_percent": None,
         "status": "created",
+        "repeat": "once",
+        "cooldown_seconds": None,
+        "rearm_percent": "0.1000",
         "created_at": body["results"][0]["created_at"],
+        "armed_at": body["results"][0]["armed_at"],
         "triggered_at": None,
         "triggered_price": None,
+        "last_triggered_at": None,
+        "trigger_count": 0,
+        "expires_at": None,
+        "note": "",
     }
 
 
@@ -63,7 +74,7 @@ def test_an_unknown_status_is_a_400_listing_the_valid_ones(alice_client):
     assert response.status_code == 400
     assert (
         response.json()["detail"]
-        == 'status: Unknown status "waiting": use one of created, triggered, deleted.'
+        == 'status: Unknown status "waiting": use one of created, rearming, triggered, expired, deleted.'
     )
 
 

@@ -74,7 +74,7 @@ def test_an_alert_that_triggers_between_read_and_write_is_not_re_armed(alice, ma
         ({"target_price": "0"}, "target_price: Must be greater than 0."),
         ({"target_price": "1e-9"}, "target_price: Ensure that there are no more than 8 decimal places."),
         ({"target_price": "2000000"}, "target_price: Must be at most 1000000 for BTCUSDT."),
-        ({"direction": "up"}, 'direction: Must be "above" or "below".'),
+        ({"direction": "up"}, 'direction: Must be "above", "below" or "cross".'),
         ({"direction": None}, "direction: This field may not be null."),
     ],
 )

@@ -47,7 +47,10 @@ for spec in json.loads(sys.argv[1]):
                                  target_price=Decimal(spec["target_price"]))
     ids.append(alert.pk)
 # Created a second ago: any trade from now on is after every alert's creation.
-Alert.objects.filter(pk__in=ids).update(created_at=timezone.now() - timedelta(seconds=1))
+ago = timezone.now() - timedelta(seconds=1)
+Alert.objects.filter(pk__in=ids).update(
+    created_at=ago, **({"armed_at": ago} if hasattr(Alert, "armed_at") else {})
+)
 print(json.dumps(ids))
 """
 

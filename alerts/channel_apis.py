@@ -1,0 +1,162 @@
+"""HTTP endpoints of notification channels: /channels/ CRUD and /channels/<id>/test.
+
+Owner-scoped like alerts: another user's channel is the same 404 as a missing one.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts.channels import (
+    ChannelConflict,
+    channel_create,
+    channel_delete,
+    channel_get,
+    channel_list,
+    channel_test,
+    channel_update,
+)
+from alerts.models import Channel
+from alerts.serializers import (
+    ChannelCreatedOutputSerializer,
+    ChannelCreateInputSerializer,
+    ChannelOutputSerializer,
+    ChannelTestOutputSerializer,
+    ChannelUpdateInputSerializer,
+)
+from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+
+TAG = "channels"
+CHANNEL_ID = OpenApiParameter(
+    "channel_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The channel's id."
+)
+NOT_YOURS = error("No channel with this id belongs to the caller.")
+
+
+class ChannelStateConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The channel cannot be changed that way."
+    default_code = "conflict"
+
+
+def _owned_channel(request, channel_id: str) -> Channel:
+    channel = channel_get(user=request.user, channel_id=int(channel_id))
+    if channel is None:
+        raise NotFound("Channel not found.")
+    return channel
+
+
+class ChannelCollectionApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="channels_list",
+        summary="List the caller's notification channels",
+        description="Every user has an `email` channel for the account's address; webhooks and Apprise "
+        "URLs are added with POST. Not paginated (a user has a handful).",
+        responses={200: ChannelOutputSerializer(many=True), 401: UNAUTHENTICATED},
+    )
+    def get(self, request, *args, **kwargs):
+        channels = channel_list(user=request.user).select_related("user")
+        return Response(ChannelOutputSerializer(channels, many=True).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="channels_create",
+        summary="Add a notification channel",
+        description=(
+            "`webhook`: `url` is http(s); each delivery is a JSON POST signed with HMAC-SHA256 "
+            "(`X-Pricealert-Signature: sha256=<hex>` over `<X-Pricealert-Timestamp>.<raw body>`), "
+            "5 s timeout, retried with backoff on 5xx, 408, 429, timeouts and connection errors, never on "
+            "other 4xx; a 404 or 410 disables the channel (see `disabled_reason`). The `secret` is in "
+            "this answer only. `apprise`: `url` is an Apprise URL (Telegram, Discord, Slack, ntfy, "
+            "Pushover, ...). `email`: every user already has one (a second is a 409)."
+        ),
+        request=ChannelCreateInputSerializer,
+        responses={
+            201: ChannelCreatedOutputSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            409: error("The caller already has an email channel."),
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        payload = ChannelCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            channel = channel_create(user=request.user, **payload.validated_data)
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
+        return Response(ChannelCreatedOutputSerializer(channel).data, status=status.HTTP_201_CREATED)
+
+
+class ChannelItemApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Get one of the caller's channels",
+        parameters=[CHANNEL_ID],
+        responses={200: ChannelOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+    )
+    def get(self, request, channel_id, *args, **kwargs):
+        return Response(ChannelOutputSerializer(_owned_channel(request, channel_id)).data)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Rename, re-point, enable or disable a channel",
+        description="Enabling a channel that delivery disabled clears its `disabled_reason`. "
+        "An email channel has no URL.",
+        parameters=[CHANNEL_ID],
+        request=ChannelUpdateInputSerializer,
+        responses={
+            200: ChannelOutputSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def patch(self, request, channel_id, *args, **kwargs):
+        channel = _owned_channel(request, channel_id)
+        payload = ChannelUpdateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        channel = channel_update(channel=channel, **payload.validated_data)
+        return Response(ChannelOutputSerializer(channel).data)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Delete a webhook or Apprise channel",
+        description="Alerts that named it notify their other channels (or all, if none is left). "
+        "The email channel cannot be deleted (409): disable it instead.",
+        parameters=[CHANNEL_ID],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+            409: error("The email channel cannot be deleted."),
+        },
+    )
+    def delete(self, request, channel_id, *args, **kwargs):
+        try:
+            channel_delete(channel=_owned_channel(request, channel_id))
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelTestApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="channels_test",
+        summary="Send a test message through a channel",
+        description="Sends now, once (no retries), enabled or not, and says whether it was delivered "
+        "and, if not, why. A failed test never disables the channel.",
+        parameters=[CHANNEL_ID],
+        request=None,
+        responses={200: ChannelTestOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+    )
+    def post(self, request, channel_id, *args, **kwargs):
+        error_message = channel_test(channel=_owned_channel(request, channel_id))
+        return Response({"delivered": error_message is None, "error": error_message})

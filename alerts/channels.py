@@ -1,0 +1,105 @@
+"""Writes and reads of notification channels: a user's email, webhooks and Apprise URLs.
+
+Every user has one email channel (the account's address), made with the
+account (a post_save signal, so registration, createsuperuser and the admin
+all get one); it can be disabled and renamed but not deleted. Webhooks get a
+random signing secret, shown only in the answer that creates them.
+"""
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from alerts import notify, transports
+from alerts.models import Channel
+
+MAX_CHANNEL_ID = 2**63 - 1
+
+
+class ChannelConflict(Exception):
+    """The change is not allowed for this channel (a second email channel, deleting the email one)."""
+
+
+def email_channel_for(user) -> Channel:
+    """The user's email channel, made if missing."""
+    channel, _ = Channel.objects.get_or_create(user=user, kind=Channel.Kind.EMAIL, defaults={"name": "Email"})
+    return channel
+
+
+def _check_url(kind: str, url: str) -> str:
+    url = url.strip()
+    if kind == Channel.Kind.WEBHOOK:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError({"url": "A webhook URL must be an http:// or https:// URL with a host."})
+        return url
+    if kind == Channel.Kind.APPRISE:
+        if not url or not transports.apprise_accepts(url):
+            raise ValidationError(
+                {"url": "Not an Apprise URL it can use, e.g. tgram://bottoken/ChatID or ntfys://topic."}
+            )
+        return url
+    if url:
+        raise ValidationError({"url": "An email channel has no URL: it uses the account's address."})
+    return ""
+
+
+def channel_create(*, user, kind: str, name: str = "", url: str = "") -> Channel:
+    """A new enabled channel. A second email channel is a ChannelConflict."""
+    if kind not in Channel.Kind.values:
+        raise ValidationError({"kind": 'Must be "email", "webhook" or "apprise".'})
+    url = _check_url(kind, url)
+    secret = secrets.token_hex(32) if kind == Channel.Kind.WEBHOOK else ""
+    try:
+        with transaction.atomic():
+            return Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
+    except IntegrityError as exc:
+        raise ChannelConflict("You already have an email channel: enable or rename that one.") from exc
+
+
+def channel_update(
+    *, channel: Channel, name: str | None = None, url: str | None = None, enabled: bool | None = None
+) -> Channel:
+    """Rename, re-point or switch a channel; enabling it clears the reason it was switched off."""
+    changes: dict = {}
+    if name is not None:
+        changes["name"] = name.strip()
+    if url is not None:
+        changes["url"] = _check_url(channel.kind, url)
+    if enabled is not None:
+        changes["enabled"] = enabled
+        if enabled:
+            changes["disabled_reason"] = ""
+    if changes:
+        Channel.objects.filter(pk=channel.pk).update(**changes)
+        channel.refresh_from_db()
+    return channel
+
+
+def channel_delete(*, channel: Channel) -> None:
+    """Delete a webhook or Apprise channel; the email channel can only be disabled."""
+    if channel.kind == Channel.Kind.EMAIL:
+        raise ChannelConflict("The email channel cannot be deleted: disable it instead.")
+    channel.delete()
+
+
+def channel_test(*, channel: Channel) -> str | None:
+    """Send a test message now; None when it was delivered, else why not."""
+    try:
+        notify.send_test_message(channel)
+    except notify.NotificationError as exc:
+        return exc.message
+    return None
+
+
+def channel_list(*, user):
+    return Channel.objects.filter(user=user).order_by("id")
+
+
+def channel_get(*, user, channel_id: int) -> Channel | None:
+    """The user's channel with this id; None for no such channel or someone else's (both a 404)."""
+    if not 0 < channel_id <= MAX_CHANNEL_ID:
+        return None
+    return Channel.objects.filter(user=user, pk=channel_id).select_related("user").first()
