@@ -20,6 +20,7 @@ test can lower them with the ``settings`` fixture. When the cache is down the
 request is let through (logged): logging in must not fail with Redis.
 """
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 
 import redis
 from django.core.cache import cache
+from django.http import HttpResponse
 from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -137,8 +139,8 @@ class ClientAddressThrottle(WindowThrottle):
 
 
 def _body_value(request, *names: str) -> str | None:
-    """The first non-empty string among these body fields, trimmed and lower-cased."""
-    data = request.data
+    """The first non-empty string among these body fields (JSON, or a form), trimmed and lower-cased."""
+    data = request.data if hasattr(request, "data") else request.POST
     if not isinstance(data, Mapping):
         return None
     for name in names:
@@ -202,3 +204,29 @@ class RefreshAccountThrottle(WindowThrottle):
 LOGIN_THROTTLES = [LoginAddressThrottle, LoginAccountThrottle]
 REGISTER_THROTTLES = [RegisterAddressThrottle, RegisterAccountThrottle]
 REFRESH_THROTTLES = [RefreshAddressThrottle, RefreshAccountThrottle]
+
+
+def throttle_login_form(view):
+    """The API's login throttles on a login form (the admin's): same budgets, a plain-text 429 over them.
+
+    Without it, /admin/login/ would be a way around the limits on guessing
+    passwords (of staff accounts, the ones it answers for).
+    """
+
+    @functools.wraps(view)
+    def throttled_view(request, *args, **kwargs):
+        if request.method == "POST":
+            throttles = [throttle() for throttle in LOGIN_THROTTLES]
+            waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request, None)]
+            if waits:
+                wait = max(waits)
+                response = HttpResponse(
+                    f"Too many login attempts; try again in {wait} seconds.\n",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return view(request, *args, **kwargs)
+
+    return throttled_view

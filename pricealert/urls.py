@@ -7,12 +7,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pricealert.health import HealthView
 from pricealert.routing import slash_optional
+from pricealert.throttling import throttle_login_form
 
 handler400 = "pricealert.errors.json_400"
 handler404 = "pricealert.errors.json_404"
 handler500 = "pricealert.errors.json_500"
 
 urlpatterns = [
+    # The admin's login form, under the same login throttles as POST /token.
+    path("admin/login/", throttle_login_form(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
     # Operators type /admin; a GET redirect is harmless (no API path ever redirects).
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
