@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install redis run demo test lint format clean
+.PHONY: install redis run demo test chaos lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ demo: install
 
 test: install redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# `make chaos`: the full chaos run (tests/chaos): thousands of alerts through worker
+# SIGKILLs, Redis restarts, a blocked database (PostgreSQL), Binance drops and a
+# minute of SMTP refusals; prints the report. `make test` runs the short one.
+# CHAOS_ARGS="--size short" or "--alerts 2000"; DATABASE_URL=postgres://... for PostgreSQL.
+chaos: install
+	$(BIN)/python -m tests.chaos --size full $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -267,7 +267,7 @@ def close_connection(connection) -> None:
 
 def send_lease() -> timedelta:
     """How long a claim keeps other workers off: longer than any SMTP conversation can take."""
-    return timedelta(seconds=max(60, 6 * settings.EMAIL_TIMEOUT))
+    return timedelta(seconds=max(settings.ALERTS_NOTIFY_LEASE_SECONDS, 6 * settings.EMAIL_TIMEOUT))
 
 
 def claim_notification(

@@ -17,6 +17,45 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def _fail_like_a_lost_connection(connparams):
+    """kombu's Redis Channel._connparams, raising ConnectionError once the channel's connection is gone.
+
+    When the broker (Redis) restarts, celery's consumer collects the dead
+    connection, which drops the transport's client, and reconnects. Whatever
+    still touches a channel of the old connection afterwards (closing it puts
+    its unacknowledged messages back; acking or rejecting a task that was
+    running across the restart) needs a new Redis client, reads
+    ``transport.client.hostname`` and raises AttributeError, which celery does
+    not expect: the worker exits with "Unrecoverable error" (found by the chaos
+    suite, tests/chaos). A ConnectionError is what celery handles there: it
+    logs it and goes on with the new connection. The messages left unacked
+    stay in Redis (restored after the visibility timeout), and the
+    notification outbox's sweeper resends anything a restarted Redis lost.
+    """
+
+    def guarded(self, asynchronous=False):
+        transport = getattr(self, "connection", None)
+        if transport is None or getattr(transport, "client", None) is None:
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RedisConnectionError("this channel's broker connection was closed (the broker restarted)")
+        return connparams(self, asynchronous=asynchronous)
+
+    guarded.wrapped_by_pricealert = True
+    return guarded
+
+
+def _patch_kombu_redis() -> None:
+    from kombu.transport import redis as redis_transport
+
+    channel = redis_transport.Channel
+    if not getattr(channel._connparams, "wrapped_by_pricealert", False):
+        channel._connparams = _fail_like_a_lost_connection(channel._connparams)
+
+
+_patch_kombu_redis()
+
+
 @setup_logging.connect
 def use_django_logging(**kwargs):
     """Worker and beat log like every other process: settings.LOGGING's one-line format and level.

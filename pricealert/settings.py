@@ -201,6 +201,10 @@ ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
 ALERTS_NOTIFY_RETRY_SECONDS = env.float("ALERTS_NOTIFY_RETRY_SECONDS", default=10.0)
 ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300)
+# How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
+# (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
+ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
+ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=60.0)
 # Per-user limits: active (waiting or re-arming) alerts, and alert firings notified per
 # hour (later ones are recorded as "suppressed"); 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
@@ -216,8 +220,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-stuck-notifications": {
         "task": "alerts.tasks.requeue_stuck_notifications",
-        "schedule": 60.0,
-        "options": {"expires": 55.0},
+        "schedule": ALERTS_NOTIFY_SWEEP_SECONDS,
+        "options": {"expires": max(ALERTS_NOTIFY_SWEEP_SECONDS - 5, 1.0)},
     },
 }
 

@@ -107,6 +107,7 @@ class Stack:
         evaluate_interval: float = 1.0,
         worker_concurrency: int = 2,
         extra_env: dict | None = None,
+        process_database_url=None,
     ):
         self.redis_url = redis_url
         self.alert_specs = alerts
@@ -114,6 +115,9 @@ class Stack:
         self.evaluate_interval = evaluate_interval
         self.worker_concurrency = worker_concurrency
         self.extra_env = extra_env or {}
+        # The processes may reach the database another way (the chaos run's proxy).
+        self.process_database_url = process_database_url or (lambda url: url)
+        self._spawn_args: dict[str, list[str]] = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="pricealert-e2e-"))
         self.processes: dict[str, subprocess.Popen] = {}
         self.mail = MailServer()
@@ -127,7 +131,7 @@ class Stack:
             DJANGO_SETTINGS_MODULE="pricealert.settings",
             DEBUG="false",
             SECRET_KEY="e2e-only-not-a-secret",
-            DATABASE_URL=self.database.url,
+            DATABASE_URL=self.process_database_url(self.database.url),
             REDIS_URL=self.redis_url,
             BINANCE_WS_URL=self.binance.url,
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
@@ -174,7 +178,8 @@ class Stack:
         return self
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        self._spawn_args[name] = args
+        log = open(self.workdir / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
             [PYTHON, *args],
             cwd=PROJECT_DIR,
@@ -184,6 +189,22 @@ class Stack:
             start_new_session=True,  # its own process group: the worker's children die with it
         )
         log.close()
+
+    def spawn_web(self, port: int) -> None:
+        """gunicorn on 127.0.0.1:port (two sync workers), as `make run` starts it."""
+        args = ["-m", "gunicorn", "pricealert.wsgi", f"--bind=127.0.0.1:{port}", "--workers=2"]
+        self._spawn("web", [*args, "--no-control-socket", "--timeout=60"])
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and everything in its group (a worker's pool children too)."""
+        process = self.processes.pop(name)  # check_alive must not count a kill on purpose
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def respawn(self, name: str) -> None:
+        """Start a killed process again with the same command (its log goes on in the same file)."""
+        self._spawn(name, self._spawn_args[name])
 
     def stop(self, *, remove_logs: bool = False) -> None:
         for process in self.processes.values():
