@@ -293,13 +293,19 @@ def gunicorn(args, env: dict[str, str]):
 # --- one step -------------------------------------------------------------------------
 
 
-def cpu_seconds(processes) -> float:
-    total = 0.0
+def cpu_seconds(processes) -> dict[int, tuple[float, float]]:
+    """(user, system) CPU seconds of each process still alive, by pid."""
+    seconds = {}
     for process in processes:
         with contextlib.suppress(Exception):
             times = process.cpu_times()
-            total += times.user + times.system
-    return total
+            seconds[process.pid] = (times.user, times.system)
+    return seconds
+
+
+def cpu_spent(before: dict, after: dict, part: slice = slice(0, 2)) -> float:
+    """CPU seconds spent between two readings; a process started in between counts from 0."""
+    return sum(sum(times[part]) - sum(before.get(pid, (0.0, 0.0))[part]) for pid, times in after.items())
 
 
 def database_backends(name: str):
@@ -369,6 +375,8 @@ def run_step(args, url: str, server, rate: int, out: Path, accounts_file: Path, 
                 "--pid",
                 str(server.pid),
                 "--subprocesses",
+                # Samples only while the worker holds the GIL: CPU spent in Python, not waits.
+                "--gil",
                 "--format",
                 "raw",
                 "--rate",
@@ -412,8 +420,11 @@ def run_step(args, url: str, server, rate: int, out: Path, accounts_file: Path, 
     step = {
         "target_rps": rate,
         "stats": {SHORT[name]: stats[name] for name in ENDPOINTS if name in stats},
-        "gunicorn_cpu_ms_per_request": 1000 * (cpu_after[0] - cpu_before[0]) / served,
-        "postgres_cpu_ms_per_request": 1000 * max(cpu_after[1] - cpu_before[1], 0) / served,
+        "gunicorn_cpu_ms_per_request": 1000 * cpu_spent(cpu_before[0], cpu_after[0]) / served,
+        "gunicorn_system_cpu_ms_per_request": 1000
+        * cpu_spent(cpu_before[0], cpu_after[0], slice(1, 2))
+        / served,
+        "postgres_cpu_ms_per_request": 1000 * cpu_spent(cpu_before[1], cpu_after[1]) / served,
         "locust_cpu_ms_per_request": 1000 * locust_cpu / served,
         "machine_cpu_busy": machine_busy,
         "load_average": [round(x, 2) for x in load_before] + [round(os.getloadavg()[0], 2)],
@@ -430,9 +441,10 @@ def print_step(step: dict) -> None:
         )
     print(" | ".join(parts), flush=True)
     print(
-        "    cpu per request: gunicorn {:.2f} ms, postgres {:.2f} ms, locust {:.2f} ms; machine {:.0%} busy; "
-        "load {}; {}".format(
+        "    cpu per request: gunicorn {:.2f} ms ({:.2f} system), postgres {:.2f} ms, locust {:.2f} ms; "
+        "machine {:.0%} busy; load {}; {}".format(
             step["gunicorn_cpu_ms_per_request"],
+            step["gunicorn_system_cpu_ms_per_request"],
             step["postgres_cpu_ms_per_request"],
             step["locust_cpu_ms_per_request"],
             step["machine_cpu_busy"],
