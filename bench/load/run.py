@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/load/run.py                          # cache on and off, stepped rates
     .venv/bin/python bench/load/run.py --cache on --rates 200,300 --step-seconds 60
-    .venv/bin/python bench/load/run.py --workers 4 --worker-class gthread --threads 4
-    .venv/bin/python bench/load/run.py --cache on --rates 300 --profile   # py-spy of the workers
+    .venv/bin/python bench/load/run.py --workers 5 --worker-class gthread --threads 4
+    .venv/bin/python bench/load/run.py --cache on --rates 100 --profile   # py-spy of the workers
 
 What it does, and undoes:
 
@@ -11,16 +11,18 @@ What it does, and undoes:
    (default postgres://postgres@127.0.0.1:5432/postgres), migrates it, and
    creates 200 accounts with unusable passwords; their access tokens are minted
    directly with simplejwt (nobody logs in, so the login throttles never apply);
-2. for each cache mode (ALERT_LIST_CACHE_SECONDS=300, and 0 = off) starts
+2. for each cache mode (ALERT_LIST_CACHE_SECONDS=300, and 0 = off) starts a
    gunicorn on a socket it bound itself (127.0.0.1, ephemeral port) with
    DEBUG=false, a random SECRET_KEY, ALLOWED_HOSTS=127.0.0.1 and Redis database 7;
+   both run side by side and the modes take turns at each rate, so load from
+   elsewhere on the machine falls on both alike;
 3. steps the total request rate (--rates): before each step every account's
    alerts are reset to the same seed (40 each: 30 waiting, 5 triggered, 5
    deleted) and Redis database 7 is emptied and given the prices; then locust
-   runs 200 users for --step-seconds (``constant_throughput``: each user does
-   rate/200 tasks a second) and the step passes when nothing failed, p99 is at
-   most --p99-ms and at least 90 % of the rate was served; stepping stops after
-   the first step that fails;
+   runs 200 users for --step-seconds (each user a Poisson process of rate/200
+   tasks a second) and the step passes when nothing failed, p99 is at
+   most --p99-ms and at least 90 % of the rate was served; a mode stops
+   stepping after its first failed step (unless --keep-going);
 4. prints per step and endpoint requests/s and p50/p99, plus the CPU time the
    gunicorn workers, the PostgreSQL backends and locust itself spent per request;
 5. stops gunicorn, drops the database and empties Redis database 7 (refusing to
@@ -524,14 +526,24 @@ def main():
         from django.db import connections
 
         connections.close_all()
-        for label, cache_seconds in modes.items():
-            print(f"== list cache {label} (ALERT_LIST_CACHE_SECONDS={cache_seconds})", flush=True)
-            steps = []
-            with gunicorn(args, bench_env(args, database_url, cache_seconds)) as (server, url):
-                for rate in rates:
+        # Both servers run side by side (an idle one costs nothing) and the modes take
+        # turns at each rate, so a burst of load from elsewhere hits both alike.
+        with contextlib.ExitStack() as stack:
+            servers = {}
+            for label, cache_seconds in modes.items():
+                print(f"== list cache {label}: ALERT_LIST_CACHE_SECONDS={cache_seconds}", flush=True)
+                servers[label] = stack.enter_context(
+                    gunicorn(args, bench_env(args, database_url, cache_seconds))
+                )
+            steps = {label: [] for label in modes}
+            for rate in rates:
+                for label, (server, url) in servers.items():
+                    if steps[label] and not steps[label][-1]["passed"] and not args.keep_going:
+                        continue
                     reset_state(users, args.alerts_per_user, accounts_file, redis_client)
                     connections.close_all()
                     step = run_step(args, url, server, rate, out, accounts_file, f"cache_{label}")
+                    print(f"cache {label:3}", end=" ")
                     print_step(step)
                     if args.profile:
                         step["profile"] = summarise_profile(out / f"cache_{label}_{rate}_profile.txt")
@@ -539,11 +551,10 @@ def main():
                             print(f"    profile, {kind}:")
                             for frame, share in rows:
                                 print(f"    {share:6.1%}  {frame}")
-                    steps.append(step)
-                    if not step["passed"] and not args.keep_going:
-                        break
-            passed = [step for step in steps if step["passed"]]
-            results["modes"][label] = {"steps": steps, "best": passed[-1] if passed else None}
+                    steps[label].append(step)
+        for label, mode_steps in steps.items():
+            passed = [step for step in mode_steps if step["passed"]]
+            results["modes"][label] = {"steps": mode_steps, "best": passed[-1] if passed else None}
     finally:
         with contextlib.suppress(Exception):
             from django.db import connections
