@@ -96,9 +96,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _TEST_DATABASE_NAME = env.str("TEST_DATABASE_NAME", default="")
 if _TEST_DATABASE_NAME:
     DATABASES["default"]["TEST"] = {"NAME": _TEST_DATABASE_NAME}
+# Several processes (web, worker, beat) share a SQLite file: wait for locks, and
+# take the write lock when a transaction begins. A transaction that read first
+# and writes later cannot wait for it: SQLite answers "database is locked" at
+# once (a register failed with a 500 that way while the engine was writing).
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several processes (web, worker, beat) share the file: wait for locks.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
