@@ -79,7 +79,11 @@ def parse_args():
     parser.add_argument("--alerts-per-user", type=int, default=40)
     parser.add_argument("--p99-ms", type=float, default=100.0)
     parser.add_argument("--keep-going", action="store_true", help="run every step, even after one fails")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (WEB_CONCURRENCY's default)")
+    parser.add_argument(
+        "--workers",
+        default="3",
+        help="gunicorn workers (3: WEB_CONCURRENCY's default); a list such as 3,5 compares them",
+    )
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--redis-db", type=int, default=7)
@@ -242,7 +246,7 @@ def queries_per_request(users) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def gunicorn(args, env: dict[str, str]):
+def gunicorn(args, env: dict[str, str], workers: int):
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -254,7 +258,7 @@ def gunicorn(args, env: dict[str, str]):
         "--bind",
         f"fd://{listener.fileno()}",
         "--workers",
-        str(args.workers),
+        str(workers),
         "--worker-class",
         args.worker_class,
         "--threads",
@@ -504,8 +508,15 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     accounts_file = out / "accounts.json"
     rates = [int(rate) for rate in args.rates.split(",")]
-    modes = {"on": 300, "off": 0}
-    modes = {k: v for k, v in modes.items() if args.cache in (k, "both")}
+    caches = {"on": 300, "off": 0}
+    worker_counts = [int(count) for count in args.workers.split(",")]
+    # One gunicorn per (cache mode, worker count); labels such as "on" or "on/w5".
+    modes = {
+        (cache if len(worker_counts) == 1 else f"{cache}/w{workers}"): (seconds, workers)
+        for cache, seconds in caches.items()
+        if args.cache in (cache, "both")
+        for workers in worker_counts
+    }
     results = {
         "config": {
             "gunicorn": f"--workers {args.workers} --worker-class {args.worker_class} "
@@ -530,10 +541,10 @@ def main():
         # turns at each rate, so a burst of load from elsewhere hits both alike.
         with contextlib.ExitStack() as stack:
             servers = {}
-            for label, cache_seconds in modes.items():
-                print(f"== list cache {label}: ALERT_LIST_CACHE_SECONDS={cache_seconds}", flush=True)
+            for label, (cache_seconds, workers) in modes.items():
+                print(f"== {label}: ALERT_LIST_CACHE_SECONDS={cache_seconds}, {workers} workers", flush=True)
                 servers[label] = stack.enter_context(
-                    gunicorn(args, bench_env(args, database_url, cache_seconds))
+                    gunicorn(args, bench_env(args, database_url, cache_seconds), workers)
                 )
             steps = {label: [] for label in modes}
             for rate in rates:
@@ -542,11 +553,13 @@ def main():
                         continue
                     reset_state(users, args.alerts_per_user, accounts_file, redis_client)
                     connections.close_all()
-                    step = run_step(args, url, server, rate, out, accounts_file, f"cache_{label}")
-                    print(f"cache {label:3}", end=" ")
+                    step = run_step(args, url, server, rate, out, accounts_file, label.replace("/", "_"))
+                    print(f"cache {label:6}", end=" ")
                     print_step(step)
                     if args.profile:
-                        step["profile"] = summarise_profile(out / f"cache_{label}_{rate}_profile.txt")
+                        step["profile"] = summarise_profile(
+                            out / f"{label.replace('/', '_')}_{rate}_profile.txt"
+                        )
                         for kind, rows in step["profile"].items():
                             print(f"    profile, {kind}:")
                             for frame, share in rows:
