@@ -14,7 +14,9 @@ Three kinds of objects, each with one job:
   with ``store.write_windows`` (one stream entry per flush, plus the latest
   prices), and the connections' heartbeats. When Redis fails it keeps merging
   and retries with backoff, so no window is ever dropped; receiving never
-  waits for Redis.
+  waits for Redis. If Redis comes back empty (a restart without persistence),
+  it writes the last ``replay_seconds`` of windows again: the engine may not
+  have read them yet.
 - ``Feeder``: the controller. ``follow(symbols)`` shards the streams over
   connections (at most ``max_streams_per_connection`` each); ``maintain()``
   replaces a connection before Binance's 24-hour limit or after a
@@ -24,6 +26,7 @@ Three kinds of objects, each with one job:
 ``manage.py runfeeder`` drives a ``Feeder``; tests and the benchmark do too.
 """
 
+import copy
 import itertools
 import logging
 import random
@@ -31,6 +34,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -85,6 +89,9 @@ class FeederConfig:
     heartbeat_interval: float = 1.0
     # Seconds the flusher keeps retrying Redis at shutdown before giving up.
     shutdown_flush_timeout: float = 5.0
+    # Windows written in this many seconds are written again if Redis comes back
+    # empty: the engine may not have read them yet (far more than a tick's lag).
+    replay_seconds: float = 30.0
     # Connection names (heartbeats) are "<name>/<shard>".
     name: str = socket.gethostname()
 
@@ -196,6 +203,11 @@ class Flusher(threading.Thread):
         self.windows_written = 0
         self.last_entry_id: str | None = None
         self._failing_since: float | None = None
+        # Replay after Redis lost its data: our marker in Redis, and what we wrote lately.
+        self._marker = uuid.uuid4().hex
+        self._recent: deque[tuple[float, list[PriceWindow]]] = deque()
+        self._replay_due = False
+        self.replays = 0
 
     def submit(self, windows: dict[str, PriceWindow]) -> None:
         with self._lock:
@@ -234,7 +246,11 @@ class Flusher(threading.Thread):
     def _write_unsent(self) -> bool:
         windows = list(self._unsent.values())
         try:
-            self.last_entry_id = store.write_windows(windows, client=self.client)
+            written = store.write_windows_marked(windows, self._marker, client=self.client)
+            self.last_entry_id, emptied = written
+            self._replay_due = self._replay_due or (emptied and bool(self._recent))
+            if self._replay_due:
+                self._replay_recent()
         except redis.RedisError as exc:
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
@@ -252,9 +268,35 @@ class Flusher(threading.Thread):
             )
             self._failing_since = None
         self._unsent = {}
+        self._remember(windows)
         self.flushes += 1
         self.windows_written += len(windows)
         return True
+
+    def _remember(self, windows: list[PriceWindow]) -> None:
+        now = time.monotonic()
+        self._recent.append((now, [copy.copy(w) for w in windows]))
+        while self._recent and self._recent[0][0] < now - self.config.replay_seconds:
+            self._recent.popleft()
+
+    def _replay_recent(self) -> None:
+        """Redis came back empty: write the windows of the last replay_seconds again, oldest first.
+
+        They were flushed, but the engine may not have read them before Redis
+        lost them; a crossing in them would otherwise be missed if the price
+        never crosses again. Reading a window twice fires nothing twice (the
+        engine's conditional trigger), and each keeps its own event times, so
+        an alert is still judged only on trades after its creation.
+        """
+        for _, windows in self._recent:
+            store.write_windows(windows, client=self.client, latest_prices=False)
+        logger.warning(
+            "Redis lost its data (restarted empty?): wrote the last %d flushes (%.0fs) again",
+            len(self._recent),
+            self.config.replay_seconds,
+        )
+        self._replay_due = False
+        self.replays += 1
 
     def _write_heartbeats(self) -> None:
         beats = self.heartbeat_source()

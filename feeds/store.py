@@ -7,6 +7,7 @@ Layout (all under REDIS_URL):
   holds one field per symbol that traded: ``SYMBOL -> "high low last first_ms last_ms"``.
   Capped with ``MAXLEN ~`` so Redis memory stays bounded.
 - ``feed:heartbeat``: a hash of connection name -> unix time of its last message.
+- ``feed:epoch``: the running feeder's marker; missing means Redis restarted empty.
 """
 
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from feeds.windows import PriceWindow
 PRICE_KEY = "price:{symbol}"
 WINDOW_STREAM = "prices"
 HEARTBEAT_KEY = "feed:heartbeat"
+# Set by the feeder's first write: gone means Redis lost its data (feeds.feeder.Flusher).
+EPOCH_KEY = "feed:epoch"
 # About a day of flushes at 5 per second: the engine can be down that long and
 # still replay every window it missed.
 WINDOW_STREAM_MAXLEN = 500_000
@@ -51,26 +54,50 @@ def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def write_windows(windows: list[PriceWindow], client: redis.Redis | None = None) -> str | None:
+def write_windows(
+    windows: list[PriceWindow], client: redis.Redis | None = None, *, latest_prices: bool = True
+) -> str | None:
     """Append one flush of windows to the stream and update the latest prices.
 
     One round trip (a pipeline in a MULTI): either the whole flush lands or none
     of it, so a caller that gets an exception can keep its windows and retry.
     Returns the stream entry id, or None when there was nothing to write.
+    ``latest_prices=False`` leaves the ``price:{SYMBOL}`` hashes alone (older
+    windows written again must not replace newer prices).
     """
     if not windows:
         return None
-    client = client or redis_client()
-    pipe = client.pipeline(transaction=True)
+    pipe = (client or redis_client()).pipeline(transaction=True)
+    _queue_windows(pipe, windows, latest_prices=latest_prices)
+    return pipe.execute()[0]
+
+
+def write_windows_marked(
+    windows: list[PriceWindow], marker: str, client: redis.Redis | None = None
+) -> tuple[str | None, bool]:
+    """``write_windows`` that also tells whether Redis lost its data since the writer's last write.
+
+    The writer's ``marker`` (set once, never expiring) rides in the same MULTI;
+    finding it missing means this Redis was restarted empty (or flushed) since:
+    returns (entry id, True) then, and the feeder writes its recent windows again.
+    """
+    pipe = (client or redis_client()).pipeline(transaction=True)
+    pipe.set(EPOCH_KEY, marker, nx=True)
+    if windows:
+        _queue_windows(pipe, windows)
+    results = pipe.execute()
+    return (results[1] if windows else None), bool(results[0])
+
+
+def _queue_windows(pipe, windows: list[PriceWindow], *, latest_prices: bool = True) -> None:
     pipe.xadd(
         WINDOW_STREAM,
         {w.symbol: w.encode() for w in windows},
         maxlen=WINDOW_STREAM_MAXLEN,
         approximate=True,
     )
-    for w in windows:
+    for w in windows if latest_prices else ():
         pipe.hset(PRICE_KEY.format(symbol=w.symbol), mapping={"p": str(w.last), "E": w.last_event_ms})
-    return pipe.execute()[0]
 
 
 def write_price(symbol: str, price: Decimal, event_ms: int, client: redis.Redis | None = None) -> str:

@@ -126,3 +126,48 @@ def test_redis_outage_does_not_kill_the_feeder_and_it_catches_up(
     assert wait_for(
         lambda: getattr(store.latest_price("BTCUSDT", client=client), "price", None) == Decimal("102")
     )
+
+
+def test_windows_written_before_redis_restarted_empty_are_written_again(
+    private_redis, binance, start_feeder, caplog
+):
+    # A spike flushed just before Redis died may never have been evaluated: the
+    # price went back down, so no later trade crosses that target again.
+    caplog.set_level(logging.INFO, logger="feeds.feeder")
+    client = redis.Redis(
+        port=private_redis.port, decode_responses=True, socket_timeout=1, socket_connect_timeout=1
+    )
+    feeder = start_feeder({"BTCUSDT"}, redis_client=client, redis_retry_max=0.3)
+    assert binance.wait_for_subscription("btcusdt@aggTrade")
+    binance.publish_trade("BTCUSDT", "180", event_ms=1_700_000_000_000)
+    binance.publish_trade("BTCUSDT", "100", event_ms=1_700_000_000_500)
+    assert wait_for(
+        lambda: getattr(store.latest_price("BTCUSDT", client=client), "price", None) == Decimal("100")
+    )
+
+    private_redis.kill()
+    private_redis.start()  # empty: no persistence
+    assert store.read_windows("0", client=client) == []
+    binance.publish_trade("BTCUSDT", "101", event_ms=1_700_000_001_000)
+
+    assert wait_for(lambda: feeder.feeder.flusher.replays == 1, timeout=20)
+    windows = [w for _, entry in store.read_windows("0", client=client) for w in entry]
+    spike = [w for w in windows if w.high == Decimal("180")]
+    assert spike and spike[0].last_event_ms <= 1_700_000_000_500  # its own event times, not the replay's
+    assert max(w.last_event_ms for w in windows) == 1_700_000_001_000
+    # The replay does not put the latest price back to an older one.
+    assert store.latest_price("BTCUSDT", client=client).price == Decimal("101")
+    assert "Redis lost its data" in caplog.text
+
+
+def test_a_redis_that_kept_its_data_gets_no_replay(private_redis, binance, start_feeder):
+    client = redis.Redis(port=private_redis.port, decode_responses=True, socket_timeout=1)
+    feeder = start_feeder({"BTCUSDT"}, redis_client=client)
+    assert binance.wait_for_subscription("btcusdt@aggTrade")
+    for price in ("100", "101", "102"):
+        binance.publish_trade("BTCUSDT", price)
+        assert wait_for(
+            lambda p=price: getattr(store.latest_price("BTCUSDT", client=client), "price", None) == Decimal(p)
+        )
+    assert feeder.feeder.flusher.replays == 0
+    assert len(store.read_windows("0", client=client)) == feeder.feeder.flusher.flushes
