@@ -23,10 +23,14 @@ class Expectation:
     should_not_fire: set[int]
 
     @classmethod
-    def from_specs(cls, specs: list[dict], ids: list[int], top: Decimal, bottom: Decimal) -> "Expectation":
+    def from_specs(
+        cls, specs: list[dict], ids: list[int], ranges: dict[str, tuple[Decimal, Decimal]]
+    ) -> "Expectation":
+        """``ranges``: the lowest and highest price the market published per symbol."""
         fire, hold = {}, set()
         for spec, alert_id in zip(specs, ids, strict=True):
             target = Decimal(spec["target_price"])
+            bottom, top = ranges[spec["symbol"]]
             crossed = target <= top if spec["direction"] == "above" else target >= bottom
             if crossed:
                 fire[alert_id] = (spec["symbol"], spec["direction"], target)
@@ -38,8 +42,8 @@ class Expectation:
     def total(self) -> int:
         return len(self.should_fire)
 
-    def count(self, direction: str) -> int:
-        return sum(1 for _, d, _ in self.should_fire.values() if d == direction)
+    def count(self, direction: str, symbols: list[str]) -> int:
+        return sum(1 for s, d, _ in self.should_fire.values() if d == direction and s in symbols)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -65,6 +69,8 @@ class Report:
     duplicates_other: int = 0
     wrong_state: int = 0
     wrong_recipient: int = 0
+    spike_alerts: int = 0  # crossed by one trade just before a Redis restart, never again
+    spike_fired: int = 0
     api_mismatches: int = 0
     delays: list[float] = field(default_factory=list)
     faults: list[tuple[float, str]] = field(default_factory=list)
@@ -91,6 +97,8 @@ class Report:
             f"pending: {self.notifications_pending})",
             f"  emails received        {self.emails_received}   (+{self.other_emails} non-alert emails)",
             f"  missing                {self.missing}",
+            f"  spike crossings lost with Redis, fired from the feeder's replay: "
+            f"{self.spike_fired}/{self.spike_alerts}",
             f"  duplicates             {self.duplicates_other}   "
             f"(+{self.duplicates_crash_window} resends of one notification: crash between SMTP 250 "
             "and the database)",
@@ -113,7 +121,7 @@ class Report:
 
 
 def collect(stack, expectation: Expectation, market, *, faults, fault_errors, worker_kills, walk_started,
-            duration, api) -> Report:  # fmt: skip
+            duration, api, spike_symbols) -> Report:  # fmt: skip
     db = stack.database
     alerts = {
         row[0]: row
@@ -214,9 +222,14 @@ def collect(stack, expectation: Expectation, market, *, faults, fault_errors, wo
         if len(emailed) > 1:
             report.duplicates_other += len(emailed) - 1
             problems.append(f"alert {alert_id}: emails from {len(emailed)} different notifications")
-        crossed = market.first_crossing(direction, target)
+        crossed = market.first_crossing(symbol, direction, target)
         if crossed is not None:
             report.delays.append(first_at[emailed[0]] - crossed)
+
+    for alert_id, (symbol, _, _) in expectation.should_fire.items():
+        if symbol in spike_symbols:
+            report.spike_alerts += 1
+            report.spike_fired += alerts[alert_id][1] == "triggered"
 
     if report.missing:
         problems.insert(0, f"{report.missing} alerts that should have fired were never emailed")

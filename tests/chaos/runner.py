@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlparse, urlunparse
 
+import redis
 import requests
 
 from tests.chaos.faults import PrivateRedis, TcpProxy, free_port
@@ -43,6 +44,10 @@ from tests.e2e.harness import PROJECT_DIR, PYTHON, Stack
 BASE_PRICE = Decimal("100")
 TOP_PRICE = Decimal("150")
 BOTTOM_PRICE = Decimal("50")
+# A spike symbol trades once at SPIKE_PRICE just before a Redis restart, then at
+# BASE_PRICE again: nothing but the feeder's replay can fire its alerts.
+SPIKE_PRICE = Decimal("160")
+ALERTS_PER_SPIKE_SYMBOL = 12
 PASSWORD = "chaos-Monkey-Password-42"
 
 
@@ -147,11 +152,21 @@ def alert_specs(size: Size, seed: int) -> list[dict]:
     """Every alert of the run: 45 % above targets and 45 % below targets the walk crosses, 10 % it never does.
 
     Each symbol also gets one alert of each never-crossed kind, so the feeder
-    keeps following every symbol until the end.
+    keeps following every symbol until the end. Then, per Redis restart, a
+    spike symbol with above targets only its one spike crosses.
     """
     rng = random.Random(seed)
-    symbols = chaos_symbols(size.symbols)
+    everything = chaos_symbols(size.symbols + size.redis_restarts)
+    symbols, spikes = everything[: size.symbols], everything[size.symbols :]
     specs = []
+    for symbol in spikes:
+        for i in range(ALERTS_PER_SPIKE_SYMBOL):
+            user = f"user{rng.randrange(size.users):05d}@chaos.example.com"
+            target = Decimal(rng.randint(10001, 15999) if i >= 2 else (25000 if i == 0 else 1000))
+            direction = "below" if i == 1 else "above"
+            specs.append(
+                {"email": user, "symbol": symbol, "direction": direction, "target_price": str(target / 100)}
+            )
     for i in range(size.alerts):
         symbol = symbols[i % len(symbols)]
         user = f"user{rng.randrange(size.users):05d}@chaos.example.com"
@@ -171,22 +186,24 @@ def alert_specs(size: Size, seed: int) -> list[dict]:
 
 @dataclass
 class Market:
-    """The driver's side of the market: every price it published, with when."""
+    """The driver's side of the market: every price it published, per symbol, with when."""
 
     binance: object
-    symbols: list[str]
-    trades: list[tuple[float, Decimal]] = field(default_factory=list)  # (unix time, price), all symbols
+    symbols: list[str]  # the ones that walk together
+    trades: dict[str, list[tuple[float, Decimal]]] = field(default_factory=dict)  # (unix time, price)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def publish(self, price: Decimal) -> None:
+    def publish(self, price: Decimal, symbols: list[str] | None = None) -> None:
+        symbols = symbols or self.symbols
         at = time.time()
-        self.binance.publish_trades([(symbol, str(price)) for symbol in self.symbols])
+        self.binance.publish_trades([(symbol, str(price)) for symbol in symbols])
         with self.lock:
-            self.trades.append((at, price))
+            for symbol in symbols:
+                self.trades.setdefault(symbol, []).append((at, price))
 
-    def first_crossing(self, direction: str, target: Decimal) -> float | None:
+    def first_crossing(self, symbol: str, direction: str, target: Decimal) -> float | None:
         with self.lock:
-            for at, price in self.trades:
+            for at, price in self.trades.get(symbol, []):
                 if (price >= target) if direction == "above" else (price <= target):
                     return at
         return None
@@ -207,6 +224,7 @@ class ChaosRun:
         self.stack: Stack | None = None
         self.market: Market | None = None
         self.specs: list[dict] = []
+        self.spike_symbols: list[str] = []
         self.alert_ids: list[int] = []
         self._phase = threading.Event()  # set once the walk started down
         self._done = threading.Event()
@@ -310,8 +328,11 @@ class ChaosRun:
         self.log(f"  t={time.monotonic() - self.started_at:5.1f}s  fault: {what}")
 
     def _triggered(self, direction: str) -> int:
+        """Triggered alerts of the walking symbols in that direction."""
+        symbols = ", ".join(f"'{symbol}'" for symbol in self.market.symbols)
         rows = self.stack.database.query(
-            f"SELECT COUNT(*) FROM alerts_alert WHERE status = 'triggered' AND direction = '{direction}'"
+            "SELECT COUNT(*) FROM alerts_alert WHERE status = 'triggered' "
+            f"AND direction = '{direction}' AND symbol IN ({symbols})"
         )
         return rows[0][0]
 
@@ -335,10 +356,10 @@ class ChaosRun:
     def _drive(self, expectation: Expectation) -> None:
         self.market.publish(BASE_PRICE)
         self._walk(BASE_PRICE, TOP_PRICE, 25)
-        self._hold(TOP_PRICE, "above", expectation.count("above"), self.size.timeout)
+        self._hold(TOP_PRICE, "above", expectation.count("above", self.market.symbols), self.size.timeout)
         self._phase.set()
         self._walk(TOP_PRICE, BOTTOM_PRICE, 50)
-        self._hold(BOTTOM_PRICE, "below", expectation.count("below"), self.size.timeout)
+        self._hold(BOTTOM_PRICE, "below", expectation.count("below", self.market.symbols), self.size.timeout)
 
     def _wait_emails_flowing(self, more: int, timeout: float) -> bool:
         start = len(self.stack.mail.received)
@@ -360,7 +381,32 @@ class ChaosRun:
         self.stack.respawn("worker")
         self._fault("worker restarted")
 
+    def _spike_flushed(self, symbol: str) -> bool:
+        """The feeder wrote a window of ``symbol`` reaching the spike (the engine may not have read it)."""
+        client = redis.Redis(port=self.redis.port, decode_responses=True, socket_timeout=2)
+        try:
+            for _, fields in client.xrevrange("prices", count=50):
+                if symbol in fields and Decimal(fields[symbol].split()[0]) >= SPIKE_PRICE:
+                    return True
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        return False
+
     def _restart_redis(self) -> None:
+        spike = (
+            self.spike_symbols[self.redis.restarts] if self.redis.restarts < len(self.spike_symbols) else None
+        )
+        if spike:
+            # One trade over every target of the spike symbol, back at once; Redis dies
+            # right after the feeder flushed it, most likely before the engine's next tick.
+            self.market.publish(SPIKE_PRICE, [spike])
+            self.market.publish(BASE_PRICE, [spike])
+            deadline = time.monotonic() + 10
+            while not self._spike_flushed(spike) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._fault(f"{spike} spiked to {SPIKE_PRICE} and back (flushed to Redis, not crossed again)")
         self._fault("SIGKILL Redis (no persistence: stream, queues, locks lost)")
         self.redis.crash_restart(down_seconds=1.0)
         self._fault("Redis restarted empty")
@@ -387,13 +433,10 @@ class ChaosRun:
         while time.monotonic() - self.started_at < seconds and not self._done.is_set():
             time.sleep(0.05)
 
-    def _chaos_script(self) -> None:
+    def _infrastructure_script(self) -> None:
+        """Binance, Redis and database faults, while the walk goes up and then down."""
         size = self.size
         try:
-            mail = self.stack.mail
-            self._fault(f"SMTP refuses every message (451) for {size.smtp_refusal:.0f} s")
-            mail.refuse(always=True, reply="451 4.3.0 Try again later")
-            refusal_ends = size.smtp_refusal
             self._at(1.5)
             self._drop_binance()
             self._at(3.0)
@@ -402,43 +445,48 @@ class ChaosRun:
             self._server_shutdown()
             self._at(6.0)
             self._block_database()
-            self._at(refusal_ends)
-            mail.accept()
-            self._fault("SMTP accepts again")
-            kills = redis_restarts = 0
-            drops, shutdowns = 1, 1
-            self._kill_worker()
-            kills += 1
+            drops, shutdowns, restarts = 1, 1, 1
             while not self._phase.is_set() and not self._done.is_set():
                 time.sleep(0.05)
             phase_start = time.monotonic() - self.started_at
-            self._at(phase_start + 1.0)
-            self._drop_binance()
-            drops += 1
-            if redis_restarts < size.redis_restarts - 1:
-                self._at(phase_start + 2.0)
-                self._restart_redis()
-                redis_restarts += 1
-            while kills < size.worker_kills and not self._done.is_set():
-                self._kill_worker()
-                kills += 1
+            while not self._done.is_set() and (
+                drops < size.binance_drops
+                or shutdowns < size.server_shutdowns
+                or restarts < size.redis_restarts
+            ):
+                phase_start += 2.0
+                self._at(phase_start)
                 if drops < size.binance_drops:
                     self._drop_binance()
                     drops += 1
-                if shutdowns < size.server_shutdowns:
+                if restarts < size.redis_restarts:
+                    self._restart_redis()
+                    restarts += 1
+                elif shutdowns < size.server_shutdowns:
                     self._server_shutdown()
                     shutdowns += 1
-            while drops < size.binance_drops and not self._done.is_set():
-                time.sleep(1.0)
-                self._drop_binance()
-                drops += 1
-            while shutdowns < size.server_shutdowns and not self._done.is_set():
-                time.sleep(1.0)
-                self._server_shutdown()
-                shutdowns += 1
         except Exception as exc:  # reported; the run's checks then fail
             self.fault_errors.append(f"{type(exc).__name__}: {exc}")
-            self.log(f"  fault script failed: {exc!r}")
+            self.log(f"  infrastructure fault script failed: {exc!r}")
+
+    def _delivery_script(self) -> None:
+        """SMTP refuses, then accepts; the worker is SIGKILLed while emails flow."""
+        size = self.size
+        try:
+            mail = self.stack.mail
+            self._fault(f"SMTP refuses every message (451) for {size.smtp_refusal:.0f} s")
+            mail.refuse(always=True, reply="451 4.3.0 Try again later")
+            self._at(size.smtp_refusal)
+            mail.accept()
+            self._fault("SMTP accepts again")
+            for _ in range(size.worker_kills):
+                if self._done.is_set():
+                    break
+                self._kill_worker()
+                time.sleep(1.0)
+        except Exception as exc:  # reported; the run's checks then fail
+            self.fault_errors.append(f"{type(exc).__name__}: {exc}")
+            self.log(f"  delivery fault script failed: {exc!r}")
 
     def _wait_delivered(self, expectation: Expectation, timeout: float) -> None:
         """Until every alert that should fire was emailed and nothing is pending, then a quiet spell."""
@@ -463,18 +511,28 @@ class ChaosRun:
             self._seed()
             symbols = sorted({s["symbol"] for s in self.specs})
             self.stack.wait_ready([f"{s.lower()}@aggTrade" for s in symbols], timeout=90)
-            expectation = Expectation.from_specs(self.specs, self.alert_ids, TOP_PRICE, BOTTOM_PRICE)
+            walking = chaos_symbols(self.size.symbols)
+            self.spike_symbols = [s for s in symbols if s not in walking]
+            ranges = {s: (BOTTOM_PRICE, TOP_PRICE) for s in walking}
+            ranges.update({s: (BASE_PRICE, SPIKE_PRICE) for s in self.spike_symbols})
+            expectation = Expectation.from_specs(self.specs, self.alert_ids, ranges)
             self.log(f"{len(self.specs)} alerts on {len(symbols)} symbols; {expectation.total} should fire")
-            self.market = Market(self.stack.binance, symbols)
+            self.market = Market(self.stack.binance, walking)
             self.started_at = time.monotonic()
             walk_started = time.time()
-            script = threading.Thread(target=self._chaos_script, name="chaos-script", daemon=True)
-            script.start()
+            scripts = [
+                threading.Thread(target=self._infrastructure_script, name="chaos-infra", daemon=True),
+                threading.Thread(target=self._delivery_script, name="chaos-delivery", daemon=True),
+            ]
+            for script in scripts:
+                script.start()
             self._drive(expectation)
-            script.join(timeout=self.size.timeout)
+            for script in scripts:
+                script.join(timeout=self.size.timeout)
             self._wait_delivered(expectation, self.size.timeout)
             self._done.set()
-            script.join(timeout=30)
+            for script in scripts:
+                script.join(timeout=30)
             report = collect(
                 self.stack,
                 expectation,
@@ -485,6 +543,7 @@ class ChaosRun:
                 walk_started=walk_started,
                 duration=time.monotonic() - self.started_at,
                 api=self._api_view(),
+                spike_symbols=self.spike_symbols,
             )
             report.size = self.size
             report.database = "PostgreSQL (through a TCP proxy)" if self.proxy else "SQLite"
