@@ -401,11 +401,18 @@ class ChaosRun:
         if spike:
             # One trade over every target of the spike symbol, back at once; Redis dies
             # right after the feeder flushed it, most likely before the engine's next tick.
-            self.market.publish(SPIKE_PRICE, [spike])
-            self.market.publish(BASE_PRICE, [spike])
-            deadline = time.monotonic() + 10
-            while not self._spike_flushed(spike) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            stream = f"{spike.lower()}@aggTrade"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                # A feeder reconnecting after a drop would not get the trade: wait for it.
+                self.stack.binance.wait_for_subscription(stream, timeout=10)
+                self.market.publish(SPIKE_PRICE, [spike])
+                self.market.publish(BASE_PRICE, [spike])
+                flushed_by = time.monotonic() + 2
+                while not self._spike_flushed(spike) and time.monotonic() < flushed_by:
+                    time.sleep(0.01)
+                if self._spike_flushed(spike):
+                    break
             self._fault(f"{spike} spiked to {SPIKE_PRICE} and back (flushed to Redis, not crossed again)")
         self._fault("SIGKILL Redis (no persistence: stream, queues, locks lost)")
         self.redis.crash_restart(down_seconds=1.0)
@@ -456,12 +463,12 @@ class ChaosRun:
             ):
                 phase_start += 2.0
                 self._at(phase_start)
-                if drops < size.binance_drops:
-                    self._drop_binance()
-                    drops += 1
                 if restarts < size.redis_restarts:
                     self._restart_redis()
                     restarts += 1
+                if drops < size.binance_drops:
+                    self._drop_binance()
+                    drops += 1
                 elif shutdowns < size.server_shutdowns:
                     self._server_shutdown()
                     shutdowns += 1
