@@ -77,6 +77,7 @@ class Report:
     faults: list[tuple[float, str]] = field(default_factory=list)
     fault_errors: list[str] = field(default_factory=list)
     resends: list[str] = field(default_factory=list)  # same Message-ID received twice: when
+    holds: list[str] = field(default_factory=list)  # each extreme: held until all its alerts fired
     problems: list[str] = field(default_factory=list)
     duration: float = 0.0
     size: object = None
@@ -107,6 +108,7 @@ class Report:
             f"API disagrees: {self.api_mismatches})",
             f"  crossing trade -> email  p50 {fmt(p50)}, p99 {fmt(p99)}, "
             f"max {fmt(max(self.delays) if self.delays else None)}",
+            "  walk extremes held until every crossed alert fired: " + "; ".join(self.holds),
             "  faults:",
             *[f"    t={at:6.1f}s  {what}" for at, what in self.faults],
         ]

@@ -225,6 +225,7 @@ class ChaosRun:
         self.market: Market | None = None
         self.specs: list[dict] = []
         self.spike_symbols: list[str] = []
+        self.holds: list[str] = []  # how long each extreme was held until the engine caught up
         self.alert_ids: list[int] = []
         self._phase = threading.Event()  # set once the walk started down
         self._done = threading.Event()
@@ -344,10 +345,12 @@ class ChaosRun:
 
     def _hold(self, price: Decimal, direction: str, expected: int, timeout: float) -> None:
         """Keep trading at ``price`` until the engine triggered every alert the walk crossed."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             self.market.publish(price)
             if self._triggered(direction) >= expected:
+                self.holds.append(f"{price}: {time.monotonic() - started:.1f} s for {expected} {direction}")
                 return
             time.sleep(0.3)
         triggered = self._triggered(direction)
@@ -553,6 +556,7 @@ class ChaosRun:
                 spike_symbols=self.spike_symbols,
             )
             report.size = self.size
+            report.holds = self.holds
             report.database = "PostgreSQL (through a TCP proxy)" if self.proxy else "SQLite"
             report.logs_dir = str(self.stack.workdir)
             return report
