@@ -73,7 +73,7 @@ def parse_args():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cache", choices=("on", "off", "both"), default="both")
-    parser.add_argument("--rates", default="100,200,300,400,500,600", help="total requests/s per step")
+    parser.add_argument("--rates", default="50,75,100,125,150,200,250,300", help="total requests/s per step")
     parser.add_argument("--step-seconds", type=int, default=30)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--alerts-per-user", type=int, default=40)
