@@ -129,7 +129,10 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
     alert_waiting_target_idx), and may any fired repeating alert re-arm (two
     probes on alert_rearming_price_idx: the price passed its re-arm price after
     its cooldown). Each probe stops at its first row. The comparisons run in the
-    database, the same way the UPDATEs compare, so both always agree.
+    database, the same way the UPDATEs compare, so both always agree. The last
+    column, the same on every row, is the earliest expiry of any active alert
+    (the first entry of alert_expiring_idx), so a batch learns whether an expiry
+    falls within its windows without another round trip.
     """
     if connection.vendor == "postgresql":
         # Four array parameters instead of four per symbol: building and
@@ -148,6 +151,10 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
         params = []
         for symbol, (high, low, last_ms) in extremes.items():
             params += [symbol, _db_decimal(high), _db_decimal(low), last_ms]
+    # Evaluated once per statement (an InitPlan): without any fired repeating alert
+    # the per-symbol re-arm probes are skipped.
+    any_rearming = f"SELECT EXISTS (SELECT 1 FROM {ALERT_TABLE} WHERE status = 'rearming')"
+    false = "false" if connection.vendor == "postgresql" else "0"
     sql = f"""
         WITH moved(symbol, high, low, last_ms) AS ({moved})
         SELECT moved.symbol,
@@ -157,28 +164,41 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
             EXISTS (SELECT 1 FROM {ALERT_TABLE} a
                     WHERE a.status = 'created' AND a.symbol = moved.symbol
                       AND a.direction = 'below' AND a.target_price >= moved.low),
-            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+            CASE WHEN ({any_rearming}) THEN EXISTS (SELECT 1 FROM {ALERT_TABLE} a
                     WHERE a.status = 'rearming' AND a.symbol = moved.symbol
                       AND a.direction = 'above' AND a.rearm_price > moved.low
-                      AND a.rearm_after_ms < moved.last_ms),
-            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+                      AND a.rearm_after_ms < moved.last_ms) ELSE {false} END,
+            CASE WHEN ({any_rearming}) THEN EXISTS (SELECT 1 FROM {ALERT_TABLE} a
                     WHERE a.status = 'rearming' AND a.symbol = moved.symbol
                       AND a.direction = 'below' AND a.rearm_price < moved.high
-                      AND a.rearm_after_ms < moved.last_ms)
+                      AND a.rearm_after_ms < moved.last_ms) ELSE {false} END,
+            (SELECT MIN(a.expires_at) FROM {ALERT_TABLE} a
+             WHERE a.status IN ('created', 'rearming') AND a.expires_at IS NOT NULL)
         FROM moved
     """
     return sql, params
 
 
-def _reached(
-    extremes: dict[str, tuple[Decimal, Decimal, int]],
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(symbol, direction) pairs with a waiting alert crossed, and pairs with a repeating alert to re-arm."""
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What the probes found for one set of windows."""
+
+    by_symbol: dict[str, list[PriceWindow]]
+    extremes: dict[str, tuple[Decimal, Decimal, int]]
+    crossed: list[tuple[str, str]]  # (symbol, direction) with a waiting alert crossed
+    rearm: list[tuple[str, str]]  # (symbol, direction) with a repeating alert to re-arm
+    first_expiry: datetime | None  # the earliest expiry of any active alert
+
+
+def _reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
+    extremes = _extremes(by_symbol)
     with connection.cursor() as cursor:
         cursor.execute(*crossing_query(extremes))
         rows = cursor.fetchall()
     crossed, rearm = [], []
-    for symbol, above, below, rearm_above, rearm_below in rows:
+    first_expiry = None
+    for symbol, above, below, rearm_above, rearm_below, expiry in rows:
+        first_expiry = expiry
         if above:
             crossed.append((symbol, Alert.Direction.ABOVE))
         if below:
@@ -187,77 +207,90 @@ def _reached(
             rearm.append((symbol, Alert.Direction.ABOVE))
         if rearm_below:
             rearm.append((symbol, Alert.Direction.BELOW))
-    return crossed, rearm
+    if isinstance(first_expiry, str):  # SQLite returns the raw column for a computed value
+        first_expiry = connection.ops.convert_datetimefield_value(first_expiry, None, connection)
+    return Reach(by_symbol, extremes, crossed, rearm, first_expiry)
+
+
+def _extremes(by_symbol: dict[str, list[PriceWindow]]) -> dict[str, tuple[Decimal, Decimal, int]]:
+    return {
+        symbol: (max(w.high for w in ws), min(w.low for w in ws), max(w.last_event_ms for w in ws))
+        for symbol, ws in by_symbol.items()
+    }
+
+
+def _by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindow]]:
+    by_symbol: dict[str, list[PriceWindow]] = defaultdict(list)
+    for window in windows:
+        by_symbol[window.symbol].append(window)
+    return by_symbol
+
+
+def windows_cte(points: Sequence[tuple[int, Decimal]]) -> tuple[str, list]:
+    """SQL: ``w(t, at, p)``, one row per window: last event (ms and datetime) and its price.
+
+    PostgreSQL gets three array parameters whatever the number of windows (binding
+    hundreds of parameters costs more than the statement); SQLite a VALUES list.
+    """
+    if connection.vendor == "postgresql":
+        rows = "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::numeric[])"
+        params: list = [
+            [ms for ms, _ in points],
+            [store.ms_to_datetime(ms) for ms, _ in points],
+            [price for _, price in points],
+        ]
+    else:
+        rows = "VALUES " + ", ".join(["(CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
+        params = []
+        for ms, price in points:
+            params += [ms, _db_datetime(ms), _db_decimal(price)]
+    return f"w(t, at, p) AS ({rows})", params
 
 
 def trigger_query(
     symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow] = ()
 ) -> tuple[str, list]:
-    """SQL: trigger the waiting alerts of one symbol and direction that the steps crossed.
+    """SQL: trigger the waiting alerts of one symbol and direction that the windows crossed.
 
-    A one-shot alert gets the best price it saw and that window's last event
+    Only windows whose last event is after an alert was armed count for it. A
+    one-shot alert gets the best price it saw and that window's last event
     time. A repeating alert gets the first window after its arming that reached
-    the target (its price and time), and its cooldown counts from there: each
-    firing reports its own crossing, whichever way the windows are batched
-    (``windows``: all of the symbol's windows; without them, the best one). The
-    index serves ``symbol, direction, target_price`` up to the best price; the
-    staircase then keeps only alerts armed before a crossing window.
+    the target, and its cooldown counts from there: each firing reports its own
+    crossing, however the windows are batched. The index serves ``symbol,
+    direction, target_price`` up to the best price of all (the first step of
+    the staircase); a correlated probe of the few windows settles the rest.
+    ``windows``: all of the symbol's windows (default: the staircase's steps).
     """
-    compare = "<=" if direction == Alert.Direction.ABOVE else ">="
-    # Kept step prices worsen with time, so the first step is the best price of all.
-    best = steps[0].price
-    crossing = " OR ".join([f"(armed_at < %s AND target_price {compare} %s)"] * len(steps))
-    best_case = " ".join(["WHEN armed_at < %s THEN %s"] * len(steps))
-    best_price, best_time, crossing_params = [], [], []
-    for step in steps:
-        before = _db_datetime(step.before_ms)
-        best_price += [before, _db_decimal(step.price)]
-        best_time += [before, before]
-        crossing_params += [before, _db_decimal(step.price)]
-    ordered = sorted(windows, key=lambda w: w.last_event_ms) or [None]
-    first_case = " ".join([f"WHEN armed_at < %s AND target_price {compare} %s THEN %s"] * len(ordered))
-    first_price, first_time, first_ms = [], [], []
-    for window in ordered:
-        if window is None:  # no windows given: the best step stands for them all
-            at_ms, price = steps[0].before_ms, best
-        else:
-            at_ms = window.last_event_ms
-            price = window.high if direction == Alert.Direction.ABOVE else window.low
-        when = [_db_datetime(at_ms), _db_decimal(price)]
-        first_price += [*when, _db_decimal(price)]
-        first_time += [*when, _db_datetime(at_ms)]
-        first_ms += [*when, at_ms]
-    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both databases).
+    above = direction == Alert.Direction.ABOVE
+    compare = "<=" if above else ">="
+    if windows:
+        points = [(w.last_event_ms, w.high if above else w.low) for w in windows]
+    else:
+        points = [(step.before_ms, step.price) for step in steps]
+    cte, params = windows_cte(points)
+    crossed = f"w.at > {ALERT_TABLE}.armed_at AND {ALERT_TABLE}.target_price {compare} w.p"
+    # One-shot: the best price (latest window among equals); repeating: the earliest crossing.
+    best_first = "-w.p" if above else "w.p"
     sql = f"""
+        WITH {cte}
         UPDATE {ALERT_TABLE}
         SET status = CASE WHEN repeat = 'every' THEN 'rearming' ELSE 'triggered' END,
-            triggered_price = CASE WHEN repeat = 'every'
-                THEN CASE {first_case} END ELSE CASE {best_case} END END,
-            triggered_at = CASE WHEN repeat = 'every'
-                THEN CASE {first_case} END ELSE CASE {best_case} END END,
-            last_triggered_at = CASE WHEN repeat = 'every'
-                THEN CASE {first_case} END ELSE CASE {best_case} END END,
             trigger_count = trigger_count + 1,
-            rearm_after_ms = CASE WHEN repeat = 'every'
-                THEN (CASE {first_case} END) + cooldown_seconds * 1000 END
-        WHERE status = 'created' AND symbol = %s AND direction = %s
-          AND target_price {compare} %s AND ({crossing})
-        RETURNING id, user_id, repeat
+            (triggered_price, triggered_at, last_triggered_at, rearm_after_ms) = (
+                SELECT hit.p, hit.at, hit.at, hit.rearm_after FROM (
+                    SELECT w.p, w.at,
+                        CASE WHEN {ALERT_TABLE}.repeat = 'every'
+                             THEN w.t + {ALERT_TABLE}.cooldown_seconds * 1000 END AS rearm_after,
+                        CASE WHEN {ALERT_TABLE}.repeat = 'every' THEN 0 ELSE {best_first} END AS k1,
+                        CASE WHEN {ALERT_TABLE}.repeat = 'every' THEN w.t ELSE -w.t END AS k2
+                    FROM w WHERE {crossed}) hit
+                ORDER BY hit.k1, hit.k2
+                LIMIT 1)
+        WHERE status = 'created' AND symbol = %s AND direction = %s AND target_price {compare} %s
+          AND EXISTS (SELECT 1 FROM w WHERE {crossed})
+        RETURNING id, user_id, rearm_after_ms
     """
-    params = [
-        *first_price,
-        *best_price,
-        *first_time,
-        *best_time,
-        *first_time,
-        *best_time,
-        *first_ms,
-        symbol,
-        direction,
-        _db_decimal(best),
-        *crossing_params,
-    ]
-    return sql, params
+    return sql, [*params, symbol, direction, _db_decimal(steps[0].price)]
 
 
 def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> tuple[str, list]:
@@ -267,32 +300,25 @@ def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> 
     is strictly under its re-arm price (a "below" alert: whose high is strictly
     over it), and is armed from that window's last event: it fires again only on
     prices seen after the one that re-armed it. The index serves ``symbol,
-    direction, rearm_price`` (status ``rearming``) up to the best price; a
-    staircase of the windows (as for triggering, keyed on the cooldown's end)
-    keeps only alerts whose cooldown ended before a passing window.
+    direction, rearm_price`` (status ``rearming``) up to the best price of the
+    windows; a correlated probe of the windows settles the cooldown.
     """
-    back = Alert.Direction.BELOW if direction == Alert.Direction.ABOVE else Alert.Direction.ABOVE
-    compare = ">" if direction == Alert.Direction.ABOVE else "<"
-    steps = staircase(windows, back)
-    best = steps[0].price
-    passing = " OR ".join([f"(rearm_after_ms < %s AND rearm_price {compare} %s)"] * len(steps))
-    ordered = sorted(windows, key=lambda w: w.last_event_ms)
-    # Every window, oldest first: the first one that passes is the re-arm time.
-    armed_case = " ".join([f"WHEN rearm_after_ms < %s AND rearm_price {compare} %s THEN %s"] * len(ordered))
-    armed_params, passing_params = [], []
-    for window in ordered:
-        price = window.low if direction == Alert.Direction.ABOVE else window.high
-        armed_params += [window.last_event_ms, _db_decimal(price), _db_datetime(window.last_event_ms)]
-    for step in steps:
-        passing_params += [step.before_ms, _db_decimal(step.price)]
+    above = direction == Alert.Direction.ABOVE
+    compare = ">" if above else "<"
+    points = [(w.last_event_ms, w.low if above else w.high) for w in windows]
+    best = min(price for _, price in points) if above else max(price for _, price in points)
+    cte, params = windows_cte(points)
+    passed = f"w.t > {ALERT_TABLE}.rearm_after_ms AND {ALERT_TABLE}.rearm_price {compare} w.p"
     sql = f"""
+        WITH {cte}
         UPDATE {ALERT_TABLE}
-        SET status = 'created', armed_at = CASE {armed_case} END, rearm_after_ms = NULL
-        WHERE status = 'rearming' AND symbol = %s AND direction = %s
-          AND rearm_price {compare} %s AND ({passing})
+        SET status = 'created', rearm_after_ms = NULL,
+            armed_at = (SELECT w.at FROM w WHERE {passed} ORDER BY w.t LIMIT 1)
+        WHERE status = 'rearming' AND symbol = %s AND direction = %s AND rearm_price {compare} %s
+          AND EXISTS (SELECT 1 FROM w WHERE {passed})
         RETURNING id, user_id
     """
-    return sql, [*armed_params, symbol, direction, _db_decimal(best), *passing_params]
+    return sql, [*params, symbol, direction, _db_decimal(best)]
 
 
 def _rearm(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> set[int]:
@@ -304,15 +330,15 @@ def _rearm(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> set[i
 
 def _trigger(
     symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow]
-) -> list[tuple[int, int, str]]:
-    """(alert id, user id, repeat) of exactly the rows this statement changed.
+) -> list[tuple[int, int, int | None]]:
+    """(alert id, user id, re-arm after ms or None) of exactly the rows this statement changed.
 
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
     with connection.cursor() as cursor:
         cursor.execute(*trigger_query(symbol, direction, steps, windows))
-        return [(alert_id, user_id, repeat) for alert_id, user_id, repeat in cursor.fetchall()]
+        return [(alert_id, user_id, rearm_after) for alert_id, user_id, rearm_after in cursor.fetchall()]
 
 
 def _enqueue_sends(notification_ids: list[int]) -> None:
@@ -423,7 +449,7 @@ def _write_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     return ids
 
 
-def evaluate_windows(windows: Iterable[PriceWindow]) -> int:
+def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = None) -> int:
     """Trigger every waiting alert these windows crossed; returns how many firings.
 
     ``windows`` may hold several windows per symbol (several stream entries);
@@ -431,20 +457,17 @@ def evaluate_windows(windows: Iterable[PriceWindow]) -> int:
     armed. Fired repeating alerts whose cooldown ends within these windows and
     that the price lets re-arm are re-armed, and may fire again, in the same
     pass: the result is the same however the windows are split into ticks.
-    Runs in the caller's transaction if there is one.
+    Runs in the caller's transaction if there is one. ``reach``: the probes'
+    answer for exactly these windows, if the caller already asked.
     """
-    by_symbol: dict[str, list[PriceWindow]] = defaultdict(list)
-    for window in windows:
-        by_symbol[window.symbol].append(window)
+    by_symbol = reach.by_symbol if reach else _by_symbol(windows)
     if not by_symbol:
         return 0
-    extremes = {
-        symbol: (max(w.high for w in ws), min(w.low for w in ws), max(w.last_event_ms for w in ws))
-        for symbol, ws in by_symbol.items()
-    }
     fired_total = 0
     with transaction.atomic(savepoint=False):
-        crossed, rearm = _reached(extremes)
+        reach = reach or _reached(by_symbol)
+        extremes = reach.extremes
+        crossed, rearm = reach.crossed, reach.rearm
         if not crossed and not rearm:
             return 0
         # Re-arm first (an earlier window may re-arm what a later one fires), then
@@ -464,7 +487,10 @@ def evaluate_windows(windows: Iterable[PriceWindow]) -> int:
                 windows = by_symbol[symbol]
                 rows = _trigger(symbol, direction, staircase(windows, direction), windows)
                 fired += [(alert_id, user_id) for alert_id, user_id, _ in rows]
-                if any(repeat == Alert.Repeat.EVERY for _, _, repeat in rows):
+                # Another round only if a cooldown that just started ends within these
+                # windows (a catch-up batch): in a live tick, never.
+                last_ms = extremes[symbol][2]
+                if any(after is not None and after < last_ms for _, _, after in rows):
                     repeating.append((symbol, direction))
             if fired:
                 _write_notifications(fired)
@@ -504,27 +530,29 @@ def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
     """``evaluate_windows``, with alerts expiring exactly at their ``expires_at`` in event time.
 
     A window counts for an alert only if its last event is at or before the
-    alert's expiry. When expiries fall within these windows' span, the windows
-    are evaluated in segments cut at each expiry time, expiring those alerts
-    between segments; then every alert due by the last window expires.
+    alert's expiry. The probes say whether any expiry falls by the last window
+    (usually not: no other statement). If some do, the windows are evaluated in
+    segments cut at each expiry time, expiring those alerts between segments;
+    then every alert due by the last window expires.
     """
     if not windows:
         return 0
-    end = store.ms_to_datetime(max(w.last_event_ms for w in windows))
-    boundaries = expiry_times(end)
-    if not boundaries:
-        return evaluate_windows(windows)
-    ordered = sorted(windows, key=lambda w: w.last_event_ms)
-    fired = start = 0
-    for boundary in boundaries:
-        stop = start
-        while stop < len(ordered) and store.ms_to_datetime(ordered[stop].last_event_ms) <= boundary:
-            stop += 1
-        if stop > start:
-            fired += evaluate_windows(ordered[start:stop])
-            start = stop
-        expire_alerts(boundary)
-    return fired + evaluate_windows(ordered[start:])
+    with transaction.atomic(savepoint=False):
+        reach = _reached(_by_symbol(windows))
+        end = store.ms_to_datetime(max(last_ms for _, _, last_ms in reach.extremes.values()))
+        if reach.first_expiry is None or reach.first_expiry > end:
+            return evaluate_windows(windows, reach=reach)
+        ordered = sorted(windows, key=lambda w: w.last_event_ms)
+        fired = start = 0
+        for boundary in expiry_times(end):
+            stop = start
+            while stop < len(ordered) and store.ms_to_datetime(ordered[stop].last_event_ms) <= boundary:
+                stop += 1
+            if stop > start:
+                fired += evaluate_windows(ordered[start:stop])
+                start = stop
+            expire_alerts(boundary)
+        return fired + evaluate_windows(ordered[start:])
 
 
 def _lock_checkpoint(name: str, now: datetime) -> str:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
@@ -86,18 +86,23 @@ class Alert(models.Model):
     )
     # The engine counts only prices seen after this: set on create, on a change of
     # target or direction, on the admin's re-arm and when a repeating alert re-arms.
-    armed_at = models.DateTimeField(default=timezone.now)
+    # Database defaults on the new columns keep raw INSERTs (benchmarks, operators' SQL) working.
+    armed_at = models.DateTimeField(default=timezone.now, db_default=Now())
     # "cross": the user asked for "either side"; ``direction`` is the side fixed
     # from the latest price at creation (the engine only ever reads ``direction``).
-    crossing = models.BooleanField(default=False)
+    crossing = models.BooleanField(default=False, db_default=False)
     # Percent alerts: what the user asked for; ``target_price`` is resolved from them.
     reference_price = models.DecimalField(
         max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
     )
     change_percent = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
-    repeat = models.CharField(max_length=5, choices=Repeat.choices, default=Repeat.ONCE)
+    repeat = models.CharField(
+        max_length=5, choices=Repeat.choices, default=Repeat.ONCE, db_default=Repeat.ONCE
+    )
     cooldown_seconds = models.PositiveIntegerField(null=True, blank=True)
-    rearm_percent = models.DecimalField(max_digits=7, decimal_places=4, default=DEFAULT_REARM_PERCENT)
+    rearm_percent = models.DecimalField(
+        max_digits=7, decimal_places=4, default=DEFAULT_REARM_PERCENT, db_default=DEFAULT_REARM_PERCENT
+    )
     # The price the market must pass (strictly) to re-arm a repeating alert:
     # target * (1 - rearm%) for "above", target * (1 + rearm%) for "below".
     rearm_price = models.DecimalField(
@@ -106,9 +111,9 @@ class Alert(models.Model):
     # Event time (epoch ms) before which a fired repeating alert cannot re-arm: its firing + cooldown.
     rearm_after_ms = models.BigIntegerField(null=True, blank=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
-    trigger_count = models.PositiveIntegerField(default=0)
+    trigger_count = models.PositiveIntegerField(default=0, db_default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
-    note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True, default="")
+    note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True, default="", db_default="")
     # Empty: every enabled channel of the user.
     channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
 
@@ -197,7 +202,7 @@ class Notification(models.Model):
     to = models.CharField(max_length=254)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # Which firing of the alert this reports (its trigger_count then), with that firing's price and time.
-    firing = models.PositiveIntegerField(default=1)
+    firing = models.PositiveIntegerField(default=1, db_default=1)
     triggered_price = models.DecimalField(
         max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
     )
