@@ -49,6 +49,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -146,6 +147,7 @@ BENCH_SECRET_KEY = secrets.token_urlsafe(50)
 
 def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
+    warnings.filterwarnings("ignore", "No directory at")  # as PYTHONWARNINGS does for gunicorn
     import django
 
     django.setup()
