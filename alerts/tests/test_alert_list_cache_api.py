@@ -4,6 +4,7 @@ import socket
 
 import pytest
 
+from alerts.cache import _bump, cached_alert_page
 from alerts.models import Alert
 from alerts.selectors import alert_list_page
 
@@ -140,3 +141,15 @@ def test_a_cache_time_of_zero_turns_the_cache_off(
     assert statuses(alice_client) == [(alert.id, "created", "1.00000000")]
     with django_assert_num_queries(2):  # COUNT + page, every time
         alert_list_page(user=alice, filters={}, page=1, per_page=20)
+
+
+def test_a_page_computed_across_a_change_is_never_served_after_it():
+    def reader_overtaken_by_a_change():
+        _bump([42])  # another request's change commits while this page is computed
+        return "before the change"
+
+    assert cached_alert_page(42, "q", reader_overtaken_by_a_change) == "before the change"
+    # Stored under the version it was computed under, so the next read recomputes...
+    assert cached_alert_page(42, "q", lambda: "after the change") == "after the change"
+    # ...and that one is served from then on.
+    assert cached_alert_page(42, "q", lambda: "not asked") == "after the change"
