@@ -250,47 +250,66 @@ def windows_cte(points: Sequence[tuple[int, Decimal]]) -> tuple[str, list]:
 def trigger_query(
     symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow] = ()
 ) -> tuple[str, list]:
-    """SQL: trigger the waiting alerts of one symbol and direction that the windows crossed.
+    """SQL: trigger the waiting alerts of one symbol and direction that the steps crossed.
 
     Only windows whose last event is after an alert was armed count for it. A
-    one-shot alert gets the best price it saw and that window's last event
-    time. A repeating alert gets the first window after its arming that reached
-    the target, and its cooldown counts from there: each firing reports its own
-    crossing, however the windows are batched. The index serves ``symbol,
-    direction, target_price`` up to the best price of all (the first step of
-    the staircase); a correlated probe of the few windows settles the rest.
-    ``windows``: all of the symbol's windows (default: the staircase's steps).
+    one-shot alert gets the best price it saw and that window's last event time
+    (from the staircase, as parameters). A repeating alert gets the first window
+    after its arming that reached the target, and its cooldown counts from
+    there: each firing reports its own crossing, however the windows are
+    batched; those rows alone probe the symbol's windows (``w``, passed as three
+    arrays), so one-shot alerts pay nothing for it. The index serves ``symbol,
+    direction, target_price`` up to the best price; the staircase then keeps
+    only alerts armed before a crossing window. ``windows``: all of the
+    symbol's windows (default: the staircase's steps).
     """
     above = direction == Alert.Direction.ABOVE
     compare = "<=" if above else ">="
+    best = steps[0].price  # kept step prices worsen with time: the first is the best of all
     if windows:
         points = [(w.last_event_ms, w.high if above else w.low) for w in windows]
     else:
         points = [(step.before_ms, step.price) for step in steps]
-    cte, params = windows_cte(points)
+    cte, cte_params = windows_cte(points)
+    crossing = " OR ".join([f"(armed_at < %s AND target_price {compare} %s)"] * len(steps))
+    best_case = " ".join(["WHEN armed_at < %s THEN %s"] * len(steps))
+    best_price, best_time, crossing_params = [], [], []
+    for step in steps:
+        before = _db_datetime(step.before_ms)
+        best_price += [before, _db_decimal(step.price)]
+        best_time += [before, before]
+        crossing_params += [before, _db_decimal(step.price)]
     crossed = f"w.at > {ALERT_TABLE}.armed_at AND {ALERT_TABLE}.target_price {compare} w.p"
-    # One-shot: the best price (latest window among equals); repeating: the earliest crossing.
-    best_first = "-w.p" if above else "w.p"
+
+    def first(column: str) -> str:
+        return f"(SELECT w.{column} FROM w WHERE {crossed} ORDER BY w.t LIMIT 1)"
+
+    every = "repeat = 'every'"
+    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both databases).
     sql = f"""
         WITH {cte}
         UPDATE {ALERT_TABLE}
-        SET status = CASE WHEN repeat = 'every' THEN 'rearming' ELSE 'triggered' END,
+        SET status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
             trigger_count = trigger_count + 1,
-            (triggered_price, triggered_at, last_triggered_at, rearm_after_ms) = (
-                SELECT hit.p, hit.at, hit.at, hit.rearm_after FROM (
-                    SELECT w.p, w.at,
-                        CASE WHEN {ALERT_TABLE}.repeat = 'every'
-                             THEN w.t + {ALERT_TABLE}.cooldown_seconds * 1000 END AS rearm_after,
-                        CASE WHEN {ALERT_TABLE}.repeat = 'every' THEN 0 ELSE {best_first} END AS k1,
-                        CASE WHEN {ALERT_TABLE}.repeat = 'every' THEN w.t ELSE -w.t END AS k2
-                    FROM w WHERE {crossed}) hit
-                ORDER BY hit.k1, hit.k2
-                LIMIT 1)
-        WHERE status = 'created' AND symbol = %s AND direction = %s AND target_price {compare} %s
-          AND EXISTS (SELECT 1 FROM w WHERE {crossed})
+            triggered_price = CASE WHEN {every} THEN {first("p")} ELSE CASE {best_case} END END,
+            triggered_at = CASE WHEN {every} THEN {first("at")} ELSE CASE {best_case} END END,
+            last_triggered_at = CASE WHEN {every} THEN {first("at")} ELSE CASE {best_case} END END,
+            rearm_after_ms = CASE WHEN {every} THEN {first("t")} + cooldown_seconds * 1000 END
+        WHERE status = 'created' AND symbol = %s AND direction = %s
+          AND target_price {compare} %s AND ({crossing})
         RETURNING id, user_id, rearm_after_ms
     """
-    return sql, [*params, symbol, direction, _db_decimal(steps[0].price)]
+    params = [
+        *cte_params,
+        *best_price,
+        *best_time,
+        *best_time,
+        symbol,
+        direction,
+        _db_decimal(best),
+        *crossing_params,
+    ]
+    return sql, params
 
 
 def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> tuple[str, list]:
