@@ -213,7 +213,7 @@ ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=6
 # hour (later ones are recorded as "suppressed"); 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
 ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
-# Seconds a webhook (and an Apprise service) may take to answer one delivery.
+# Seconds a webhook may take to answer one delivery (Apprise services keep their own timeouts).
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
