@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -198,6 +199,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Engine ticks and the sweeper have a queue of their own, which every worker
+# consumes beside the default one (kombu's Redis transport takes from the two in
+# turn): a backlog of thousands of email sends or retries, during an SMTP outage
+# say, can then never hold a tick back until it expires.
+CELERY_TASK_QUEUES = (
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+    Queue("engine", Exchange("engine"), routing_key="engine"),
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "alerts.tasks.evaluate_alerts": {"queue": "engine"},
+    "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
+}
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 # Alert emails (alerts.tasks.send_notification): attempts before a notification is
 # marked failed, the first retry delay (doubling, with jitter, capped at 15 min),
@@ -205,16 +219,16 @@ ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
 ALERTS_NOTIFY_RETRY_SECONDS = env.float("ALERTS_NOTIFY_RETRY_SECONDS", default=10.0)
 ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300)
-# How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
-# (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
-ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
-ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=60.0)
 # Per-user limits: active (waiting or re-arming) alerts, and alert firings notified per
 # hour (later ones are recorded as "suppressed"); 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
 ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
 # Seconds a webhook may take to answer one delivery (Apprise services keep their own timeouts).
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
+# (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
+ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
+ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "alerts.tasks.evaluate_alerts",
