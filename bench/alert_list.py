@@ -18,13 +18,14 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+
+from scratch_database import scratch_database  # noqa: E402  (bench/ is the script's directory)
+
 BENCH_DATABASE = "bench_alert_list"
 
 
@@ -36,32 +37,6 @@ def parse_args():
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--per-page", type=int, default=20)
     return parser.parse_args()
-
-
-def configure_database() -> tuple[str, callable]:
-    """Point DATABASE_URL at a fresh database; return a description and a cleanup function."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        handle, path = tempfile.mkstemp(suffix=".sqlite3")
-        os.close(handle)
-        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-        return "SQLite (temporary file)", lambda: os.unlink(path)
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{BENCH_DATABASE}"))
-
-    def drop():
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-
-    return f"PostgreSQL ({parsed.hostname})", drop
 
 
 def timed(client, path: str, before=None, count: int = 100) -> list[float]:
@@ -84,7 +59,7 @@ def summary(samples: list[float]) -> str:
 
 def main():
     args = parse_args()
-    backend, cleanup = configure_database()
+    backend, cleanup = scratch_database(BENCH_DATABASE)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-used-in-production")
     os.environ["ALLOWED_HOSTS"] = "testserver"

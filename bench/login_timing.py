@@ -21,40 +21,16 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+
+from scratch_database import scratch_database  # noqa: E402  (bench/ is the script's directory)
+
 BENCH_DATABASE = "bench_login_timing"
 PASSWORD = "correct horse battery staple"
-
-
-def configure_database() -> tuple[str, callable]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        handle, path = tempfile.mkstemp(suffix=".sqlite3")
-        os.close(handle)
-        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-        return "SQLite (temporary file)", lambda: os.unlink(path)
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    os.environ["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{BENCH_DATABASE}"))
-
-    def drop():
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-
-    return f"PostgreSQL ({parsed.hostname})", drop
 
 
 def configure_environment() -> None:
@@ -75,7 +51,7 @@ def main():
     )
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
-    backend, cleanup = configure_database()
+    backend, cleanup = scratch_database(BENCH_DATABASE)
     configure_environment()
     try:
         import django
