@@ -130,6 +130,33 @@ def test_the_list_is_served_from_the_database_when_the_cache_is_down(
     assert [a["id"] for a in response.json()["results"]] == [alert.id]
 
 
+def test_a_change_commits_and_answers_when_the_cache_cannot_be_invalidated(
+    alice_client, alice, settings, closed_port, django_capture_on_commit_callbacks
+):
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/11",
+            "OPTIONS": {
+                **settings.CACHES["default"]["OPTIONS"],
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+
+    # The invalidation runs after the commit; failing then must not turn a saved
+    # change into an error that invites the client to send it again.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = alice_client.post(
+            "/alerts/", {"symbol": "BTCUSDT", "target_price": "70000", "direction": "above"}
+        )
+
+    assert response.status_code == 201
+    assert callbacks
+    assert Alert.objects.filter(user=alice, symbol="BTCUSDT").count() == 1
+
+
 def test_a_cache_time_of_zero_turns_the_cache_off(
     alice_client, alice, make_alert, settings, django_assert_num_queries
 ):
