@@ -38,7 +38,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -122,6 +122,15 @@ def _db_decimal(value: Decimal):
     return connection.ops.adapt_decimalfield_value(value)
 
 
+def _number_array(values: Iterable[Decimal | int]) -> str:
+    """A PostgreSQL array literal of numbers, for a ``%s::numeric[]`` or ``%s::bigint[]`` parameter.
+
+    Exact (a Decimal's own digits) and several times cheaper than adapting each
+    element: a tick binds hundreds of them.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[str, list]:
     """SQL: for each moved symbol (high, low, last event ms), which waiting work did it reach?
 
@@ -130,9 +139,10 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
     probes on alert_rearming_price_idx: the price passed its re-arm price after
     its cooldown). Each probe stops at its first row. The comparisons run in the
     database, the same way the UPDATEs compare, so both always agree. The last
-    column, the same on every row, is the earliest expiry of any active alert
-    (the first entry of alert_expiring_idx), so a batch learns whether an expiry
-    falls within its windows without another round trip.
+    column, on the first symbol's row only (a timestamp costs the client more to
+    read than the probes cost), is the earliest expiry of any active alert (the
+    first entry of alert_expiring_idx), so a batch learns whether an expiry falls
+    within its windows without another round trip.
     """
     if connection.vendor == "postgresql":
         # Four array parameters instead of four per symbol: building and
@@ -140,9 +150,9 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
         moved = "SELECT * FROM unnest(%s::text[], %s::numeric[], %s::numeric[], %s::bigint[])"
         params: list = [
             list(extremes),
-            [high for high, _, _ in extremes.values()],
-            [low for _, low, _ in extremes.values()],
-            [last_ms for _, _, last_ms in extremes.values()],
+            _number_array(high for high, _, _ in extremes.values()),
+            _number_array(low for _, low, _ in extremes.values()),
+            _number_array(last_ms for _, _, last_ms in extremes.values()),
         ]
     else:
         moved = "VALUES " + ", ".join(
@@ -172,11 +182,11 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
                     WHERE a.status = 'rearming' AND a.symbol = moved.symbol
                       AND a.direction = 'below' AND a.rearm_price < moved.high
                       AND a.rearm_after_ms < moved.last_ms) ELSE {false} END,
-            (SELECT MIN(a.expires_at) FROM {ALERT_TABLE} a
-             WHERE a.status IN ('created', 'rearming') AND a.expires_at IS NOT NULL)
+            CASE WHEN moved.symbol = %s THEN (SELECT MIN(a.expires_at) FROM {ALERT_TABLE} a
+                WHERE a.status IN ('created', 'rearming') AND a.expires_at IS NOT NULL) END
         FROM moved
     """
-    return sql, params
+    return sql, [*params, next(iter(extremes))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +208,7 @@ def _reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
     crossed, rearm = [], []
     first_expiry = None
     for symbol, above, below, rearm_above, rearm_below, expiry in rows:
-        first_expiry = expiry
+        first_expiry = first_expiry or expiry
         if above:
             crossed.append((symbol, Alert.Direction.ABOVE))
         if below:
@@ -235,9 +245,9 @@ def windows_cte(points: Sequence[tuple[int, Decimal]]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         rows = "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::numeric[])"
         params: list = [
-            [ms for ms, _ in points],
+            _number_array(ms for ms, _ in points),
             [store.ms_to_datetime(ms) for ms, _ in points],
-            [price for _, price in points],
+            _number_array(price for _, price in points),
         ]
     else:
         rows = "VALUES " + ", ".join(["(CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
@@ -247,69 +257,148 @@ def windows_cte(points: Sequence[tuple[int, Decimal]]) -> tuple[str, list]:
     return f"w(t, at, p) AS ({rows})", params
 
 
-def trigger_query(
-    symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow] = ()
-) -> tuple[str, list]:
-    """SQL: trigger the waiting alerts of one symbol and direction that the steps crossed.
+# Steps take effect for alerts armed from their previous step's time: the first step's.
+BEGINNING_OF_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
-    Only windows whose last event is after an alert was armed count for it. A
-    one-shot alert gets the best price it saw and that window's last event time
-    (from the staircase, as parameters). A repeating alert gets the first window
-    after its arming that reached the target, and its cooldown counts from
-    there: each firing reports its own crossing, however the windows are
-    batched; those rows alone probe the symbol's windows (``w``, passed as three
-    arrays), so one-shot alerts pay nothing for it. The index serves ``symbol,
-    direction, target_price`` up to the best price; the staircase then keeps
-    only alerts armed before a crossing window. ``windows``: all of the
-    symbol's windows (default: the staircase's steps).
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """A step of one symbol's staircase, for alerts armed in ``[since_ms, step.before_ms)``.
+
+    ``first`` and ``last`` delimit the symbol's windows (1-based, inclusive) in
+    the statement's window list, for repeating alerts' first crossing.
+    """
+
+    symbol: str
+    since_ms: int | None
+    step: Step
+    first: int
+    last: int
+
+
+def _rungs(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]):
+    """(rungs, windows as (last event ms, price) in symbol then event order) for one statement."""
+    above = direction == Alert.Direction.ABOVE
+    rungs: list[Rung] = []
+    points: list[tuple[int, Decimal]] = []
+    for symbol, windows in by_symbol.items():
+        ordered = sorted(windows, key=lambda w: w.last_event_ms)
+        first = len(points) + 1
+        points += [(w.last_event_ms, w.high if above else w.low) for w in ordered]
+        since = None
+        for step in staircase(ordered, direction):
+            rungs.append(Rung(symbol, since, step, first, len(points)))
+            since = step.before_ms
+    return rungs, points
+
+
+def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:
+    """SQL: trigger the waiting alerts of these symbols, in one direction, that their windows crossed.
+
+    Only windows whose last event is after an alert was armed count for it. Each
+    symbol's staircase (see ``staircase``) becomes rungs: an alert armed between
+    a rung's previous step and its step saw exactly the windows from that step on,
+    and the step's price is the best of them. So the statement joins each waiting
+    alert to the one rung its arming time falls in, through the index range
+    ``symbol, direction, target_price`` up to that rung's price: one statement for
+    all crossed symbols, the same index work as one per symbol.
+
+    A one-shot alert reports the rung's price and time. A repeating alert reports
+    the first window after its arming that reached the target and starts its
+    cooldown there, so each firing reports its own crossing however the windows
+    are batched; it alone reads the symbol's windows (a slice of array parameters
+    on PostgreSQL, a range of a VALUES list on SQLite).
     """
     above = direction == Alert.Direction.ABOVE
     compare = "<=" if above else ">="
-    best = steps[0].price  # kept step prices worsen with time: the first is the best of all
-    if windows:
-        points = [(w.last_event_ms, w.high if above else w.low) for w in windows]
+    rungs, points = _rungs(direction, by_symbol)
+    since = [_db_datetime(r.since_ms) if r.since_ms is not None else BEGINNING_OF_TIME for r in rungs]
+    if connection.vendor == "postgresql":
+        ctes = """
+            w AS (SELECT %s::bigint[] AS t, %s::timestamptz[] AS at, %s::numeric[] AS p),
+            rung AS (
+                SELECT r.symbol, r.since, r.before, r.price,
+                       w.t[r.first:r.last] AS ts, w.at[r.first:r.last] AS ats, w.p[r.first:r.last] AS ps
+                FROM w, unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::numeric[],
+                               %s::int[], %s::int[]) r(symbol, since, before, price, first, last))
+        """
+        params: list = [
+            _number_array(ms for ms, _ in points),
+            [store.ms_to_datetime(ms) for ms, _ in points],
+            _number_array(price for _, price in points),
+            [r.symbol for r in rungs],
+            since,
+            [store.ms_to_datetime(r.step.before_ms) for r in rungs],
+            _number_array(r.step.price for r in rungs),
+            _number_array(r.first for r in rungs),
+            _number_array(r.last for r in rungs),
+        ]
+        windows = "unnest(hit.ts, hit.ats, hit.ps) WITH ORDINALITY w(t, at, p, n)"
+        in_rung = "true"
+        # LATERAL with OFFSET 0 (kept as a subquery, not flattened into a join): one index
+        # range per rung. As a join the planner, who cannot know how far each rung's price
+        # reaches, may scan the whole table instead. ANY(ARRAY(...)): the fired rows are
+        # then fetched by primary key.
+        hits = "rung CROSS JOIN LATERAL (SELECT a.id FROM {alert} a WHERE {found} OFFSET 0) a"
+        fired_ids = "{alert}.id = ANY(ARRAY(SELECT id FROM hit))"
     else:
-        points = [(step.before_ms, step.price) for step in steps]
-    cte, cte_params = windows_cte(points)
-    crossing = " OR ".join([f"(armed_at < %s AND target_price {compare} %s)"] * len(steps))
-    best_case = " ".join(["WHEN armed_at < %s THEN %s"] * len(steps))
-    best_price, best_time, crossing_params = [], [], []
-    for step in steps:
-        before = _db_datetime(step.before_ms)
-        best_price += [before, _db_decimal(step.price)]
-        best_time += [before, before]
-        crossing_params += [before, _db_decimal(step.price)]
-    crossed = f"w.at > {ALERT_TABLE}.armed_at AND {ALERT_TABLE}.target_price {compare} w.p"
+        window_rows = ", ".join(["(%s, CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
+        rung_rows = ", ".join(["(%s, %s, %s, CAST(%s AS NUMERIC), %s, %s)"] * len(rungs))
+        ctes = f"""
+            w(n, t, at, p) AS (VALUES {window_rows}),
+            rung(symbol, since, before, price, first, last) AS (VALUES {rung_rows})
+        """
+        params = []
+        for n, (ms, price) in enumerate(points, start=1):
+            params += [n, ms, _db_datetime(ms), _db_decimal(price)]
+        for rung, rung_since in zip(rungs, since, strict=True):
+            params += [
+                rung.symbol,
+                rung_since,
+                _db_datetime(rung.step.before_ms),
+                _db_decimal(rung.step.price),
+                rung.first,
+                rung.last,
+            ]
+        windows = "w"
+        in_rung = "w.n BETWEEN hit.first AND hit.last"
+        hits = "rung JOIN {alert} a ON {found}"
+        fired_ids = "{alert}.id IN (SELECT id FROM hit)"
+    alert = ALERT_TABLE
 
     def first(column: str) -> str:
-        return f"(SELECT w.{column} FROM w WHERE {crossed} ORDER BY w.t LIMIT 1)"
+        return (
+            f"(SELECT w.{column} FROM {windows} WHERE {in_rung} AND w.at > {alert}.armed_at"
+            f" AND {alert}.target_price {compare} w.p ORDER BY w.n LIMIT 1)"
+        )
 
-    every = "repeat = 'every'"
-    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both databases).
+    def found(row: str) -> str:
+        return (
+            f"{row}.status = 'created' AND {row}.symbol = {{rung}}.symbol AND {row}.direction = %s"
+            f" AND {row}.target_price {compare} {{rung}}.price"
+            f" AND {row}.armed_at >= {{rung}}.since AND {row}.armed_at < {{rung}}.before"
+        )
+
+    every = f"{alert}.repeat = 'every'"
+    hits = hits.format(alert=alert, found=found("a").format(rung="rung"))
+    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both
+    # databases). The UPDATE repeats the conditions: a row changed since the statement's
+    # snapshot (a concurrent edit) is judged again as it is now.
     sql = f"""
-        WITH {cte}
-        UPDATE {ALERT_TABLE}
+        WITH {ctes},
+        hit AS MATERIALIZED (SELECT a.id, rung.* FROM {hits})
+        UPDATE {alert}
         SET status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
-            trigger_count = trigger_count + 1,
-            triggered_price = CASE WHEN {every} THEN {first("p")} ELSE CASE {best_case} END END,
-            triggered_at = CASE WHEN {every} THEN {first("at")} ELSE CASE {best_case} END END,
-            last_triggered_at = CASE WHEN {every} THEN {first("at")} ELSE CASE {best_case} END END,
-            rearm_after_ms = CASE WHEN {every} THEN {first("t")} + cooldown_seconds * 1000 END
-        WHERE status = 'created' AND symbol = %s AND direction = %s
-          AND target_price {compare} %s AND ({crossing})
-        RETURNING id, user_id, rearm_after_ms
+            trigger_count = {alert}.trigger_count + 1,
+            triggered_price = CASE WHEN {every} THEN {first("p")} ELSE hit.price END,
+            triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
+            last_triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
+            rearm_after_ms = CASE WHEN {every} THEN {first("t")} + {alert}.cooldown_seconds * 1000 END
+        FROM hit
+        WHERE {fired_ids.format(alert=alert)} AND {alert}.id = hit.id AND {found(alert).format(rung="hit")}
+        RETURNING {alert}.id, {alert}.user_id, {alert}.symbol, {alert}.rearm_after_ms
     """
-    params = [
-        *cte_params,
-        *best_price,
-        *best_time,
-        *best_time,
-        symbol,
-        direction,
-        _db_decimal(best),
-        *crossing_params,
-    ]
-    return sql, params
+    return sql, [*params, direction, direction]
 
 
 def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> tuple[str, list]:
@@ -347,17 +436,33 @@ def _rearm(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> set[i
         return {user_id for _, user_id in cursor.fetchall()}
 
 
+def _statement_groups(by_symbol: dict[str, Sequence[PriceWindow]]):
+    """The symbols per trigger statement: all at once on PostgreSQL, one at a time on SQLite.
+
+    SQLite has no round trip to save, and cannot index the windows list that
+    repeating alerts search: per symbol, that list stays a few rows long.
+    """
+    if connection.vendor == "postgresql":
+        yield by_symbol
+        return
+    for symbol, windows in by_symbol.items():
+        yield {symbol: windows}
+
+
 def _trigger(
-    symbol: str, direction: str, steps: list[Step], windows: Sequence[PriceWindow]
-) -> list[tuple[int, int, int | None]]:
-    """(alert id, user id, re-arm after ms or None) of exactly the rows this statement changed.
+    direction: str, by_symbol: dict[str, Sequence[PriceWindow]]
+) -> list[tuple[int, int, str, int | None]]:
+    """(alert id, user id, symbol, re-arm after ms or None) of exactly the rows these statements changed.
 
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
+    fired = []
     with connection.cursor() as cursor:
-        cursor.execute(*trigger_query(symbol, direction, steps, windows))
-        return [(alert_id, user_id, rearm_after) for alert_id, user_id, rearm_after in cursor.fetchall()]
+        for group in _statement_groups(by_symbol):
+            cursor.execute(*trigger_query(direction, group))
+            fired += cursor.fetchall()
+    return fired
 
 
 def _enqueue_sends(notification_ids: list[int]) -> None:
@@ -489,6 +594,11 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
         crossed, rearm = reach.crossed, reach.rearm
         if not crossed and not rearm:
             return 0
+        if connection.vendor == "postgresql":
+            # The firing statements' estimates (thousands of rows, correlated probes) pass
+            # jit_above_cost: compiling them took longer than running them.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         # Re-arm first (an earlier window may re-arm what a later one fires), then
         # fire; repeat for the pairs that fired a repeating alert, until nothing
         # re-arms. Each round moves every re-armed alert's cooldown past a window,
@@ -501,20 +611,23 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
                     rearmed.append((symbol, direction))
                     invalidate_alert_lists(owners)
             fired: list[tuple[int, int]] = []
-            repeating: list[tuple[str, str]] = []
-            for symbol, direction in dict.fromkeys([*crossed, *rearmed]):
-                windows = by_symbol[symbol]
-                rows = _trigger(symbol, direction, staircase(windows, direction), windows)
-                fired += [(alert_id, user_id) for alert_id, user_id, _ in rows]
-                # Another round only if a cooldown that just started ends within these
-                # windows (a catch-up batch): in a live tick, never.
-                last_ms = extremes[symbol][2]
-                if any(after is not None and after < last_ms for _, _, after in rows):
-                    repeating.append((symbol, direction))
+            repeating: set[tuple[str, str]] = set()
+            for direction in Alert.Direction.values:
+                symbols = dict.fromkeys(s for s, d in [*crossed, *rearmed] if d == direction)
+                if not symbols:
+                    continue
+                for alert_id, user_id, symbol, after in _trigger(
+                    direction, {s: by_symbol[s] for s in symbols}
+                ):
+                    fired.append((alert_id, user_id))
+                    # Another round only if a cooldown that just started ends within these
+                    # windows (a catch-up batch): in a live tick, never.
+                    if after is not None and after < extremes[symbol][2]:
+                        repeating.add((symbol, direction))
             if fired:
                 _write_notifications(fired)
                 fired_total += len(fired)
-            crossed, rearm = [], repeating
+            crossed, rearm = [], sorted(repeating)
     if fired_total:
         logger.info("Triggered %d alerts", fired_total)
     return fired_total

@@ -74,7 +74,11 @@ class Alert(models.Model):
         EXPIRED = "expired", "expired"
         DELETED = "deleted", "deleted"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts")
+    # Indexed by alert_user_created_idx (user first): a single-column index too would only cost
+    # every firing another index entry.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts", db_index=False
+    )
     symbol = models.CharField(max_length=32)
     direction = models.CharField(max_length=10, choices=Direction.choices)
     target_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS)
@@ -189,15 +193,31 @@ class Notification(models.Model):
         SUPPRESSED = "suppressed", "suppressed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index.
+    # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
+    # (notification_user_created_idx). No database constraint: the alert's own foreign key already
+    # ties it to the user, and a constraint checked per row at commit doubled a firing tick's commit
+    # (docs/BENCHMARKS.md, issue 7). Deleting a user still deletes these rows (Django's cascade).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # The kind of channel (email, webhook, apprise); ``via`` is the channel itself
     # (null: the account's address of a user without channels, or no enabled channel).
     channel = models.CharField(max_length=20, default="email")
+    # No database constraint either, for the same commit cost: deleting a channel sets ``via`` to
+    # null through Django, and a sender treats a channel gone meanwhile as a permanent failure.
     via = models.ForeignKey(
-        Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        db_constraint=False,
     )
     to = models.CharField(max_length=254)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -211,7 +211,9 @@ def send_notification_message(notification: Notification, *, connection=None) ->
     the endpoint is gone disables the channel.
     """
     channel = notification.via
-    if notification.via_id is not None and channel is None:
+    # Deleting a channel sets ``via`` to null (or leaves a dangling id, mid-delete); only an
+    # email row may then go to the address it recorded (a user without channels has none).
+    if channel is None and (notification.via_id is not None or notification.channel != Channel.Kind.EMAIL):
         raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
     if channel is not None and not channel.enabled:
         raise NotificationError("the channel was disabled before this notification was sent", permanent=True)

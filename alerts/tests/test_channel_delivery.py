@@ -92,6 +92,26 @@ class TestWhichChannels:
         assert notification.via == Channel.objects.get(user=alice, kind="email")
         assert notification.user_id == alice.pk
 
+    def test_a_channel_deleted_before_sending_fails_its_notification_saying_so(self, alice):
+        hook = webhook(alice, "http://127.0.0.1:9/gone")
+        alert = make_alert(alice)
+        alert.channels.set([hook])
+        fire()
+        (notification,) = Notification.objects.filter(alert=alert)
+        hook.delete()
+        notification.refresh_from_db()
+        assert notification.via_id is None  # kept, without the channel
+        assert deliver_until_settled(notification) == ["failed"]
+        assert (notification.status, notification.channel) == ("failed", "webhook")
+        assert "deleted" in notification.last_error
+        assert not mail.outbox  # never sent anywhere else instead
+
+    def test_deleting_a_user_deletes_their_notifications(self, alice, bob):
+        make_alert(alice), make_alert(bob)
+        fire()
+        alice.delete()
+        assert list(Notification.objects.values_list("user_id", flat=True)) == [bob.pk]
+
 
 class TestHourlyCap:
     def test_firings_past_the_cap_are_recorded_as_suppressed(self, settings, alice, bob):
