@@ -214,6 +214,32 @@ class AlertUpdateInputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="A new expiry (in the future), or null for none."
     )
+    repeat = serializers.ChoiceField(
+        choices=Alert.Repeat.values,
+        required=False,
+        error_messages={"invalid_choice": 'Must be "once" or "every".'},
+        help_text='"once" or "every" (then cooldown_seconds is required unless it had one). Making a '
+        "repeating alert that waits to re-arm one-shot ends it: it becomes `triggered`.",
+    )
+    cooldown_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=MIN_COOLDOWN_SECONDS,
+        max_value=MAX_COOLDOWN_SECONDS,
+        help_text="A new cooldown for a repeating alert (one cooling down counts it from its last firing).",
+    )
+    rearm_percent = _percent(
+        required=False,
+        min_value=Decimal(0),
+        max_value=Decimal("99.9999"),
+        help_text="A new re-arm band, in percent past the target.",
+    )
+    channels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=50,
+        help_text="The ids of your channels to notify from now on; empty: all your enabled channels.",
+    )
 
 
 class AlertOutputSerializer(serializers.Serializer):

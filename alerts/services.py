@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
@@ -251,6 +251,35 @@ def alert_create(
 _UNSET = object()
 
 
+def _repeat_changes(
+    alert: Alert, repeat: str | None, cooldown_seconds, rearm_percent: Decimal | None
+) -> dict:
+    """The column changes for a new repeat, cooldown or re-arm band (checked like on create).
+
+    A new cooldown moves a re-arming alert's end of cooldown by the difference (it
+    still counts from the firing); a repeating alert made one-shot while it waits
+    to re-arm has fired for the last time: it becomes ``triggered``.
+    """
+    if repeat is None and cooldown_seconds is _UNSET and rearm_percent is None:
+        return {}
+    new_repeat = repeat or alert.repeat
+    if cooldown_seconds is _UNSET:
+        cooldown_seconds = alert.cooldown_seconds if new_repeat == Alert.Repeat.EVERY else None
+    new_percent = alert.rearm_percent if rearm_percent is None else rearm_percent
+    cooldown = _check_repeat(new_repeat, cooldown_seconds, new_percent)
+    changes: dict = {"repeat": new_repeat, "cooldown_seconds": cooldown, "rearm_percent": new_percent}
+    if new_repeat == Alert.Repeat.ONCE:
+        changes.update(
+            status=Case(
+                When(status=Alert.Status.REARMING, then=Value(Alert.Status.TRIGGERED)), default=F("status")
+            ),
+            rearm_after_ms=None,
+        )
+    elif alert.cooldown_seconds is not None:
+        changes["rearm_after_ms"] = F("rearm_after_ms") + (cooldown - alert.cooldown_seconds) * 1000
+    return changes
+
+
 def alert_update(
     *,
     alert: Alert,
@@ -258,14 +287,19 @@ def alert_update(
     direction: str | None = None,
     note: str | None = None,
     expires_at=_UNSET,
+    repeat: str | None = None,
+    cooldown_seconds=_UNSET,
+    rearm_percent: Decimal | None = None,
+    channels: list[int] | None = None,
 ) -> Alert:
-    """Change a waiting (or re-arming) alert: its target, direction, note or expiry.
+    """Change a waiting (or re-arming) alert: target, direction, note, expiry, repeat or channels.
 
     A new target or direction re-arms it from now (``armed_at``): it fires only
     on prices seen after the change, and a re-arming alert waits again. Raises
     AlertNotEditable once the alert has triggered, expired or been deleted, even
     if that happened a moment ago in another process: the write is conditional
     on the alert still being active, so it can never revive a finished alert.
+    ``channels``: the ids to notify from now on (empty: all enabled ones).
     """
     if alert.status not in ACTIVE_STATUSES:
         raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
@@ -283,15 +317,18 @@ def alert_update(
     elif direction is not None:
         side = direction
         changes["crossing"] = False
+    changes.update(_repeat_changes(alert, repeat, cooldown_seconds, rearm_percent))
+    percent = changes.get("rearm_percent", alert.rearm_percent)
     if target_price is not None or direction is not None:
         changes.update(
             target_price=target,
             direction=side,
-            rearm_price=rearm_price(target, side, alert.rearm_percent),
             armed_at=timezone.now(),
             status=Alert.Status.CREATED,
             rearm_after_ms=None,
         )
+    if target_price is not None or direction is not None or rearm_percent is not None:
+        changes["rearm_price"] = rearm_price(target, side, percent)
         if target_price is not None:
             # An absolute target replaces the percent the user first asked for.
             changes.update(reference_price=None, change_percent=None)
@@ -302,13 +339,16 @@ def alert_update(
     if expires_at is not _UNSET:
         _check_expiry(expires_at)
         changes["expires_at"] = expires_at
+    chosen = _owned_channels(alert.user, channels) if channels is not None else None
     with transaction.atomic():
         active = Alert.objects.filter(pk=alert.pk, status__in=ACTIVE_STATUSES)
         changed = active.update(**changes) if changes else active.exists()
         if not changed:
             alert.refresh_from_db(fields=["status"])
             raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
-        if changes:
+        if chosen is not None:
+            alert.channels.set(chosen)
+        if changes or chosen is not None:
             invalidate_alert_lists([alert.user_id])
     alert.refresh_from_db()
     return alert

@@ -266,3 +266,71 @@ class TestUpdateRearms:
         assert alerts_rearm(alerts=Alert.objects.filter(pk=alert.pk)) == 1
         alert.refresh_from_db()
         assert alert.status == "created" and alert.armed_at >= before
+
+
+class TestUpdateRepeatAndChannels:
+    def patch(self, client, alert, **payload):
+        return client.patch(f"/alerts/{alert.pk}", payload, format="json")
+
+    def test_a_one_shot_alert_becomes_repeating_with_a_cooldown(self, alice, alice_client, make_alert):
+        alert = make_alert(alice, symbol="ETHUSDT", target_price="3100")
+        armed = alert.armed_at
+        body = self.patch(alice_client, alert, repeat="every", cooldown_seconds=120).json()
+        assert (body["repeat"], body["cooldown_seconds"], body["status"]) == ("every", 120, "created")
+        alert.refresh_from_db()
+        assert alert.armed_at == armed  # how it repeats is not a new target: no re-arm
+
+    def test_repeating_needs_a_cooldown_and_one_shot_has_none(self, alice, alice_client, make_alert):
+        once = make_alert(alice, symbol="ETHUSDT", target_price="3100")
+        response = self.patch(alice_client, once, repeat="every")
+        assert response.status_code == 400 and "cooldown_seconds" in response.json()["errors"]
+        response = self.patch(alice_client, once, cooldown_seconds=60)
+        assert response.status_code == 400 and "cooldown_seconds" in response.json()["errors"]
+        assert self.patch(alice_client, once, repeat="every", cooldown_seconds=59).status_code == 400
+        every = make_alert(alice, symbol="ETHUSDT", repeat="every", cooldown_seconds=60)
+        body = self.patch(alice_client, every, repeat="once").json()
+        assert (body["repeat"], body["cooldown_seconds"]) == ("once", None)
+
+    def test_a_new_cooldown_counts_from_the_last_firing(self, alice, alice_client, make_alert):
+        alert = make_alert(
+            alice,
+            symbol="ETHUSDT",
+            status="rearming",
+            repeat="every",
+            cooldown_seconds=60,
+            rearm_after_ms=1_000_060_000,
+        )
+        assert self.patch(alice_client, alert, cooldown_seconds=3600).status_code == 200
+        alert.refresh_from_db()
+        assert (alert.status, alert.rearm_after_ms) == ("rearming", 1_003_600_000)
+
+    def test_making_a_re_arming_alert_one_shot_ends_it(self, alice, alice_client, make_alert):
+        alert = make_alert(
+            alice, symbol="ETHUSDT", status="rearming", repeat="every", cooldown_seconds=60, rearm_after_ms=1
+        )
+        body = self.patch(alice_client, alert, repeat="once").json()
+        assert (body["status"], body["repeat"]) == ("triggered", "once")
+        alert.refresh_from_db()
+        assert alert.rearm_after_ms is None
+        assert self.patch(alice_client, alert, note="x").status_code == 409  # and it stays ended
+
+    def test_a_new_band_moves_the_re_arm_price_exactly(self, alice, alice_client, make_alert):
+        alert = make_alert(alice, symbol="ETHUSDT", target_price="3100", repeat="every", cooldown_seconds=60)
+        body = self.patch(alice_client, alert, rearm_percent="2.5").json()
+        assert body["rearm_percent"] == "2.5000"
+        alert.refresh_from_db()
+        assert alert.rearm_price == Decimal("3022.5")
+        assert self.patch(alice_client, alert, rearm_percent="100").status_code == 400
+
+    def test_channels_can_be_named_and_cleared(self, alice, alice_client, bob, make_alert):
+        hook = Channel.objects.create(
+            user=alice, kind="webhook", url="https://example.com/h", secret="s", name="h"
+        )
+        alert = make_alert(alice, symbol="ETHUSDT")
+        assert self.patch(alice_client, alert, channels=[hook.pk]).json()["channels"] == [hook.pk]
+        assert list(alert.channels.all()) == [hook]
+        assert self.patch(alice_client, alert, channels=[]).json()["channels"] == []
+        bobs = Channel.objects.get(user=bob, kind="email")
+        response = self.patch(alice_client, alert, channels=[bobs.pk])
+        assert response.status_code == 400 and "channels" in response.json()["errors"]
+        assert list(alert.channels.all()) == []  # a rejected change changes nothing
