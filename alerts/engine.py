@@ -131,17 +131,27 @@ def _number_array(values: Iterable[Decimal | int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[str, list]:
-    """SQL: for each moved symbol (high, low, last event ms), which waiting work did it reach?
+def _probe(watch: str, compare: str, price: str) -> str:
+    """One index probe on alert_watch_idx: does any alert of the moved symbol watch a price reached?"""
+    return f"""EXISTS (SELECT 1 FROM {ALERT_TABLE} a
+            WHERE a.status IN ('created', 'rearming') AND a.symbol = moved.symbol
+              AND a.watch_direction = '{watch}' AND a.watch_price {compare} moved.{price}
+              AND (a.status = 'created' OR a.rearm_after_ms < moved.last_ms))"""
 
-    Per moved symbol: is any waiting above/below target crossed (two probes on
-    alert_waiting_target_idx), and may any fired repeating alert re-arm (two
-    probes on alert_rearming_price_idx: the price passed its re-arm price after
-    its cooldown). Each probe stops at its first row. The comparisons run in the
-    database, the same way the UPDATEs compare, so both always agree. The last
-    column, on the first symbol's row only (a timestamp costs the client more to
-    read than the probes cost), is the earliest expiry of any active alert (the
-    first entry of alert_expiring_idx), so a batch learns whether an expiry falls
+
+def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[str, list]:
+    """SQL: for each moved symbol (high, low, last event ms), is there work on either side?
+
+    Two probes per moved symbol on alert_watch_idx: does any alert watch a price
+    at or under the high ("above"), or at or over the low ("below")? A waiting
+    alert watches its target; a fired repeating alert, once its cooldown is over
+    (the probe reads the end of cooldown from the index), its re-arm price the
+    other way. Each probe stops at its first index entry and never reads the
+    table. A hit is a superset of the work (a re-arm needs the price strictly
+    past, and the UPDATEs then compare exactly), never a subset. The last column,
+    on the first symbol's row only (a timestamp costs the client more to read
+    than the probes cost), is the earliest expiry of any active alert (the first
+    entry of alert_expiring_idx), so a batch learns whether an expiry falls
     within its windows without another round trip.
     """
     if connection.vendor == "postgresql":
@@ -161,27 +171,9 @@ def crossing_query(extremes: dict[str, tuple[Decimal, Decimal, int]]) -> tuple[s
         params = []
         for symbol, (high, low, last_ms) in extremes.items():
             params += [symbol, _db_decimal(high), _db_decimal(low), last_ms]
-    # Evaluated once per statement (an InitPlan): without any fired repeating alert
-    # the per-symbol re-arm probes are skipped.
-    any_rearming = f"SELECT EXISTS (SELECT 1 FROM {ALERT_TABLE} WHERE status = 'rearming')"
-    false = "false" if connection.vendor == "postgresql" else "0"
     sql = f"""
         WITH moved(symbol, high, low, last_ms) AS ({moved})
-        SELECT moved.symbol,
-            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
-                    WHERE a.status = 'created' AND a.symbol = moved.symbol
-                      AND a.direction = 'above' AND a.target_price <= moved.high),
-            EXISTS (SELECT 1 FROM {ALERT_TABLE} a
-                    WHERE a.status = 'created' AND a.symbol = moved.symbol
-                      AND a.direction = 'below' AND a.target_price >= moved.low),
-            CASE WHEN ({any_rearming}) THEN EXISTS (SELECT 1 FROM {ALERT_TABLE} a
-                    WHERE a.status = 'rearming' AND a.symbol = moved.symbol
-                      AND a.direction = 'above' AND a.rearm_price > moved.low
-                      AND a.rearm_after_ms < moved.last_ms) ELSE {false} END,
-            CASE WHEN ({any_rearming}) THEN EXISTS (SELECT 1 FROM {ALERT_TABLE} a
-                    WHERE a.status = 'rearming' AND a.symbol = moved.symbol
-                      AND a.direction = 'below' AND a.rearm_price < moved.high
-                      AND a.rearm_after_ms < moved.last_ms) ELSE {false} END,
+        SELECT moved.symbol, {_probe("above", "<=", "high")}, {_probe("below", ">=", "low")},
             CASE WHEN moved.symbol = %s THEN (SELECT MIN(a.expires_at) FROM {ALERT_TABLE} a
                 WHERE a.status IN ('created', 'rearming') AND a.expires_at IS NOT NULL) END
         FROM moved
@@ -195,8 +187,11 @@ class Reach:
 
     by_symbol: dict[str, list[PriceWindow]]
     extremes: dict[str, tuple[Decimal, Decimal, int]]
-    crossed: list[tuple[str, str]]  # (symbol, direction) with a waiting alert crossed
-    rearm: list[tuple[str, str]]  # (symbol, direction) with a repeating alert to re-arm
+    # (symbol, direction) whose waiting alerts may have been crossed, and whose fired
+    # repeating alerts may re-arm (each watch hit stands for both: a crossed target in
+    # its direction, a re-arm price passed by alerts of the other direction)
+    crossed: list[tuple[str, str]]
+    rearm: list[tuple[str, str]]
     first_expiry: datetime | None  # the earliest expiry of any active alert
 
 
@@ -207,16 +202,15 @@ def _reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
         rows = cursor.fetchall()
     crossed, rearm = [], []
     first_expiry = None
-    for symbol, above, below, rearm_above, rearm_below, expiry in rows:
+    above, below = Alert.Direction.ABOVE, Alert.Direction.BELOW
+    for symbol, watched_above, watched_below, expiry in rows:
         first_expiry = first_expiry or expiry
-        if above:
-            crossed.append((symbol, Alert.Direction.ABOVE))
-        if below:
-            crossed.append((symbol, Alert.Direction.BELOW))
-        if rearm_above:
-            rearm.append((symbol, Alert.Direction.ABOVE))
-        if rearm_below:
-            rearm.append((symbol, Alert.Direction.BELOW))
+        if watched_above:
+            crossed.append((symbol, above))
+            rearm.append((symbol, below))
+        if watched_below:
+            crossed.append((symbol, below))
+            rearm.append((symbol, above))
     if isinstance(first_expiry, str):  # SQLite returns the raw column for a computed value
         first_expiry = connection.ops.convert_datetimefield_value(first_expiry, None, connection)
     return Reach(by_symbol, extremes, crossed, rearm, first_expiry)
@@ -236,83 +230,92 @@ def _by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindow]]:
     return by_symbol
 
 
-def windows_cte(points: Sequence[tuple[int, Decimal]]) -> tuple[str, list]:
-    """SQL: ``w(t, at, p)``, one row per window: last event (ms and datetime) and its price.
-
-    PostgreSQL gets three array parameters whatever the number of windows (binding
-    hundreds of parameters costs more than the statement); SQLite a VALUES list.
-    """
-    if connection.vendor == "postgresql":
-        rows = "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::numeric[])"
-        params: list = [
-            _number_array(ms for ms, _ in points),
-            [store.ms_to_datetime(ms) for ms, _ in points],
-            _number_array(price for _, price in points),
-        ]
-    else:
-        rows = "VALUES " + ", ".join(["(CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
-        params = []
-        for ms, price in points:
-            params += [ms, _db_datetime(ms), _db_decimal(price)]
-    return f"w(t, at, p) AS ({rows})", params
-
-
-# Steps take effect for alerts armed from their previous step's time: the first step's.
+# A rung's range of arming times when it has no bound on that side.
 BEGINNING_OF_TIME = datetime(1, 1, 1, tzinfo=UTC)
+END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Rung:
-    """A step of one symbol's staircase, for alerts armed in ``[since_ms, step.before_ms)``.
+    """Work for alerts of ``symbol`` armed in ``[since_ms, before_ms)`` (None: unbounded), up to ``price``.
 
     ``first`` and ``last`` delimit the symbol's windows (1-based, inclusive) in
-    the statement's window list, for repeating alerts' first crossing.
+    the statement's window list, for the alerts that look for their own window.
     """
 
     symbol: str
     since_ms: int | None
-    step: Step
+    before_ms: int | None
+    price: Decimal
     first: int
     last: int
 
 
-def _rungs(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]):
-    """(rungs, windows as (last event ms, price) in symbol then event order) for one statement."""
-    above = direction == Alert.Direction.ABOVE
-    rungs: list[Rung] = []
+def _window_points(by_symbol: dict[str, Sequence[PriceWindow]], price):
+    """The windows as one list of (last event ms, price), symbol by symbol in event order.
+
+    Returns the list and, per symbol, (symbol, its windows in order, first index, last index).
+    """
     points: list[tuple[int, Decimal]] = []
+    spans = []
     for symbol, windows in by_symbol.items():
         ordered = sorted(windows, key=lambda w: w.last_event_ms)
         first = len(points) + 1
-        points += [(w.last_event_ms, w.high if above else w.low) for w in ordered]
+        points += [(w.last_event_ms, price(w)) for w in ordered]
+        spans.append((symbol, ordered, first, len(points)))
+    return points, spans
+
+
+def trigger_rungs(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]):
+    """(rungs, window points) for a trigger: each symbol's staircase (see ``staircase``) as rungs.
+
+    An alert armed between a step and the one before it saw exactly the windows
+    from that step on, and the step's price is the best of them.
+    """
+    above = direction == Alert.Direction.ABOVE
+    points, spans = _window_points(by_symbol, lambda w: w.high if above else w.low)
+    rungs: list[Rung] = []
+    for symbol, ordered, first, last in spans:
         since = None
         for step in staircase(ordered, direction):
-            rungs.append(Rung(symbol, since, step, first, len(points)))
+            rungs.append(Rung(symbol, since, step.before_ms, step.price, first, last))
             since = step.before_ms
     return rungs, points
 
 
-def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:
-    """SQL: trigger the waiting alerts of these symbols, in one direction, that their windows crossed.
+def rearm_rungs(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]):
+    """(rungs, window points) for a re-arm: one rung per symbol, at the price furthest back.
 
-    Only windows whose last event is after an alert was armed count for it. Each
-    symbol's staircase (see ``staircase``) becomes rungs: an alert armed between
-    a rung's previous step and its step saw exactly the windows from that step on,
-    and the step's price is the best of them. So the statement joins each waiting
-    alert to the one rung its arming time falls in, through the index range
-    ``symbol, direction, target_price`` up to that rung's price: one statement for
-    all crossed symbols, the same index work as one per symbol.
-
-    A one-shot alert reports the rung's price and time. A repeating alert reports
-    the first window after its arming that reached the target and starts its
-    cooldown there, so each firing reports its own crossing however the windows
-    are batched; it alone reads the symbol's windows (a slice of array parameters
-    on PostgreSQL, a range of a VALUES list on SQLite).
+    Fired "above" alerts re-arm on a low under their re-arm price, "below" ones
+    on a high over it.
     """
     above = direction == Alert.Direction.ABOVE
-    compare = "<=" if above else ">="
-    rungs, points = _rungs(direction, by_symbol)
+    points, spans = _window_points(by_symbol, lambda w: w.low if above else w.high)
+    rungs = []
+    for symbol, _, first, last in spans:
+        prices = [price for _, price in points[first - 1 : last]]
+        rungs.append(Rung(symbol, None, None, min(prices) if above else max(prices), first, last))
+    return rungs, points
+
+
+@dataclass(frozen=True, slots=True)
+class RungTables:
+    """The SQL pieces shared by the trigger and re-arm UPDATEs."""
+
+    ctes: str  # ``rung`` (and the windows) as CTEs
+    params: list
+    windows: str  # FROM item of the windows of the ``hit`` row's symbol: ``w(t, at, p, n)``
+    in_rung: str  # the condition that keeps them to that symbol
+    # PostgreSQL only (None on SQLite): FROM items joining each rung to its alerts
+    # (placeholders {alert} and {found}), and the condition on {alert}.id that it is one of them.
+    hits: str | None = None
+    fired_ids: str | None = None
+
+
+def rung_tables(rungs: Sequence[Rung], points: Sequence[tuple[int, Decimal]]) -> RungTables:
+    """PostgreSQL: every array once as a parameter, sliced per rung; SQLite: VALUES lists."""
     since = [_db_datetime(r.since_ms) if r.since_ms is not None else BEGINNING_OF_TIME for r in rungs]
+    before = [_db_datetime(r.before_ms) if r.before_ms is not None else END_OF_TIME for r in rungs]
     if connection.vendor == "postgresql":
         ctes = """
             w AS (SELECT %s::bigint[] AS t, %s::timestamptz[] AS at, %s::numeric[] AS p),
@@ -328,125 +331,202 @@ def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -
             _number_array(price for _, price in points),
             [r.symbol for r in rungs],
             since,
-            [store.ms_to_datetime(r.step.before_ms) for r in rungs],
-            _number_array(r.step.price for r in rungs),
+            before,
+            _number_array(r.price for r in rungs),
             _number_array(r.first for r in rungs),
             _number_array(r.last for r in rungs),
         ]
-        windows = "unnest(hit.ts, hit.ats, hit.ps) WITH ORDINALITY w(t, at, p, n)"
-        in_rung = "true"
         # LATERAL with OFFSET 0 (kept as a subquery, not flattened into a join): one index
         # range per rung. As a join the planner, who cannot know how far each rung's price
-        # reaches, may scan the whole table instead. ANY(ARRAY(...)): the fired rows are
-        # then fetched by primary key.
-        hits = "rung CROSS JOIN LATERAL (SELECT a.id FROM {alert} a WHERE {found} OFFSET 0) a"
-        fired_ids = "{alert}.id = ANY(ARRAY(SELECT id FROM hit))"
-    else:
-        window_rows = ", ".join(["(%s, CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
-        rung_rows = ", ".join(["(%s, %s, %s, CAST(%s AS NUMERIC), %s, %s)"] * len(rungs))
-        ctes = f"""
+        # reaches, may scan the whole table instead. ANY(ARRAY(...)): the rows are then
+        # fetched by primary key.
+        return RungTables(
+            ctes,
+            params,
+            windows="unnest(hit.ts, hit.ats, hit.ps) WITH ORDINALITY w(t, at, p, n)",
+            in_rung="true",
+            hits="rung CROSS JOIN LATERAL (SELECT a.id FROM {alert} a WHERE {found} OFFSET 0) a",
+            fired_ids="{alert}.id = ANY(ARRAY(SELECT id FROM hit))",
+        )
+    window_rows = ", ".join(["(%s, CAST(%s AS INTEGER), %s, CAST(%s AS NUMERIC))"] * len(points))
+    rung_rows = ", ".join(["(%s, %s, %s, CAST(%s AS NUMERIC), %s, %s)"] * len(rungs))
+    params = []
+    for n, (ms, price) in enumerate(points, start=1):
+        params += [n, ms, _db_datetime(ms), _db_decimal(price)]
+    for rung, rung_since, rung_before in zip(rungs, since, before, strict=True):
+        params += [rung.symbol, rung_since, rung_before, _db_decimal(rung.price), rung.first, rung.last]
+    return RungTables(
+        f"""
             w(n, t, at, p) AS (VALUES {window_rows}),
             rung(symbol, since, before, price, first, last) AS (VALUES {rung_rows})
+        """,
+        params,
+        windows="w",
+        in_rung="w.n BETWEEN hit.first AND hit.last",
+    )
+
+
+def _rung_update(
+    tables: RungTables, found, found_param: str, set_clause: str, extra_where: str, returning: str
+) -> tuple[str, list]:
+    """UPDATE the alerts ``found`` joins to a rung. ``found(row, rung)``: the index condition.
+
+    PostgreSQL first collects the alerts rung by rung, then updates them by id;
+    it repeats the conditions, so a row changed since the statement's snapshot (a
+    concurrent edit) is judged again as it is now. SQLite (one writer, one symbol
+    at a time) joins the rungs directly. Right-hand sides of SET read the row as
+    it was before this UPDATE (SQL semantics on both databases); ``hit`` names the
+    alert's rung.
+    """
+    alert = ALERT_TABLE
+    if tables.hits is None:
+        sql = f"""
+            WITH {tables.ctes}
+            UPDATE {alert}
+            SET {set_clause}
+            FROM rung AS hit
+            WHERE {found(alert, "hit")} {extra_where}
+            RETURNING {returning}
         """
-        params = []
-        for n, (ms, price) in enumerate(points, start=1):
-            params += [n, ms, _db_datetime(ms), _db_decimal(price)]
-        for rung, rung_since in zip(rungs, since, strict=True):
-            params += [
-                rung.symbol,
-                rung_since,
-                _db_datetime(rung.step.before_ms),
-                _db_decimal(rung.step.price),
-                rung.first,
-                rung.last,
-            ]
-        windows = "w"
-        in_rung = "w.n BETWEEN hit.first AND hit.last"
-        hits = "rung JOIN {alert} a ON {found}"
-        fired_ids = "{alert}.id IN (SELECT id FROM hit)"
+        return sql, [*tables.params, found_param]
+    hits = tables.hits.format(alert=alert, found=found("a", "rung"))
+    sql = f"""
+        WITH {tables.ctes},
+        hit AS MATERIALIZED (SELECT a.id, rung.* FROM {hits})
+        UPDATE {alert}
+        SET {set_clause}
+        FROM hit
+        WHERE {tables.fired_ids.format(alert=alert)} AND {alert}.id = hit.id AND {found(alert, "hit")}
+          {extra_where}
+        RETURNING {returning}
+    """
+    return sql, [*tables.params, found_param, found_param]
+
+
+def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:
+    """SQL: trigger the waiting alerts of these symbols, in one direction, that their windows crossed.
+
+    Only windows whose last event is after an alert was armed count for it. Each
+    waiting alert joins the one rung (see ``trigger_rungs``) its arming time
+    falls in, through the index range ``symbol, direction, target`` up to that
+    rung's price (alert_watch_idx): one statement for all crossed symbols, the
+    same index work as one per symbol.
+
+    A one-shot alert reports the rung's price and time. A repeating alert reports
+    the first window after its arming that reached the target and starts its
+    cooldown there, so each firing reports its own crossing however the windows
+    are batched; it alone reads the symbol's windows.
+    """
+    compare = "<=" if direction == Alert.Direction.ABOVE else ">="
+    tables = rung_tables(*trigger_rungs(direction, by_symbol))
     alert = ALERT_TABLE
 
     def first(column: str) -> str:
         return (
-            f"(SELECT w.{column} FROM {windows} WHERE {in_rung} AND w.at > {alert}.armed_at"
+            f"(SELECT w.{column} FROM {tables.windows} WHERE {tables.in_rung} AND w.at > {alert}.armed_at"
             f" AND {alert}.target_price {compare} w.p ORDER BY w.n LIMIT 1)"
         )
 
-    def found(row: str) -> str:
+    def found(row: str, rung: str) -> str:
+        # The status IN (...) term repeats the index's condition, as SQLite needs to use it.
         return (
-            f"{row}.status = 'created' AND {row}.symbol = {{rung}}.symbol AND {row}.direction = %s"
-            f" AND {row}.target_price {compare} {{rung}}.price"
-            f" AND {row}.armed_at >= {{rung}}.since AND {row}.armed_at < {{rung}}.before"
+            f"{row}.status IN ('created', 'rearming') AND {row}.status = 'created'"
+            f" AND {row}.symbol = {rung}.symbol AND {row}.watch_direction = %s"
+            f" AND {row}.watch_price {compare} {rung}.price"
+            f" AND {row}.armed_at >= {rung}.since AND {row}.armed_at < {rung}.before"
         )
 
     every = f"{alert}.repeat = 'every'"
-    hits = hits.format(alert=alert, found=found("a").format(rung="rung"))
-    # Right-hand sides read the row as it was before this UPDATE (SQL semantics on both
-    # databases). The UPDATE repeats the conditions: a row changed since the statement's
-    # snapshot (a concurrent edit) is judged again as it is now.
-    sql = f"""
-        WITH {ctes},
-        hit AS MATERIALIZED (SELECT a.id, rung.* FROM {hits})
-        UPDATE {alert}
-        SET status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
-            trigger_count = {alert}.trigger_count + 1,
-            triggered_price = CASE WHEN {every} THEN {first("p")} ELSE hit.price END,
-            triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
-            last_triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
-            rearm_after_ms = CASE WHEN {every} THEN {first("t")} + {alert}.cooldown_seconds * 1000 END
-        FROM hit
-        WHERE {fired_ids.format(alert=alert)} AND {alert}.id = hit.id AND {found(alert).format(rung="hit")}
-        RETURNING {alert}.id, {alert}.user_id, {alert}.symbol, {alert}.rearm_after_ms
+    set_clause = f"""
+        status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
+        trigger_count = {alert}.trigger_count + 1,
+        triggered_price = CASE WHEN {every} THEN {first("p")} ELSE hit.price END,
+        triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
+        last_triggered_at = CASE WHEN {every} THEN {first("at")} ELSE hit.before END,
+        rearm_after_ms = CASE WHEN {every} THEN {first("t")} + {alert}.cooldown_seconds * 1000 END
     """
-    return sql, [*params, direction, direction]
+    returning = f"{alert}.id, {alert}.user_id, {alert}.symbol, {alert}.rearm_after_ms"
+    return _rung_update(tables, found, direction, set_clause, "", returning)
 
 
-def rearm_query(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> tuple[str, list]:
-    """SQL: re-arm the fired repeating alerts of one symbol and direction that the windows allow.
+def rearm_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:
+    """SQL: re-arm the fired repeating alerts of these symbols, in one direction, that the windows allow.
 
     An "above" alert re-arms on the first window after its cooldown whose low
     is strictly under its re-arm price (a "below" alert: whose high is strictly
     over it), and is armed from that window's last event: it fires again only on
-    prices seen after the one that re-armed it. The index serves ``symbol,
-    direction, rearm_price`` (status ``rearming``) up to the best price of the
-    windows; a correlated probe of the windows settles the cooldown.
+    prices seen after the one that re-armed it. The index range is ``symbol``,
+    the other direction, re-arm price past the furthest price of the windows
+    (alert_watch_idx); each candidate then looks for its window after its cooldown.
     """
     above = direction == Alert.Direction.ABOVE
     compare = ">" if above else "<"
-    points = [(w.last_event_ms, w.low if above else w.high) for w in windows]
-    best = min(price for _, price in points) if above else max(price for _, price in points)
-    cte, params = windows_cte(points)
-    passed = f"w.t > {ALERT_TABLE}.rearm_after_ms AND {ALERT_TABLE}.rearm_price {compare} w.p"
-    sql = f"""
-        WITH {cte}
-        UPDATE {ALERT_TABLE}
-        SET status = 'created', rearm_after_ms = NULL,
-            armed_at = (SELECT w.at FROM w WHERE {passed} ORDER BY w.t LIMIT 1)
-        WHERE status = 'rearming' AND symbol = %s AND direction = %s AND rearm_price {compare} %s
-          AND EXISTS (SELECT 1 FROM w WHERE {passed})
-        RETURNING id, user_id
-    """
-    return sql, [*params, symbol, direction, _db_decimal(best)]
+    watch = Alert.Direction.BELOW if above else Alert.Direction.ABOVE
+    tables = rung_tables(*rearm_rungs(direction, by_symbol))
+    alert = ALERT_TABLE
+
+    def first(column: str) -> str:
+        return (
+            f"(SELECT w.{column} FROM {tables.windows} WHERE {tables.in_rung}"
+            f" AND w.t > {alert}.rearm_after_ms AND {alert}.rearm_price {compare} w.p ORDER BY w.n LIMIT 1)"
+        )
+
+    def found(row: str, rung: str) -> str:
+        return (
+            f"{row}.status IN ('created', 'rearming') AND {row}.status = 'rearming'"
+            f" AND {row}.symbol = {rung}.symbol AND {row}.watch_direction = %s"
+            f" AND {row}.watch_price {compare} {rung}.price"
+        )
+
+    return _rung_update(
+        tables,
+        found,
+        watch,
+        f"status = 'created', rearm_after_ms = NULL, armed_at = {first('at')}",
+        f"AND {first('t')} IS NOT NULL",
+        f"{alert}.id, {alert}.user_id, {alert}.symbol",
+    )
 
 
-def _rearm(symbol: str, direction: str, windows: Sequence[PriceWindow]) -> set[int]:
-    """The owners of the alerts this statement re-armed (conditional on ``rearming``, like a trigger)."""
-    with connection.cursor() as cursor:
-        cursor.execute(*rearm_query(symbol, direction, windows))
-        return {user_id for _, user_id in cursor.fetchall()}
+# Windows per re-arm statement on SQLite (four bound parameters each, under its limit).
+SQLITE_WINDOWS_PER_STATEMENT = 5000
 
 
-def _statement_groups(by_symbol: dict[str, Sequence[PriceWindow]]):
-    """The symbols per trigger statement: all at once on PostgreSQL, one at a time on SQLite.
+def _statement_groups(by_symbol: dict[str, Sequence[PriceWindow]], *, search_per_row: bool):
+    """The symbols per UPDATE: all at once on PostgreSQL; on SQLite, see below.
 
-    SQLite has no round trip to save, and cannot index the windows list that
-    repeating alerts search: per symbol, that list stays a few rows long.
+    SQLite has no round trip to save, and cannot index the windows list that the
+    UPDATE searches per row: a trigger (whose repeating alerts all search it)
+    goes symbol by symbol, keeping that list a few rows long; a re-arm (only the
+    few alerts that may re-arm search it) takes as many symbols as the
+    bound-parameter limit allows.
     """
     if connection.vendor == "postgresql":
         yield by_symbol
         return
+    if search_per_row:
+        for symbol, windows in by_symbol.items():
+            yield {symbol: windows}
+        return
+    group: dict[str, Sequence[PriceWindow]] = {}
+    size = 0
     for symbol, windows in by_symbol.items():
-        yield {symbol: windows}
+        if group and size + len(windows) > SQLITE_WINDOWS_PER_STATEMENT:
+            yield group
+            group, size = {}, 0
+        group[symbol] = windows
+        size += len(windows)
+    if group:
+        yield group
+
+
+def _run(query, direction: str, by_symbol: dict[str, Sequence[PriceWindow]], *, search_per_row: bool):
+    rows = []
+    with connection.cursor() as cursor:
+        for group in _statement_groups(by_symbol, search_per_row=search_per_row):
+            cursor.execute(*query(direction, group))
+            rows += cursor.fetchall()
+    return rows
 
 
 def _trigger(
@@ -457,12 +537,12 @@ def _trigger(
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
-    fired = []
-    with connection.cursor() as cursor:
-        for group in _statement_groups(by_symbol):
-            cursor.execute(*trigger_query(direction, group))
-            fired += cursor.fetchall()
-    return fired
+    return _run(trigger_query, direction, by_symbol, search_per_row=True)
+
+
+def _rearm(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> list[tuple[int, int, str]]:
+    """(alert id, user id, symbol) of the alerts re-armed (conditional on ``rearming``, like a trigger)."""
+    return _run(rearm_query, direction, by_symbol, search_per_row=False)
 
 
 def _enqueue_sends(notification_ids: list[int]) -> None:
@@ -604,12 +684,15 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
         # re-arms. Each round moves every re-armed alert's cooldown past a window,
         # so the loop ends.
         while crossed or rearm:
-            rearmed = []
-            for symbol, direction in rearm:
-                owners = _rearm(symbol, direction, by_symbol[symbol])
-                if owners:
-                    rearmed.append((symbol, direction))
-                    invalidate_alert_lists(owners)
+            rearmed: set[tuple[str, str]] = set()
+            for direction in Alert.Direction.values:
+                symbols = dict.fromkeys(s for s, d in rearm if d == direction)
+                if not symbols:
+                    continue
+                rows = _rearm(direction, {s: by_symbol[s] for s in symbols})
+                rearmed.update((symbol, direction) for _, _, symbol in rows)
+                if rows:
+                    invalidate_alert_lists({user_id for _, user_id, _ in rows})
             fired: list[tuple[int, int]] = []
             repeating: set[tuple[str, str]] = set()
             for direction in Alert.Direction.values:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -114,6 +114,25 @@ class Alert(models.Model):
     )
     # Event time (epoch ms) before which a fired repeating alert cannot re-arm: its firing + cooldown.
     rearm_after_ms = models.BigIntegerField(null=True, blank=True)
+    # What the engine watches for, kept by the database: a waiting alert its
+    # target in its direction; a fired repeating alert its re-arm price the other
+    # way (an "above" alert re-arms when the price falls back under it). One index
+    # (alert_watch_idx) then answers both "crossed?" and "may re-arm?" for a
+    # symbol with the same two probes.
+    watch_direction = models.GeneratedField(
+        expression=Case(
+            When(Q(status="rearming") & Q(direction="above"), then=Value("below")),
+            When(status="rearming", then=Value("above")),
+            default=F("direction"),
+        ),
+        output_field=models.CharField(max_length=10),
+        db_persist=True,
+    )
+    watch_price = models.GeneratedField(
+        expression=Case(When(status="rearming", then=F("rearm_price")), default=F("target_price")),
+        output_field=models.DecimalField(max_digits=PRICE_DIGITS + 6, decimal_places=PRICE_DECIMALS + 6),
+        db_persist=True,
+    )
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     trigger_count = models.PositiveIntegerField(default=0, db_default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -124,17 +143,13 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # alerts.engine: per-symbol probes for waiting alerts that a window crossed.
+            # alerts.engine: per-symbol probes (is anything crossed or able to re-arm?),
+            # then the index ranges the trigger and re-arm UPDATEs change. Status and end
+            # of cooldown are in the key so that the probes never read the table.
             models.Index(
-                fields=["symbol", "direction", "target_price"],
-                condition=Q(status="created"),
-                name="alert_waiting_target_idx",
-            ),
-            # alerts.engine: per-symbol probes and re-arm UPDATEs of fired repeating alerts.
-            models.Index(
-                fields=["symbol", "direction", "rearm_price"],
-                condition=Q(status="rearming"),
-                name="alert_rearming_price_idx",
+                fields=["symbol", "watch_direction", "watch_price", "status", "rearm_after_ms"],
+                condition=Q(status__in=["created", "rearming"]),
+                name="alert_watch_idx",
             ),
             # alerts.engine.expire_alerts and its expiry probe: alerts that can still expire.
             models.Index(

@@ -149,6 +149,13 @@ class TestCooldownBoundaries:
         alert.refresh_from_db()
         assert alert.status == "created"
 
+    def test_a_dip_exactly_at_the_end_of_the_cooldown_does_not_re_arm_in_a_longer_batch(self, alice):
+        alert = make_alert(alice, rearm="0", cooldown=60)
+        engine.evaluate_windows([window("70000", at=T0)])
+        engine.evaluate_windows([window("69999.99", at=T0 + 60_000), window("70000.01", at=T0 + 60_001)])
+        alert.refresh_from_db()
+        assert (alert.status, alert.trigger_count) == ("rearming", 1)
+
     def test_a_dip_during_the_cooldown_does_not_count(self, alice):
         alert = make_alert(alice, rearm="0", cooldown=60)
         engine.evaluate_windows([window("70000", at=T0)])
