@@ -1,9 +1,11 @@
 """The alert engine: turn price windows from the stream into triggered alerts, exactly once.
 
 A tick reads the feeder's windows after the checkpoint, asks the database which
-moved symbols have a waiting alert that the windows crossed (one statement of
-per-symbol index probes: the no-fire tick costs almost nothing), and only for
-those runs a conditional ``UPDATE ... WHERE status = 'created' ... RETURNING``.
+moved symbols have an alert whose watched price the windows reached (one
+statement of two index probes per symbol: the no-fire tick costs almost
+nothing), and only for those runs a conditional
+``UPDATE ... WHERE status = 'created' ... RETURNING``, one per direction for all
+such symbols.
 Notification rows and the new checkpoint are written in the same transaction,
 and the sends are enqueued once it commits.
 
@@ -20,14 +22,16 @@ An alert fires only on prices seen after it was armed (``armed_at``: its
 creation, a change of target or direction, a re-arm): a window counts for an
 alert only if the window's last event is later. The windows of a batch are not
 merged blindly across stream entries (a merged high could come from before an
-alert that was armed mid-batch): each crossing statement carries the symbol's
+alert that was armed mid-batch): each trigger statement carries each symbol's
 windows as a staircase of (last event, high) pairs, so every alert is judged on
 exactly the windows that came after it.
 
 Repeating alerts (issue 7) go from ``created`` to ``rearming`` when they fire;
-a second set-based UPDATE, served by its own partial index, puts them back to
-``created`` once a window after their cooldown passed the re-arm price (the
-hysteresis band). Re-arming and firing alternate within a batch until nothing
+a second set-based UPDATE puts them back to ``created`` once a window after
+their cooldown passed the re-arm price (the hysteresis band). One partial index
+serves both: a waiting alert watches its target in its direction, a fired one
+its re-arm price the other way (the generated columns ``watch_direction`` and
+``watch_price``). Re-arming and firing alternate within a batch until nothing
 moves, so the result does not depend on how windows are split into ticks.
 Expiry is exact in event time too: a batch is cut at every expiry inside its
 span, and alerts expire between the pieces (``evaluate_with_expiry``).

@@ -118,8 +118,18 @@ def firings(alert_id: int) -> list[tuple[int, Decimal]]:
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("batch", [1, 7, 1000])
 def test_every_alert_fires_on_its_own_symbol_exactly_as_the_rules_say(alice, seed, batch):
+    check_against_the_model(alice, seed, batch)
+
+
+@pytest.mark.django_db
+def test_re_arm_statements_split_by_symbol_on_sqlite_change_nothing(alice, monkeypatch):
+    monkeypatch.setattr(engine, "SQLITE_WINDOWS_PER_STATEMENT", 50)
+    check_against_the_model(alice, seed=3, batch=1000)
+
+
+def check_against_the_model(user, seed, batch):
     windows = walk(seed)
-    expected = make_alerts(alice, seed)
+    expected = make_alerts(user, seed)
     fired = 0
     for start in range(0, len(windows), batch):
         part = windows[start : start + batch]
