@@ -62,7 +62,8 @@ DEFAULT_CHECKPOINT = "default"
 # downtime commits every batch, so a crash loses at most one batch of work.
 BATCH_ENTRIES = 1000
 
-# Alert ids per notification INSERT: well under SQLite's bound-parameter limit.
+# Alert ids per notification INSERT on SQLite: well under its bound-parameter
+# limit. PostgreSQL takes them all as one array parameter.
 NOTIFICATION_CHUNK = 5000
 
 ALERT_TABLE = Alert._meta.db_table
@@ -558,10 +559,16 @@ def _enqueue_sends(notification_ids: list[int]) -> None:
 
 def _id_match(column: str, ids: Sequence[int]) -> tuple[str, list]:
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(ids)]
+        return f"{column} = ANY(%s::bigint[])", [_number_array(ids)]
     if not ids:
         return "1 = 0", []
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _chunks(ids: Sequence[int]):
+    size = max(len(ids), 1) if connection.vendor == "postgresql" else NOTIFICATION_CHUNK
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _suppressed(fired: Sequence[tuple[int, int]]) -> list[int]:
@@ -578,8 +585,8 @@ def _suppressed(fired: Sequence[tuple[int, int]]) -> list[int]:
     since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=1))
     used: dict[int, int] = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(user_ids), NOTIFICATION_CHUNK):
-            match, params = _id_match("user_id", user_ids[start : start + NOTIFICATION_CHUNK])
+        for chunk in _chunks(user_ids):
+            match, params = _id_match("user_id", chunk)
             cursor.execute(
                 f"""
                 SELECT user_id, COUNT(*) FROM (
@@ -617,8 +624,8 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     ids: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(alert_ids), NOTIFICATION_CHUNK):
-            match, params = _id_match("a.id", alert_ids[start : start + NOTIFICATION_CHUNK])
+        for chunk in _chunks(alert_ids):
+            match, params = _id_match("a.id", chunk)
             quiet, quiet_params = _id_match("a.id", suppressed) if suppressed else ("1 = 0", [])
             cursor.execute(
                 f"""
