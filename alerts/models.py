@@ -224,15 +224,18 @@ class Notification(models.Model):
     # The kind of channel (email, webhook, apprise); ``via`` is the channel itself
     # (null: the account's address of a user without channels, or no enabled channel).
     channel = models.CharField(max_length=20, default="email")
-    # No database constraint either, for the same commit cost: deleting a channel sets ``via`` to
-    # null through Django, and a sender treats a channel gone meanwhile as a permanent failure.
+    # No database constraint and no index either: each would cost every firing another
+    # random write. Deleting a channel leaves its id here (the row keeps ``channel`` and
+    # ``to``); a sender treats a channel gone meanwhile as a permanent failure, the admin
+    # shows it empty.
     via = models.ForeignKey(
         Channel,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
         related_name="notifications",
         db_constraint=False,
+        db_index=False,
     )
     to = models.CharField(max_length=254)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -210,9 +210,12 @@ def send_notification_message(notification: Notification, *, connection=None) ->
     notification fails permanently, saying so. A permanent failure that means
     the endpoint is gone disables the channel.
     """
-    channel = notification.via
-    # Deleting a channel sets ``via`` to null (or leaves a dangling id, mid-delete); only an
-    # email row may then go to the address it recorded (a user without channels has none).
+    try:
+        channel = notification.via
+    except Channel.DoesNotExist:  # deleted since: ``via`` keeps the id of a channel gone
+        channel = None
+    # Only an email row without a channel may go to the address it recorded (the
+    # account's address of a user without channels).
     if channel is None and (notification.via_id is not None or notification.channel != Channel.Kind.EMAIL):
         raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
     if channel is not None and not channel.enabled:

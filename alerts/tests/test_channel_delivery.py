@@ -98,9 +98,11 @@ class TestWhichChannels:
         alert.channels.set([hook])
         fire()
         (notification,) = Notification.objects.filter(alert=alert)
+        hook_id = hook.pk
         hook.delete()
         notification.refresh_from_db()
-        assert notification.via_id is None  # kept, without the channel
+        assert notification.via_id == hook_id  # kept, pointing at a channel gone
+        assert not Channel.objects.filter(pk=hook_id).exists()
         assert deliver_until_settled(notification) == ["failed"]
         assert (notification.status, notification.channel) == ("failed", "webhook")
         assert "deleted" in notification.last_error

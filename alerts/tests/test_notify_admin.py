@@ -82,3 +82,16 @@ def test_the_alert_page_shows_its_notifications(admin_client, triggered):
     assert "Notifications" in content
     assert "451 greylisted" in content
     assert "alice@example.com" in content
+
+
+def test_a_notification_whose_channel_was_deleted_still_shows(admin_client, triggered, alice):
+    from alerts.models import Channel
+
+    hook = Channel.objects.create(
+        user=alice, kind="webhook", url="https://example.com/h", secret="s", name="h"
+    )
+    row = notification(triggered, channel="webhook", via=hook, last_error="gone soon")
+    hook.delete()
+    assert "gone soon" in admin_client.get(CHANGELIST).content.decode()
+    assert admin_client.get(f"{CHANGELIST}{row.pk}/change/").status_code == 200
+    assert "gone soon" in admin_client.get(f"/admin/alerts/alert/{triggered.pk}/change/").content.decode()
