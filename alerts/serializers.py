@@ -106,6 +106,35 @@ def _percent(**kwargs):
     return ExactDecimalField(max_digits=9, decimal_places=4, **kwargs)
 
 
+def _repeat(**kwargs):
+    return serializers.ChoiceField(
+        choices=Alert.Repeat.values, error_messages={"invalid_choice": 'Must be "once" or "every".'}, **kwargs
+    )
+
+
+def _cooldown(help_text: str):
+    return serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=MIN_COOLDOWN_SECONDS,
+        max_value=MAX_COOLDOWN_SECONDS,
+        help_text=help_text,
+    )
+
+
+def _rearm_percent(**kwargs):
+    return _percent(required=False, min_value=Decimal(0), max_value=Decimal("99.9999"), **kwargs)
+
+
+def _channels(help_text: str):
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=50,
+        help_text=help_text,
+    )
+
+
 REPEAT_HELP = (
     '"once" (default): fire once, then the alert is done. "every": fire each time the price reaches the '
     "target, at most once per cooldown_seconds, and only after the price has moved back past the "
@@ -133,25 +162,12 @@ class AlertCreateInputSerializer(serializers.Serializer):
         '"cross": either way, the side fixed from the latest price now. Optional when a latest price is '
         "known: inferred from which side of it the target is.",
     )
-    repeat = serializers.ChoiceField(
-        choices=Alert.Repeat.values,
-        default=Alert.Repeat.ONCE,
-        error_messages={"invalid_choice": 'Must be "once" or "every".'},
-        help_text=REPEAT_HELP,
+    repeat = _repeat(default=Alert.Repeat.ONCE, help_text=REPEAT_HELP)
+    cooldown_seconds = _cooldown(
+        f'Required with "repeat": "every": seconds between two firings, at least {MIN_COOLDOWN_SECONDS}.'
     )
-    cooldown_seconds = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=MIN_COOLDOWN_SECONDS,
-        max_value=MAX_COOLDOWN_SECONDS,
-        help_text='Required with "repeat": "every": seconds between two firings, '
-        f"at least {MIN_COOLDOWN_SECONDS}.",
-    )
-    rearm_percent = _percent(
-        required=False,
+    rearm_percent = _rearm_percent(
         default=DEFAULT_REARM_PERCENT,
-        min_value=Decimal(0),
-        max_value=Decimal("99.9999"),
         help_text="Repeating alerts: how far past the target, in percent, the price must move back before "
         f'the alert can fire again (default "{DEFAULT_REARM_PERCENT}"; 0: just the other side).',
     )
@@ -169,12 +185,7 @@ class AlertCreateInputSerializer(serializers.Serializer):
         help_text=f"Plain text (up to {NOTE_MAX_LENGTH} characters) shown in every "
         "notification of the alert.",
     )
-    channels = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        required=False,
-        max_length=50,
-        help_text="Ids of your channels to notify; default (or empty): all your enabled channels.",
-    )
+    channels = _channels("Ids of your channels to notify; default (or empty): all your enabled channels.")
 
     def to_internal_value(self, data):
         try:
@@ -214,32 +225,16 @@ class AlertUpdateInputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="A new expiry (in the future), or null for none."
     )
-    repeat = serializers.ChoiceField(
-        choices=Alert.Repeat.values,
+    repeat = _repeat(
         required=False,
-        error_messages={"invalid_choice": 'Must be "once" or "every".'},
         help_text='"once" or "every" (then cooldown_seconds is required unless it had one). Making a '
         "repeating alert that waits to re-arm one-shot ends it: it becomes `triggered`.",
     )
-    cooldown_seconds = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=MIN_COOLDOWN_SECONDS,
-        max_value=MAX_COOLDOWN_SECONDS,
-        help_text="A new cooldown for a repeating alert (one cooling down counts it from its last firing).",
+    cooldown_seconds = _cooldown(
+        "A new cooldown for a repeating alert (one cooling down counts it from its last firing)."
     )
-    rearm_percent = _percent(
-        required=False,
-        min_value=Decimal(0),
-        max_value=Decimal("99.9999"),
-        help_text="A new re-arm band, in percent past the target.",
-    )
-    channels = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        required=False,
-        max_length=50,
-        help_text="The ids of your channels to notify from now on; empty: all your enabled channels.",
-    )
+    rearm_percent = _rearm_percent(help_text="A new re-arm band, in percent past the target.")
+    channels = _channels("The ids of your channels to notify from now on; empty: all your enabled channels.")
 
 
 class AlertOutputSerializer(serializers.Serializer):
