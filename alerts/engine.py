@@ -319,8 +319,9 @@ class RungTables:
 
 def rung_tables(rungs: Sequence[Rung], points: Sequence[tuple[int, Decimal]]) -> RungTables:
     """PostgreSQL: every array once as a parameter, sliced per rung; SQLite: VALUES lists."""
-    since = [_db_datetime(r.since_ms) if r.since_ms is not None else BEGINNING_OF_TIME for r in rungs]
-    before = [_db_datetime(r.before_ms) if r.before_ms is not None else END_OF_TIME for r in rungs]
+    adapt = connection.ops.adapt_datetimefield_value
+    since = [_db_datetime(r.since_ms) if r.since_ms is not None else adapt(BEGINNING_OF_TIME) for r in rungs]
+    before = [_db_datetime(r.before_ms) if r.before_ms is not None else adapt(END_OF_TIME) for r in rungs]
     if connection.vendor == "postgresql":
         ctes = """
             w AS (SELECT %s::bigint[] AS t, %s::timestamptz[] AS at, %s::numeric[] AS p),
