@@ -91,7 +91,7 @@ class TickResult:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One rung of a crossing staircase: alerts created before ``before_ms`` saw ``price``."""
+    """One step of a crossing staircase: alerts armed before ``before_ms`` saw ``price``."""
 
     before_ms: int
     price: Decimal
@@ -192,12 +192,16 @@ class Reach:
 
     by_symbol: dict[str, list[PriceWindow]]
     extremes: dict[str, tuple[Decimal, Decimal, int]]
-    # (symbol, direction) whose waiting alerts may have been crossed, and whose fired
-    # repeating alerts may re-arm (each watch hit stands for both: a crossed target in
-    # its direction, a re-arm price passed by alerts of the other direction)
+    # (symbol, direction) whose waiting alerts may have been crossed: a watch hit
     crossed: list[tuple[str, str]]
-    rearm: list[tuple[str, str]]
     first_expiry: datetime | None  # the earliest expiry of any active alert
+
+    @property
+    def rearm(self) -> list[tuple[str, str]]:
+        """(symbol, direction) whose fired repeating alerts may re-arm: each watch hit
+        also stands for a re-arm price passed by alerts of the other direction."""
+        other = {Alert.Direction.ABOVE: Alert.Direction.BELOW, Alert.Direction.BELOW: Alert.Direction.ABOVE}
+        return [(symbol, other[direction]) for symbol, direction in self.crossed]
 
 
 def _reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
@@ -205,20 +209,17 @@ def _reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
     with connection.cursor() as cursor:
         cursor.execute(*crossing_query(extremes))
         rows = cursor.fetchall()
-    crossed, rearm = [], []
+    crossed = []
     first_expiry = None
-    above, below = Alert.Direction.ABOVE, Alert.Direction.BELOW
     for symbol, watched_above, watched_below, expiry in rows:
         first_expiry = first_expiry or expiry
         if watched_above:
-            crossed.append((symbol, above))
-            rearm.append((symbol, below))
+            crossed.append((symbol, Alert.Direction.ABOVE))
         if watched_below:
-            crossed.append((symbol, below))
-            rearm.append((symbol, above))
+            crossed.append((symbol, Alert.Direction.BELOW))
     if isinstance(first_expiry, str):  # SQLite returns the raw column for a computed value
         first_expiry = connection.ops.convert_datetimefield_value(first_expiry, None, connection)
-    return Reach(by_symbol, extremes, crossed, rearm, first_expiry)
+    return Reach(by_symbol, extremes, crossed, first_expiry)
 
 
 def _extremes(by_symbol: dict[str, list[PriceWindow]]) -> dict[str, tuple[Decimal, Decimal, int]]:
@@ -315,6 +316,13 @@ class RungTables:
     # (placeholders {alert} and {found}), and the condition on {alert}.id that it is one of them.
     hits: str | None = None
     fired_ids: str | None = None
+
+    def first(self, column: str, condition: str) -> str:
+        """SQL: ``column`` of the earliest window of the alert's symbol that meets ``condition``."""
+        return (
+            f"(SELECT w.{column} FROM {self.windows} WHERE {self.in_rung} AND {condition}"
+            " ORDER BY w.n LIMIT 1)"
+        )
 
 
 def rung_tables(rungs: Sequence[Rung], points: Sequence[tuple[int, Decimal]]) -> RungTables:
@@ -428,10 +436,7 @@ def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -
     alert = ALERT_TABLE
 
     def first(column: str) -> str:
-        return (
-            f"(SELECT w.{column} FROM {tables.windows} WHERE {tables.in_rung} AND w.at > {alert}.armed_at"
-            f" AND {alert}.target_price {compare} w.p ORDER BY w.n LIMIT 1)"
-        )
+        return tables.first(column, f"w.at > {alert}.armed_at AND {alert}.target_price {compare} w.p")
 
     def found(row: str, rung: str) -> str:
         # The status IN (...) term repeats the index's condition, as SQLite needs to use it.
@@ -472,10 +477,7 @@ def rearm_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> 
     alert = ALERT_TABLE
 
     def first(column: str) -> str:
-        return (
-            f"(SELECT w.{column} FROM {tables.windows} WHERE {tables.in_rung}"
-            f" AND w.t > {alert}.rearm_after_ms AND {alert}.rearm_price {compare} w.p ORDER BY w.n LIMIT 1)"
-        )
+        return tables.first(column, f"w.t > {alert}.rearm_after_ms AND {alert}.rearm_price {compare} w.p")
 
     def found(row: str, rung: str) -> str:
         return (
