@@ -169,6 +169,8 @@ def test_make_demo_shows_an_alert_email_within_a_minute_offline(stack_env, run_s
         timeout=60,
     )
     took = time.monotonic() - started_at
+    # The console backend prints the message line by line: wait for its end before reading it whole.
+    stack.wait_for(rf"{re.escape(email.group(0))}(.*\n)*?\S+ worker\.1 +\| -{{79}}$", timeout=10)
     message = stack.text()[email.start() :]
     assert "To: demo@example.com" in message
     assert f"http://localhost:{stack_env['PORT']}/alerts/" in message  # links to this stack's web port
