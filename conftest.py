@@ -1,5 +1,7 @@
 """Fixtures everyone uses: a clean real Redis per test, alice and bob, API clients."""
 
+import socket
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -16,6 +18,15 @@ def clean_redis(settings):
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def closed_port():
+    """A local port nothing listens on (bound, never listening, so nobody else takes it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """The alert list is served from the per-user cache, never stale, and survives a dead cache."""
 
-import socket
-
 import pytest
 
 from alerts.cache import _bump, cached_alert_page
@@ -100,18 +98,8 @@ def test_a_change_to_one_user_leaves_anothers_cache_alone(
 
 
 @pytest.fixture
-def closed_port():
-    """A local port nothing listens on (bound, never listening, so nobody else takes it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    yield sock.getsockname()[1]
-    sock.close()
-
-
-def test_the_list_is_served_from_the_database_when_the_cache_is_down(
-    alice_client, alice, make_alert, settings, closed_port
-):
-    alert = make_alert(alice)
+def cache_down(settings, closed_port):
+    """The cache points at a port nothing answers on."""
     settings.CACHES = {
         "default": {
             **settings.CACHES["default"],
@@ -123,6 +111,12 @@ def test_the_list_is_served_from_the_database_when_the_cache_is_down(
             },
         }
     }
+
+
+def test_the_list_is_served_from_the_database_when_the_cache_is_down(
+    alice_client, alice, make_alert, cache_down
+):
+    alert = make_alert(alice)
 
     response = alice_client.get("/alerts/")
 
@@ -131,20 +125,8 @@ def test_the_list_is_served_from_the_database_when_the_cache_is_down(
 
 
 def test_a_change_commits_and_answers_when_the_cache_cannot_be_invalidated(
-    alice_client, alice, settings, closed_port, django_capture_on_commit_callbacks
+    alice_client, alice, cache_down, django_capture_on_commit_callbacks
 ):
-    settings.CACHES = {
-        "default": {
-            **settings.CACHES["default"],
-            "LOCATION": f"redis://127.0.0.1:{closed_port}/11",
-            "OPTIONS": {
-                **settings.CACHES["default"]["OPTIONS"],
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
-
     # The invalidation runs after the commit; failing then must not turn a saved
     # change into an error that invites the client to send it again.
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

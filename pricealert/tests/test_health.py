@@ -1,20 +1,9 @@
 """GET /health: the database and Redis checks (200 when both answer, 503 otherwise)."""
 
-import socket
-
 import pytest
 from django.db import OperationalError, connection
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def closed_port():
-    """A local port nothing listens on (bound, never listening, so nobody else takes it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    yield sock.getsockname()[1]
-    sock.close()
 
 
 @pytest.mark.parametrize("path", ["/health", "/health/"])
