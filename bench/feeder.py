@@ -49,8 +49,7 @@ from feeds import binance, store  # noqa: E402
 from feeds.fakebinance import FakeBinance  # noqa: E402
 from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
 from feeds.windows import PriceWindow  # noqa: E402
-
-RECORDED = PROJECT_DIR.parent / "shared" / "binance" / "aggTrade.jsonl"
+from tests.recordings import recorded_lines  # noqa: E402
 
 
 def thread_cpu(thread: threading.Thread) -> float:
@@ -137,7 +136,7 @@ def run_burst(args) -> None:
 
 def micro(args) -> None:
     """Per-message cost of each step after the socket, on the recorded aggTrade frames (best of 5)."""
-    frames = [line.encode() for line in RECORDED.read_text().splitlines()]
+    frames = [line.encode() for line in recorded_lines("aggTrade.jsonl")]
     wrapped = [b'{"stream":"x@aggTrade","data":' + f + b"}" for f in frames]
     n = args.messages
     data = (wrapped * (n // len(wrapped) + 1))[:n]
@@ -181,7 +180,7 @@ def micro(args) -> None:
             else:
                 w.add(price, event_ms)
 
-    print(f"{n} combined aggTrade frames from {RECORDED.name}; microseconds per message, best of 5:")
+    print(f"{n} combined frames from the recorded aggTrade.jsonl; microseconds per message, best of 5:")
     for label, step in (
         ("json.loads (stdlib)", loads_json),
         ("orjson.loads", loads_orjson),

@@ -1,7 +1,7 @@
 """Binance spot market streams: stream names, URLs, control frames and message parsing.
 
 Pure functions, no I/O: the feeder loop (``feeds.feeder``) calls them, and the
-parser's tests run them on real recorded frames (../shared/binance/*.jsonl).
+parser's tests run them on real recorded frames (tests/data/binance/*.jsonl).
 
 ``parse_message`` turns one text frame into exactly one of:
 

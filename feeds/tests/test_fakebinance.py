@@ -14,8 +14,9 @@ import pytest
 import websocket
 
 from feeds.fakebinance import FakeBinance
+from tests.recordings import recorded_lines
 
-from .conftest import SHARED_BINANCE, wait_for
+from .conftest import wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -34,15 +35,9 @@ def request(ws: websocket.WebSocket, payload) -> dict:
 
 
 def recorded_first(name: str) -> dict:
-    return json.loads((SHARED_BINANCE / name).read_text().splitlines()[0])
+    return json.loads(recorded_lines(name)[0])
 
 
-needs_recordings = pytest.mark.skipif(
-    not SHARED_BINANCE.is_dir(), reason=f"no recorded frames at {SHARED_BINANCE}"
-)
-
-
-@needs_recordings
 def test_agg_trade_and_trade_frames_look_like_the_recorded_ones(binance):
     ws = connect(binance, "/ws/btcusdt@aggTrade/btcusdt@trade")
     assert binance.publish_trade("BTCUSDT", "58001.03", qty="0.086205", event_ms=1617566591315) == 2
@@ -62,13 +57,12 @@ def test_agg_trade_and_trade_frames_look_like_the_recorded_ones(binance):
     ws.close()
 
 
-@needs_recordings
 def test_kline_1s_frames_look_like_the_recorded_klines_and_close_on_the_next_second(binance):
     ws = connect(binance, "/ws/ethusdt@kline_1s")
     binance.publish_trade("ETHUSDT", "2000.5", qty="2", event_ms=1_700_000_000_100, buyer_is_maker=False)
     binance.publish_trade("ETHUSDT", "2001", qty="1", event_ms=1_700_000_000_900, buyer_is_maker=True)
     first, second = receive_json(ws), receive_json(ws)
-    sample = json.loads((SHARED_BINANCE / "kline.jsonl").read_text().splitlines()[0])
+    sample = recorded_first("kline.jsonl")
     assert list(first) == list(sample) and list(first["k"]) == list(sample["k"])
     candle = second["k"]
     assert (candle["t"], candle["T"], candle["i"], candle["x"]) == (
