@@ -45,8 +45,8 @@ import websocket  # noqa: E402
 from websocket import _socket as websocket_socket  # noqa: E402
 
 import feeds.feeder as feeder_module  # noqa: E402
+from devtools.fakebinance import FakeBinance  # noqa: E402
 from feeds import binance, store  # noqa: E402
-from feeds.fakebinance import FakeBinance  # noqa: E402
 from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
 from feeds.windows import PriceWindow  # noqa: E402
 from tests.recordings import recorded_lines  # noqa: E402

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from feeds.fakebinance import FakeBinance
+from devtools.fakebinance import FakeBinance
 from feeds.feeder import Feeder, FeederConfig
 
 # Intervals short enough that a test finishes in seconds; the logic is the production one.

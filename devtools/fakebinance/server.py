@@ -6,7 +6,7 @@ formats as collected in ../shared/binance/PROTOCOL.md. It needs no Django.
 
 Use from Python (tests, benchmarks, the demo's market simulator)::
 
-    from feeds.fakebinance import FakeBinance
+    from devtools.fakebinance import FakeBinance
 
     with FakeBinance(ping_interval=20, pong_timeout=60) as binance:   # or .start() / .stop()
         settings.BINANCE_WS_URL = binance.url          # "ws://127.0.0.1:<port>"
@@ -36,7 +36,7 @@ The whole public surface:
 
 Or from a shell (``make demo``'s market)::
 
-    python -m feeds.fakebinance --port 9443 --random-walk --rate 2 --price BTCUSDT=60000
+    python -m devtools.fakebinance --port 9443 --random-walk --rate 2 --price BTCUSDT=60000
 
 What it serves (PROTOCOL.md sections 1-4):
 
@@ -738,7 +738,8 @@ class FakeBinance:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m feeds.fakebinance", description="A fake Binance spot WebSocket market-stream server."
+        prog="python -m devtools.fakebinance",
+        description="A fake Binance spot WebSocket market-stream server.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9443, help="0 picks a free port (printed on start)")
