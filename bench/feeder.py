@@ -44,7 +44,7 @@ import orjson  # noqa: E402
 import websocket  # noqa: E402
 from websocket import _socket as websocket_socket  # noqa: E402
 
-import feeds.feeder as feeder_module  # noqa: E402
+import feeds.feeder.connection as connection_module  # noqa: E402
 from devtools.fakebinance import FakeBinance  # noqa: E402
 from feeds import binance, store  # noqa: E402
 from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
@@ -76,7 +76,7 @@ def run_burst(args) -> None:
         client.delete(store.PRICE_KEY.format(symbol=symbol))
 
     if args.stock_reads:  # websocket-client's own exact-size socket reads, for comparison
-        feeder_module.BufferedReceive = lambda sock: functools.partial(websocket_socket.recv, sock)
+        connection_module.BufferedReceive = lambda sock: functools.partial(websocket_socket.recv, sock)
     if args.validate_utf8:  # websocket-client's pure-Python UTF-8 check, for comparison
         create_connection = websocket.create_connection
         websocket.create_connection = lambda url, **options: create_connection(

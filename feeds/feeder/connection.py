@@ -63,7 +63,7 @@ from feeds.binance import (
 )
 from feeds.windows import PriceWindow
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("feeds.feeder")
 
 TWENTY_FOUR_HOURS_LESS_TEN_MINUTES = 23 * 3600 + 50 * 60
 
