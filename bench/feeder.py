@@ -47,7 +47,7 @@ from websocket import _socket as websocket_socket  # noqa: E402
 import feeds.feeder.connection as connection_module  # noqa: E402
 from devtools.fakebinance import FakeBinance  # noqa: E402
 from feeds import binance, store  # noqa: E402
-from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
+from feeds.feeder import Feeder, FeederConfig  # noqa: E402
 from feeds.windows import PriceWindow  # noqa: E402
 from tests.recordings import recorded_lines  # noqa: E402
 
@@ -85,12 +85,12 @@ def run_burst(args) -> None:
 
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
-        original_serve = Connection._serve
+        original_serve = connection_module.Connection._serve
 
         def profiled_serve(self, ws):
             return profiler.runcall(original_serve, self, ws)
 
-        Connection._serve = profiled_serve
+        connection_module.Connection._serve = profiled_serve
 
     with FakeBinance() as server:
         feeder = Feeder(FeederConfig(ws_url=server.url, name="bench")).start()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from devtools.fakebinance import FakeBinance
 from feeds import store
-from feeds.feeder import Backoff, RateLimiter
+from feeds.feeder.pacing import Backoff, RateLimiter
 
 from .conftest import wait_for
 
