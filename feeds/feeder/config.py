@@ -3,7 +3,7 @@
 import socket
 from dataclasses import dataclass
 
-from feeds.binance import MAX_STREAMS_PER_CONNECTION
+from feeds.binance import MAX_INCOMING_MESSAGES_PER_SECOND, MAX_STREAMS_PER_CONNECTION
 
 TWENTY_FOUR_HOURS_LESS_TEN_MINUTES = 23 * 3600 + 50 * 60
 
@@ -16,8 +16,8 @@ class FeederConfig:
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     # Binance answers "too many parameters" past some undocumented size: stay well below it.
     max_params_per_request: int = 200
-    # Binance allows 5 incoming messages per second, pongs included; one is kept as margin.
-    control_messages_per_second: int = 4
+    # Binance counts pongs among the incoming messages it allows per second; one is kept as margin.
+    control_messages_per_second: int = MAX_INCOMING_MESSAGES_PER_SECOND - 1
     reconnect_base: float = 1.0
     reconnect_max: float = 60.0
     # A connection that lived this long resets the backoff.

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import redis
 
 from feeds import store
-from feeds.binance import stream_name
+from feeds.binance import stream_name, symbol_of
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.connection import Connection
 from feeds.feeder.flusher import Flusher
@@ -64,7 +64,7 @@ class Feeder:
 
     @property
     def symbols(self) -> set[str]:
-        return {stream.partition("@")[0].upper() for stream in self._assigned}
+        return {symbol_of(stream) for stream in self._assigned}
 
     @property
     def connections(self) -> list[Connection]:

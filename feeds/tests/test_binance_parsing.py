@@ -123,10 +123,10 @@ def test_stream_names_and_control_frames_have_binance_shapes():
         == "wss://stream.binance.com:9443/stream"
     )
     assert (
-        binance.subscribe_frame(["btcusdt@aggTrade", "btcusdt@depth"], 1)
+        binance.control_frame("SUBSCRIBE", ["btcusdt@aggTrade", "btcusdt@depth"], 1)
         == '{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","btcusdt@depth"],"id":1}'
     )
-    assert binance.unsubscribe_frame(["btcusdt@depth"], 312) == (
+    assert binance.control_frame("UNSUBSCRIBE", ["btcusdt@depth"], 312) == (
         '{"method":"UNSUBSCRIBE","params":["btcusdt@depth"],"id":312}'
     )
-    assert binance.list_subscriptions_frame(3) == '{"method":"LIST_SUBSCRIPTIONS","id":3}'
+    assert binance.control_frame("LIST_SUBSCRIPTIONS", None, 3) == '{"method":"LIST_SUBSCRIPTIONS","id":3}'
