@@ -33,7 +33,7 @@ run: install
 	@$(RUN_ENV) $(HONCHO) --procfile Procfile
 
 # `make demo`: the same stack, offline, fed by a random-walk market simulator
-# (feeds.fakebinance) through the production feeder, with a demo user and alerts
+# (devtools.fakebinance) through the production feeder, with a demo user and alerts
 # near the simulator's prices: an alert email shows in the worker's output within
 # a minute. Its own SQLite file and Redis database keep it apart from `make run`.
 DEMO_MARKET_PORT ?= 9443

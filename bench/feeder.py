@@ -44,13 +44,12 @@ import orjson  # noqa: E402
 import websocket  # noqa: E402
 from websocket import _socket as websocket_socket  # noqa: E402
 
-import feeds.feeder as feeder_module  # noqa: E402
+import feeds.feeder.connection as connection_module  # noqa: E402
+from devtools.fakebinance import FakeBinance  # noqa: E402
 from feeds import binance, store  # noqa: E402
-from feeds.fakebinance import FakeBinance  # noqa: E402
-from feeds.feeder import Connection, Feeder, FeederConfig  # noqa: E402
+from feeds.feeder import Feeder, FeederConfig  # noqa: E402
 from feeds.windows import PriceWindow  # noqa: E402
-
-RECORDED = PROJECT_DIR.parent / "shared" / "binance" / "aggTrade.jsonl"
+from tests.recordings import recorded_lines  # noqa: E402
 
 
 def thread_cpu(thread: threading.Thread) -> float:
@@ -77,7 +76,7 @@ def run_burst(args) -> None:
         client.delete(store.PRICE_KEY.format(symbol=symbol))
 
     if args.stock_reads:  # websocket-client's own exact-size socket reads, for comparison
-        feeder_module.BufferedReceive = lambda sock: functools.partial(websocket_socket.recv, sock)
+        connection_module.BufferedReceive = lambda sock: functools.partial(websocket_socket.recv, sock)
     if args.validate_utf8:  # websocket-client's pure-Python UTF-8 check, for comparison
         create_connection = websocket.create_connection
         websocket.create_connection = lambda url, **options: create_connection(
@@ -86,12 +85,12 @@ def run_burst(args) -> None:
 
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
-        original_serve = Connection._serve
+        original_serve = connection_module.Connection._serve
 
         def profiled_serve(self, ws):
             return profiler.runcall(original_serve, self, ws)
 
-        Connection._serve = profiled_serve
+        connection_module.Connection._serve = profiled_serve
 
     with FakeBinance() as server:
         feeder = Feeder(FeederConfig(ws_url=server.url, name="bench")).start()
@@ -137,7 +136,7 @@ def run_burst(args) -> None:
 
 def micro(args) -> None:
     """Per-message cost of each step after the socket, on the recorded aggTrade frames (best of 5)."""
-    frames = [line.encode() for line in RECORDED.read_text().splitlines()]
+    frames = [line.encode() for line in recorded_lines("aggTrade.jsonl")]
     wrapped = [b'{"stream":"x@aggTrade","data":' + f + b"}" for f in frames]
     n = args.messages
     data = (wrapped * (n // len(wrapped) + 1))[:n]
@@ -181,7 +180,7 @@ def micro(args) -> None:
             else:
                 w.add(price, event_ms)
 
-    print(f"{n} combined aggTrade frames from {RECORDED.name}; microseconds per message, best of 5:")
+    print(f"{n} combined frames from the recorded aggTrade.jsonl; microseconds per message, best of 5:")
     for label, step in (
         ("json.loads (stdlib)", loads_json),
         ("orjson.loads", loads_orjson),

@@ -1,7 +1,7 @@
 """Binance spot market streams: stream names, URLs, control frames and message parsing.
 
 Pure functions, no I/O: the feeder loop (``feeds.feeder``) calls them, and the
-parser's tests run them on real recorded frames (../shared/binance/*.jsonl).
+parser's tests run them on real recorded frames (tests/data/binance/*.jsonl).
 
 ``parse_message`` turns one text frame into exactly one of:
 
@@ -73,23 +73,12 @@ def combined_stream_url(base_url: str) -> str:
 
 
 def control_frame(method: str, params: list | None, request_id: int) -> str:
+    """A control request (SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS...) as Binance expects its keys."""
     request: dict = {"method": method}
     if params is not None:
         request["params"] = params
     request["id"] = request_id
     return orjson.dumps(request).decode()
-
-
-def subscribe_frame(streams: list[str], request_id: int) -> str:
-    return control_frame("SUBSCRIBE", streams, request_id)
-
-
-def unsubscribe_frame(streams: list[str], request_id: int) -> str:
-    return control_frame("UNSUBSCRIBE", streams, request_id)
-
-
-def list_subscriptions_frame(request_id: int) -> str:
-    return control_frame("LIST_SUBSCRIPTIONS", None, request_id)
 
 
 def parse_message(raw: bytes | str) -> ParseResult:

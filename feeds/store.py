@@ -23,7 +23,7 @@ from feeds.windows import PriceWindow
 PRICE_KEY = "price:{symbol}"
 WINDOW_STREAM = "prices"
 HEARTBEAT_KEY = "feed:heartbeat"
-# Set by the feeder's first write: gone means Redis lost its data (feeds.feeder.Flusher).
+# Set by the feeder's first write: gone means Redis lost its data (feeds.feeder.flusher.Flusher).
 EPOCH_KEY = "feed:epoch"
 # About a day of flushes at 5 per second: the engine can be down that long and
 # still replay every window it missed.

@@ -68,7 +68,7 @@ def test_demo_market_is_the_fake_binance_in_random_walk_mode_at_the_given_prices
     argv = words(DEMO_PROCFILE["market"])
     entry = check_command(argv)
 
-    assert (entry.kind, entry.name) == ("module", "feeds.fakebinance")
+    assert (entry.kind, entry.name) == ("module", "devtools.fakebinance")
     args = entry.options["args"]
     assert "--random-walk" in args
     assert args[args.index("--port") + 1] == "9443"

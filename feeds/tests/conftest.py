@@ -1,16 +1,12 @@
-"""Fixtures for the feeds tests: a fake Binance server, feeders at test speed, the recorded frames."""
+"""Fixtures for the feeds tests: a fake Binance server, feeders at test speed."""
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from feeds.fakebinance import FakeBinance
+from devtools.fakebinance import FakeBinance
 from feeds.feeder import Feeder, FeederConfig
-
-# ../shared/binance beside the repository (CI checks it out there too).
-SHARED_BINANCE = Path(__file__).resolve().parents[2].parent / "shared" / "binance"
 
 # Intervals short enough that a test finishes in seconds; the logic is the production one.
 FAST = {

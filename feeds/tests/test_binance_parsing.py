@@ -1,4 +1,4 @@
-"""feeds.binance on real recorded Binance frames (../shared/binance) and on bad input."""
+"""feeds.binance on real recorded Binance frames (tests/data/binance) and on bad input."""
 
 import json
 from decimal import Decimal
@@ -7,16 +7,7 @@ import pytest
 
 from feeds import binance
 from feeds.binance import Ack, ErrorReply, ServerShutdown, Skipped, Trade
-
-from .conftest import SHARED_BINANCE
-
-pytestmark = pytest.mark.skipif(
-    not SHARED_BINANCE.is_dir(), reason=f"recorded Binance frames not found at {SHARED_BINANCE}"
-)
-
-
-def recorded(name: str) -> list[str]:
-    return (SHARED_BINANCE / name).read_text().splitlines()
+from tests.recordings import recorded_bytes, recorded_lines
 
 
 def wrapped(line: str, stream: str) -> str:
@@ -25,7 +16,7 @@ def wrapped(line: str, stream: str) -> str:
 
 @pytest.mark.parametrize("name", ["aggTrade.jsonl", "trade.jsonl"])
 def test_every_recorded_trade_parses_to_the_exact_price_symbol_and_event_time(name):
-    lines = recorded(name)
+    lines = recorded_lines(name)
     assert len(lines) > 20
     for line in lines:
         raw = json.loads(line)
@@ -38,7 +29,7 @@ def test_every_recorded_trade_parses_to_the_exact_price_symbol_and_event_time(na
 
 
 def test_a_sub_satoshi_price_stays_exact():
-    line = recorded("aggTrade.jsonl")[2]  # LRCBTC at 0.00000638
+    line = recorded_lines("aggTrade.jsonl")[2]  # LRCBTC at 0.00000638
     assert str(binance.parse_message(line).price) == "0.00000638"
 
 
@@ -52,13 +43,13 @@ def test_a_sub_satoshi_price_stays_exact():
     ],
 )
 def test_other_recorded_events_are_skipped_with_a_reason(name, reason):
-    for line in recorded(name):
+    for line in recorded_lines(name):
         assert binance.parse_message(line) == Skipped(reason)
         assert binance.parse_message(wrapped(line, "x@y")) == Skipped(reason)
 
 
 def test_the_recorded_mini_ticker_array_is_skipped_raw_and_combined():
-    frame = (SHARED_BINANCE / "miniTickerArr.json").read_text()
+    frame = recorded_bytes("miniTickerArr.json").decode()
     assert binance.parse_message(frame) == Skipped("unexpected list message")
     assert binance.parse_message(wrapped(frame, "!miniTicker@arr")) == Skipped(
         "unexpected list payload on stream '!miniTicker@arr'"
@@ -132,10 +123,10 @@ def test_stream_names_and_control_frames_have_binance_shapes():
         == "wss://stream.binance.com:9443/stream"
     )
     assert (
-        binance.subscribe_frame(["btcusdt@aggTrade", "btcusdt@depth"], 1)
+        binance.control_frame("SUBSCRIBE", ["btcusdt@aggTrade", "btcusdt@depth"], 1)
         == '{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","btcusdt@depth"],"id":1}'
     )
-    assert binance.unsubscribe_frame(["btcusdt@depth"], 312) == (
+    assert binance.control_frame("UNSUBSCRIBE", ["btcusdt@depth"], 312) == (
         '{"method":"UNSUBSCRIBE","params":["btcusdt@depth"],"id":312}'
     )
-    assert binance.list_subscriptions_frame(3) == '{"method":"LIST_SUBSCRIPTIONS","id":3}'
+    assert binance.control_frame("LIST_SUBSCRIPTIONS", None, 3) == '{"method":"LIST_SUBSCRIPTIONS","id":3}'

@@ -4,9 +4,9 @@ import itertools
 import logging
 from decimal import Decimal
 
+from devtools.fakebinance import FakeBinance
 from feeds import store
-from feeds.fakebinance import FakeBinance
-from feeds.feeder import Backoff, RateLimiter
+from feeds.feeder.pacing import Backoff, RateLimiter
 
 from .conftest import wait_for
 

@@ -48,7 +48,7 @@ def running_runfeeder(*extra_args):
     try:
         yield command
     finally:
-        command.request_shutdown()
+        command.shutdown.set()
         thread.join(30)
         assert not thread.is_alive(), "runfeeder did not stop"
         assert errors == []

@@ -15,15 +15,11 @@ from django.core.management import CommandError, call_command
 
 from feeds.catalogue import read_snapshot
 from feeds.models import Symbol
+from tests.recordings import recorded_bytes
 
-from .conftest import SHARED_BINANCE
-
-pytestmark = pytest.mark.skipif(
-    not SHARED_BINANCE.is_dir(), reason=f"recorded exchangeInfo responses not found at {SHARED_BINANCE}"
-)
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-INFO_2024 = SHARED_BINANCE / "exchangeInfo-2024-09-08.json"
-INFO_2021 = SHARED_BINANCE / "exchangeInfo.json"  # 5 symbols; BCCBTC in BREAK
+INFO_2024 = recorded_bytes("exchangeInfo-2024-09-08.json.gz")
+INFO_2021 = recorded_bytes("exchangeInfo.json")  # 5 symbols; BCCBTC in BREAK
 
 
 class FakeRestApi:
@@ -56,8 +52,8 @@ class FakeRestApi:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
-    def serve(self, path: Path | None = None, *, body: bytes | None = None, status: int = 200, headers=None):
-        self.body = body if body is not None else path.read_bytes()
+    def serve(self, body: bytes, *, status: int = 200, headers=None):
+        self.body = body
         self.status = status
         self.headers = headers or {}
 
@@ -120,9 +116,9 @@ def test_an_older_listing_marks_missing_symbols_delisted_and_adds_new_ones(rest_
 @pytest.mark.django_db
 def test_a_symbol_that_stops_trading_is_reported_and_its_alerts_stay(rest_api, alice, make_alert):
     alert = make_alert(alice, symbol="ETHBTC", target_price="0.05")
-    listing = json.loads(INFO_2021.read_text())
+    listing = json.loads(INFO_2021)
     next(s for s in listing["symbols"] if s["symbol"] == "ETHBTC")["status"] = "HALT"
-    rest_api.serve(body=json.dumps(listing).encode())
+    rest_api.serve(json.dumps(listing).encode())
     output = sync()
     assert Symbol.objects.get(symbol="ETHBTC").status == "HALT"
     assert "ETHBTC (HALT)" in output and "their waiting alerts stay" in output

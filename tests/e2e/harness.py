@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 from alerts.tests.mailserver import MailServer
-from feeds.fakebinance import FakeBinance
+from devtools.fakebinance import FakeBinance
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable

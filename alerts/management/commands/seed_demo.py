@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: a demo user and alerts just around the market simulator's start prices.
 
 `make demo` runs it before starting the stack, with the same ``--price``
-arguments it gives the simulator (``python -m feeds.fakebinance``), so the
+arguments it gives the simulator (``python -m devtools.fakebinance``), so the
 random walk crosses the nearest alerts within seconds and an email arrives
 within a minute. Re-running it resets the demo user's password and replaces
 its waiting alerts; nobody else's data is touched.
@@ -21,7 +21,7 @@ from feeds.selectors import symbol_get
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "pricealert-demo"
-# The simulator's own defaults (feeds.fakebinance.DEFAULT_START_PRICES) for these symbols.
+# The simulator's own defaults (devtools.fakebinance.market.DEFAULT_START_PRICES) for these symbols.
 DEFAULT_PRICES = {"BTCUSDT": Decimal("60000"), "ETHUSDT": Decimal("3000"), "SOLUSDT": Decimal("150")}
 # How far from the start price the alerts sit. The simulator moves up to 0.1% per
 # trade, so the near pair fires within seconds and the far one keeps waiting.

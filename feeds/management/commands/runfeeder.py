@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
 
+from feeds.binance import MAX_STREAMS_PER_CONNECTION
 from feeds.feeder import Feeder, FeederConfig
 from feeds.models import Symbol
 from feeds.selectors import symbol_statuses
@@ -75,10 +76,6 @@ class Command(BaseCommand):
         logger.info("runfeeder: received %s", signal.Signals(signum).name)
         self.shutdown.set()
 
-    def request_shutdown(self):
-        """Stop the command from another thread (tests)."""
-        self.shutdown.set()
-
     @staticmethod
     def feeder_config(options) -> FeederConfig:
         overrides = {
@@ -87,7 +84,8 @@ class Command(BaseCommand):
             "reconnect_max": options["reconnect_max"] or settings.FEEDER_RECONNECT_MAX_SECONDS,
         }
         if options["streams_per_connection"]:
-            overrides["max_streams_per_connection"] = min(1024, options["streams_per_connection"])
+            streams = options["streams_per_connection"]
+            overrides["max_streams_per_connection"] = min(MAX_STREAMS_PER_CONNECTION, streams)
         if options["batch_size"]:
             overrides["max_params_per_request"] = options["batch_size"]
         if options["name"]:

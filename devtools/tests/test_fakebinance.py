@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import websocket
 
-from feeds.fakebinance import FakeBinance
-
-from .conftest import SHARED_BINANCE, wait_for
+from devtools.fakebinance import FakeBinance
+from tests.recordings import recorded_lines
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -34,15 +33,9 @@ def request(ws: websocket.WebSocket, payload) -> dict:
 
 
 def recorded_first(name: str) -> dict:
-    return json.loads((SHARED_BINANCE / name).read_text().splitlines()[0])
+    return json.loads(recorded_lines(name)[0])
 
 
-needs_recordings = pytest.mark.skipif(
-    not SHARED_BINANCE.is_dir(), reason=f"no recorded frames at {SHARED_BINANCE}"
-)
-
-
-@needs_recordings
 def test_agg_trade_and_trade_frames_look_like_the_recorded_ones(binance):
     ws = connect(binance, "/ws/btcusdt@aggTrade/btcusdt@trade")
     assert binance.publish_trade("BTCUSDT", "58001.03", qty="0.086205", event_ms=1617566591315) == 2
@@ -62,13 +55,12 @@ def test_agg_trade_and_trade_frames_look_like_the_recorded_ones(binance):
     ws.close()
 
 
-@needs_recordings
 def test_kline_1s_frames_look_like_the_recorded_klines_and_close_on_the_next_second(binance):
     ws = connect(binance, "/ws/ethusdt@kline_1s")
     binance.publish_trade("ETHUSDT", "2000.5", qty="2", event_ms=1_700_000_000_100, buyer_is_maker=False)
     binance.publish_trade("ETHUSDT", "2001", qty="1", event_ms=1_700_000_000_900, buyer_is_maker=True)
     first, second = receive_json(ws), receive_json(ws)
-    sample = json.loads((SHARED_BINANCE / "kline.jsonl").read_text().splitlines()[0])
+    sample = recorded_first("kline.jsonl")
     assert list(first) == list(sample) and list(first["k"]) == list(sample["k"])
     candle = second["k"]
     assert (candle["t"], candle["T"], candle["i"], candle["x"]) == (
@@ -217,7 +209,7 @@ def test_a_client_sending_more_than_five_messages_in_a_second_is_closed():
         while opcode != websocket.ABNF.OPCODE_CLOSE:
             opcode, frame = greedy.recv_data_frame(True)
         assert int.from_bytes(frame.data[:2], "big") == 1008
-        assert wait_for(lambda: server.connection_count == 1)
+        assert server.wait_until(lambda: server.connection_count == 1)
         assert [receive_json(polite)["id"] for _ in range(5)] == [0, 1, 2, 3, 4]
         polite.close()
 
@@ -228,16 +220,15 @@ def test_pongs_count_towards_the_message_limit():
         ws = connect(server, "/ws")
         ws.settimeout(0.2)
 
-        def answer_pings():
+        deadline = time.monotonic() + 10
+        while not server.rate_violations and time.monotonic() < deadline:
             try:
                 ws.recv()  # websocket-client pongs inside recv
             except websocket.WebSocketTimeoutException:
                 pass
             except websocket.WebSocketConnectionClosedException:
-                return True
-            return bool(server.rate_violations)
-
-        assert wait_for(answer_pings, timeout=10, interval=0)
+                break
+        assert server.wait_until(lambda: server.rate_violations, timeout=1)
         assert server.rate_violations[0][0] == 1
 
 
@@ -251,7 +242,7 @@ def test_a_client_that_does_not_answer_pings_is_dropped_and_one_that_does_stays(
             with contextlib.suppress(websocket.WebSocketTimeoutException):
                 ponging.recv()
         assert server.pong_timeouts == 1
-        assert wait_for(lambda: server.connection_count == 1)
+        assert server.wait_until(lambda: server.connection_count == 1)
         assert server.subscriptions() == [set()]  # the ponging one is the one left
         ponging.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
         assert "result" in json.loads(ponging.recv())
@@ -317,7 +308,7 @@ def test_random_walk_publishes_for_followed_symbols(binance):
 def test_command_line_server_with_random_walk():
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "feeds.fakebinance", "--port", "0", "--random-walk", "--rate", "20"],
+        [sys.executable, "-m", "devtools.fakebinance", "--port", "0", "--random-walk", "--rate", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -1,0 +1,1 @@
+"""Test and demo tools (the fake Binance server); production code never imports them."""

@@ -1,0 +1,174 @@
+"""The flusher thread: merges the connections' windows and writes them, and their heartbeats, to Redis.
+
+When Redis fails it keeps merging and retries with backoff, so no window is
+ever dropped and receiving never waits for Redis. If Redis comes back empty
+(a restart without persistence), it writes the last ``replay_seconds`` of
+windows again: the engine may not have read them yet.
+"""
+
+import copy
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+import redis
+
+from feeds import store
+from feeds.feeder.config import FeederConfig
+from feeds.feeder.pacing import Backoff
+from feeds.windows import PriceWindow
+
+# One logger for the whole feeder: its log lines keep the name operators know.
+logger = logging.getLogger("feeds.feeder")
+
+
+class Flusher(threading.Thread):
+    """Merges handed-over windows and writes them to Redis; never drops a window on a Redis failure."""
+
+    def __init__(
+        self,
+        config: FeederConfig,
+        heartbeat_source: Callable[[], dict[str, float]],
+        client: redis.Redis | None = None,
+    ):
+        super().__init__(name="feeder-flusher", daemon=True)
+        self.config = config
+        self.heartbeat_source = heartbeat_source
+        self.client = client
+        self._lock = threading.Lock()
+        self._incoming: dict[str, PriceWindow] = {}
+        self._unsent: dict[str, PriceWindow] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self.flushes = 0
+        self.windows_written = 0
+        self.last_entry_id: str | None = None
+        self._failing_since: float | None = None
+        # Replay after Redis lost its data: our marker in Redis, and what we wrote lately.
+        self._marker = uuid.uuid4().hex
+        self._recent: deque[tuple[float, list[PriceWindow]]] = deque()
+        self._replay_due = False
+        self.replays = 0
+
+    def submit(self, windows: dict[str, PriceWindow]) -> None:
+        with self._lock:
+            merge_windows(self._incoming, windows)
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout)
+
+    def run(self) -> None:
+        backoff = Backoff(0.1, self.config.redis_retry_max, rng=lambda: 1.0)
+        retry_at = 0.0
+        next_heartbeat = 0.0
+        while True:
+            self._wake.wait(self.config.heartbeat_interval)
+            self._wake.clear()
+            stopping = self._stopping.is_set()
+            with self._lock:
+                incoming, self._incoming = self._incoming, {}
+            merge_windows(self._unsent, incoming)
+            now = time.monotonic()
+            if self._unsent and now >= retry_at:
+                if self._write_unsent():
+                    backoff.reset()
+                else:
+                    retry_at = now + backoff.next_delay()
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.config.heartbeat_interval
+                self._write_heartbeats()
+            if stopping:
+                self._flush_before_exit()
+                return
+
+    def _write_unsent(self) -> bool:
+        windows = list(self._unsent.values())
+        try:
+            written = store.write_windows_marked(windows, self._marker, client=self.client)
+            self.last_entry_id, emptied = written
+            self._replay_due = self._replay_due or (emptied and bool(self._recent))
+            if self._replay_due:
+                self._replay_recent()
+        except redis.RedisError as exc:
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+                logger.warning(
+                    "Redis write failed (%s): holding %d symbols' windows, retrying", exc, len(windows)
+                )
+            else:
+                logger.debug("Redis still failing (%s): holding %d windows", exc, len(windows))
+            return False
+        if self._failing_since is not None:
+            logger.info(
+                "Redis is back: wrote %d symbols' windows held for %.1fs",
+                len(windows),
+                time.monotonic() - self._failing_since,
+            )
+            self._failing_since = None
+        self._unsent = {}
+        self._remember(windows)
+        self.flushes += 1
+        self.windows_written += len(windows)
+        return True
+
+    def _remember(self, windows: list[PriceWindow]) -> None:
+        now = time.monotonic()
+        self._recent.append((now, [copy.copy(w) for w in windows]))
+        while self._recent and self._recent[0][0] < now - self.config.replay_seconds:
+            self._recent.popleft()
+
+    def _replay_recent(self) -> None:
+        """Redis came back empty: write the windows of the last replay_seconds again, oldest first.
+
+        They were flushed, but the engine may not have read them before Redis
+        lost them; a crossing in them would otherwise be missed if the price
+        never crosses again. Reading a window twice fires nothing twice (the
+        engine's conditional trigger), and each keeps its own event times, so
+        an alert is still judged only on trades after its creation.
+        """
+        for _, windows in self._recent:
+            store.write_windows(windows, client=self.client, latest_prices=False)
+        logger.warning(
+            "Redis lost its data (restarted empty?): wrote the last %d flushes (%.0fs) again",
+            len(self._recent),
+            self.config.replay_seconds,
+        )
+        self._replay_due = False
+        self.replays += 1
+
+    def _write_heartbeats(self) -> None:
+        beats = self.heartbeat_source()
+        if not beats:
+            return
+        try:
+            store.write_heartbeats(beats, client=self.client)
+        except redis.RedisError as exc:
+            logger.debug("heartbeat not written: %s", exc)
+
+    def _flush_before_exit(self) -> None:
+        deadline = time.monotonic() + self.config.shutdown_flush_timeout
+        with self._lock:
+            merge_windows(self._unsent, self._incoming)
+            self._incoming = {}
+        while self._unsent and not self._write_unsent():
+            if time.monotonic() >= deadline:
+                logger.error(
+                    "shutting down with %d symbols' windows unwritten: Redis unavailable", len(self._unsent)
+                )
+                return
+            time.sleep(0.2)
+
+
+def merge_windows(into: dict[str, PriceWindow], windows: dict[str, PriceWindow]) -> None:
+    for symbol, window in windows.items():
+        held = into.get(symbol)
+        if held is None:
+            into[symbol] = window
+        else:
+            held.merge(window)
