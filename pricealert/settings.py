@@ -152,6 +152,9 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
+            # JSON, never pickle: whoever can write a key must not get code run by reading it
+            # (docs/SECURITY.md, "No code from data"; alerts/cache.py stores JSON values).
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     }
 }
@@ -199,6 +202,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# JSON only, never pickle, whatever a message says it is: a task message is data, and
+# whoever can push one onto Redis must not get code run by a worker (docs/SECURITY.md).
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_EVENT_SERIALIZER = "json"
 # Engine ticks and the sweeper have a queue of their own, which every worker
 # consumes beside the default one (kombu's Redis transport takes from the two in
 # turn): a backlog of thousands of email sends or retries, during an SMTP outage
