@@ -233,8 +233,32 @@ ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300
 # hour (later ones are recorded as "suppressed"); 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
 ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
-# Seconds a webhook may take to answer one delivery (Apprise services keep their own timeouts).
+# Seconds one outbound delivery (a webhook, an Apprise notification) may take, connect and
+# read together. ALERTS_WEBHOOK_TIMEOUT_SECONDS is its older, webhook-only name: still read,
+# and the default of OUTBOUND_TIMEOUT_SECONDS; both names hold the value in force.
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=ALERTS_WEBHOOK_TIMEOUT_SECONDS)
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = OUTBOUND_TIMEOUT_SECONDS
+# Notifications per send_notifications task (alerts.tasks.SEND_BATCH must not exceed it).
+ALERTS_SEND_BATCH = 20
+# Celery's hard deadline, a backstop behind the transports' own timeouts: a send that
+# outlives them (a library that ignores its timeout, a slow DNS answer) gets
+# SoftTimeLimitExceeded, settled like any failed attempt (retried later), and its pool
+# process is killed at the hard limit. One send is one request or one SMTP session of
+# a few round trips: twice the longer timeout, plus time for its database work. With
+# the defaults (25 s, 30 s) a send is dead before its claim lapses (the lease, at least
+# ALERTS_NOTIFY_LEASE_SECONDS = 60 s), so no other worker can claim it while it runs.
+SEND_SOFT_TIME_LIMIT = 2 * max(OUTBOUND_TIMEOUT_SECONDS, EMAIL_TIMEOUT) + 5
+CELERY_TASK_ANNOTATIONS = {
+    "alerts.tasks.send_notification": {
+        "soft_time_limit": SEND_SOFT_TIME_LIMIT,
+        "time_limit": SEND_SOFT_TIME_LIMIT + 5,
+    },
+    "alerts.tasks.send_notifications": {
+        "soft_time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT,
+        "time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT + 5,
+    },
+}
 # How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
 # (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
 ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
