@@ -8,6 +8,7 @@ Every value is read once, here, from the environment through one reader
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -141,7 +142,24 @@ STORAGES = {
 }
 
 # --- Redis: Celery broker, live price store, Django cache -------------------
+
+
+def _redis_url_with_password(url: str, password: str) -> str:
+    """REDIS_URL with REDIS_PASSWORD in it (kept when the URL already carries the same one)."""
+    parts = urlsplit(url)
+    if parts.password is not None and unquote(parts.password) != password:
+        raise ImproperlyConfigured("REDIS_URL carries a password other than REDIS_PASSWORD: set one of them.")
+    user = quote(unquote(parts.username or ""), safe="")
+    address = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{address}"))
+
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis takes a password (docs/SECURITY.md): in REDIS_URL, or on its own here.
+# docker-compose.yml generates one (scripts/docker-entrypoint.sh) and hands it over
+# this way; REDIS_URL then carries it to the broker, the price store and the cache.
+if _redis_password := env.str("REDIS_PASSWORD", default=""):
+    REDIS_URL = _redis_url_with_password(REDIS_URL, _redis_password)
 
 CACHES = {
     "default": {
