@@ -227,10 +227,11 @@ CELERY_RESULT_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_EVENT_SERIALIZER = "json"
-# Engine ticks and the sweeper have a queue of their own, which every worker
-# consumes beside the default one (kombu's Redis transport takes from the two in
-# turn): a backlog of thousands of email sends or retries, during an SMTP outage
-# say, can then never hold a tick back until it expires.
+# Engine ticks and the sweeper have a queue of their own, "engine", consumed by a
+# worker process type of its own (Procfile and docker-compose.yml: `engine`, -Q engine,
+# concurrency 1); the delivery `worker` consumes only the default queue, "celery". A
+# backlog of sends or retries, or a user's destination that never answers, then holds
+# delivery processes only and can never hold a tick back (docs/SECURITY.md).
 CELERY_TASK_QUEUES = (
     Queue("celery", Exchange("celery"), routing_key="celery"),
     Queue("engine", Exchange("engine"), routing_key="engine"),
