@@ -8,7 +8,9 @@ would create a file in a temporary directory if it were ever unpickled.
 
 import json
 import pickle
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -144,3 +146,19 @@ def test_a_pickled_task_message_on_the_broker_is_refused_undecoded(tmp_path):
 
     assert not marker.exists(), "the worker unpickled a message"
     assert [type(exc).__name__ for exc in refused] == ["ContentDisallowed"]
+
+
+def test_no_project_code_unpickles():
+    """Beyond the cache and Celery: no module of the project's own (tests aside) loads pickles."""
+    project = Path(__file__).resolve().parent.parent.parent
+    packages = [
+        path for path in project.iterdir() if (path / "__init__.py").exists() and path.name != "tests"
+    ]
+    unpickling = re.compile(r"\bimport pickle\b|\bfrom pickle\b|PickleSerializer|[\"']pickle[\"']")
+    offenders = [
+        str(path.relative_to(project))
+        for package in packages
+        for path in package.rglob("*.py")
+        if "tests" not in path.parts and unpickling.search(path.read_text())
+    ]
+    assert packages and not offenders, offenders
