@@ -3,6 +3,11 @@
 Every read key embeds the user's current version; a change of the user's
 alerts bumps it after the transaction commits, so the next read can never see
 a page computed before the change (old keys simply expire).
+
+The cache holds JSON, never pickles (docs/SECURITY.md, "No code from data"): a
+caller hands in how its page becomes JSON values and back, and an entry that
+does not read back as a page (planted by whoever could write to Redis, or of an
+older layout) is a miss, recomputed and overwritten.
 """
 
 import logging
@@ -16,6 +21,10 @@ from django.db import transaction
 VERSION_KEY = "alerts:list:version:{user_id}"
 PAGE_KEY = "alerts:list:{user_id}:{version}:{query}"
 
+# What reading back a value that is not one of our pages can raise: bytes that are not
+# JSON (UnicodeDecodeError, JSONDecodeError), or JSON of another shape.
+NOT_A_PAGE = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,20 +37,45 @@ def _version(user_id: int) -> int:
     return version
 
 
-def cached_alert_page(user_id: int, query: str, compute: Callable[[], Any]) -> Any:
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def cached_alert_page(
+    user_id: int,
+    query: str,
+    compute: Callable[[], Any],
+    *,
+    dump: Callable[[Any], Any] = _as_is,
+    load: Callable[[Any], Any] = _as_is,
+) -> Any:
     """The cached page for this user and normalised query string, computed on a miss.
 
-    ALERT_LIST_CACHE_SECONDS = 0 turns the cache off: every read computes the page
-    and Redis is not asked. Changes still bump the version, so pages cached before
-    the cache was turned off can never be served once it is back on.
+    ``dump`` turns a computed page into JSON values for the cache, ``load`` turns
+    them back into a page. ALERT_LIST_CACHE_SECONDS = 0 turns the cache off: every
+    read computes the page and Redis is not asked. Changes still bump the version,
+    so pages cached before the cache was turned off can never be served once it is
+    back on.
     """
     if settings.ALERT_LIST_CACHE_SECONDS <= 0:
         return compute()
-    key = PAGE_KEY.format(user_id=user_id, version=_version(user_id), query=query)
-    page = cache.get(key)
-    if page is None:
-        page = compute()
-        cache.set(key, page, timeout=settings.ALERT_LIST_CACHE_SECONDS)
+    try:
+        version = _version(user_id)
+    except NOT_A_PAGE:
+        # Not overwritten: resetting a version could serve pages cached under it before.
+        logger.warning(
+            "Alert-list cache version of user %s is unreadable; not cached", user_id, exc_info=True
+        )
+        return compute()
+    key = PAGE_KEY.format(user_id=user_id, version=version, query=query)
+    try:
+        stored = cache.get(key)
+        if stored is not None:
+            return load(stored)
+    except NOT_A_PAGE:
+        logger.warning("Alert-list cache entry of user %s is unreadable; recomputed", user_id, exc_info=True)
+    page = compute()
+    cache.set(key, dump(page), timeout=settings.ALERT_LIST_CACHE_SECONDS)
     return page
 
 

@@ -3,10 +3,13 @@
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -22,7 +25,7 @@ logger = logging.getLogger(__name__)
 UNKNOWN_SYMBOL_STATUS = "UNKNOWN"
 # Ids past a bigint would make the database raise instead of answering "no such row".
 MAX_ALERT_ID = 2**63 - 1
-# What a cached list page holds per alert: plain values, cheap to pickle.
+# What a cached list page holds per alert: plain values, cheap to store as JSON.
 LIST_FIELDS = (
     "id",
     "symbol",
@@ -45,6 +48,14 @@ LIST_FIELDS = (
     "note",
 )
 CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
+# The list fields JSON has no type for: cached as their exact text (str(Decimal),
+# isoformat()), so a page read from the cache renders byte for byte as a fresh one.
+DECIMAL_FIELDS = frozenset(
+    f for f in LIST_FIELDS if isinstance(Alert._meta.get_field(f), models.DecimalField)
+)
+DATETIME_FIELDS = frozenset(
+    f for f in LIST_FIELDS if isinstance(Alert._meta.get_field(f), models.DateTimeField)
+)
 
 
 def waiting_symbols() -> set[str]:
@@ -68,6 +79,33 @@ class AlertPage:
     @property
     def previous_number(self) -> int | None:
         return self.number - 1 if self.number > 1 else None
+
+    def to_json(self) -> dict:
+        """The page as JSON values, for the cache."""
+        alerts = [{name: _as_json(value) for name, value in alert.items()} for alert in self.alerts]
+        return {"count": self.count, "number": self.number, "num_pages": self.num_pages, "alerts": alerts}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "AlertPage":
+        """The page ``to_json`` stored; anything else raises (see alerts.cache.NOT_A_PAGE)."""
+        alerts = [{name: _typed(name, alert[name]) for name in LIST_FIELDS} for alert in data["alerts"]]
+        return cls(int(data["count"]), int(data["number"]), int(data["num_pages"]), alerts)
+
+
+def _as_json(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _typed(name: str, value):
+    if value is None:
+        return None
+    if name in DECIMAL_FIELDS:
+        return Decimal(value)
+    if name in DATETIME_FIELDS:
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _alert_filter(user, filters: Mapping | None) -> AlertFilter:
@@ -108,7 +146,7 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
         return AlertPage(paginator.count, page, paginator.num_pages, list(current.object_list))
 
     try:
-        return cached_alert_page(user.pk, query, compute)
+        return cached_alert_page(user.pk, query, compute, dump=AlertPage.to_json, load=AlertPage.from_json)
     except CACHE_ERRORS:
         logger.warning("alert list cache unavailable; reading from the database", exc_info=True)
         return compute()

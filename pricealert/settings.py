@@ -8,6 +8,7 @@ Every value is read once, here, from the environment through one reader
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -141,7 +142,24 @@ STORAGES = {
 }
 
 # --- Redis: Celery broker, live price store, Django cache -------------------
+
+
+def _redis_url_with_password(url: str, password: str) -> str:
+    """REDIS_URL with REDIS_PASSWORD in it (kept when the URL already carries the same one)."""
+    parts = urlsplit(url)
+    if parts.password is not None and unquote(parts.password) != password:
+        raise ImproperlyConfigured("REDIS_URL carries a password other than REDIS_PASSWORD: set one of them.")
+    user = quote(unquote(parts.username or ""), safe="")
+    address = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{address}"))
+
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis takes a password (docs/SECURITY.md): in REDIS_URL, or on its own here.
+# docker-compose.yml generates one (scripts/docker-entrypoint.sh) and hands it over
+# this way; REDIS_URL then carries it to the broker, the price store and the cache.
+if _redis_password := env.str("REDIS_PASSWORD", default=""):
+    REDIS_URL = _redis_url_with_password(REDIS_URL, _redis_password)
 
 CACHES = {
     "default": {
@@ -152,6 +170,9 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
+            # JSON, never pickle: whoever can write a key must not get code run by reading it
+            # (docs/SECURITY.md, "No code from data"; alerts/cache.py stores JSON values).
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     }
 }
@@ -199,10 +220,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-# Engine ticks and the sweeper have a queue of their own, which every worker
-# consumes beside the default one (kombu's Redis transport takes from the two in
-# turn): a backlog of thousands of email sends or retries, during an SMTP outage
-# say, can then never hold a tick back until it expires.
+# JSON only, never pickle, whatever a message says it is: a task message is data, and
+# whoever can push one onto Redis must not get code run by a worker (docs/SECURITY.md).
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_EVENT_SERIALIZER = "json"
+# Engine ticks and the sweeper have a queue of their own, "engine", consumed by a
+# worker process type of its own (Procfile and docker-compose.yml: `engine`, -Q engine,
+# concurrency 1); the delivery `worker` consumes only the default queue, "celery". A
+# backlog of sends or retries, or a user's destination that never answers, then holds
+# delivery processes only and can never hold a tick back (docs/SECURITY.md).
 CELERY_TASK_QUEUES = (
     Queue("celery", Exchange("celery"), routing_key="celery"),
     Queue("engine", Exchange("engine"), routing_key="engine"),
@@ -223,8 +252,32 @@ ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300
 # hour (later ones are recorded as "suppressed"); 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
 ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
-# Seconds a webhook may take to answer one delivery (Apprise services keep their own timeouts).
+# Seconds one outbound delivery (a webhook, an Apprise notification) may take, connect and
+# read together. ALERTS_WEBHOOK_TIMEOUT_SECONDS is its older, webhook-only name: still read,
+# and the default of OUTBOUND_TIMEOUT_SECONDS; both names hold the value in force.
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=ALERTS_WEBHOOK_TIMEOUT_SECONDS)
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = OUTBOUND_TIMEOUT_SECONDS
+# Notifications per send_notifications task (alerts.tasks.SEND_BATCH must not exceed it).
+ALERTS_SEND_BATCH = 20
+# Celery's hard deadline, a backstop behind the transports' own timeouts: a send that
+# outlives them (a library that ignores its timeout, a slow DNS answer) gets
+# SoftTimeLimitExceeded, settled like any failed attempt (retried later), and its pool
+# process is killed at the hard limit. One send is one request or one SMTP session of
+# a few round trips: twice the longer timeout, plus time for its database work. With
+# the defaults (25 s, 30 s) a send is dead before its claim lapses (the lease, at least
+# ALERTS_NOTIFY_LEASE_SECONDS = 60 s), so no other worker can claim it while it runs.
+SEND_SOFT_TIME_LIMIT = 2 * max(OUTBOUND_TIMEOUT_SECONDS, EMAIL_TIMEOUT) + 5
+CELERY_TASK_ANNOTATIONS = {
+    "alerts.tasks.send_notification": {
+        "soft_time_limit": SEND_SOFT_TIME_LIMIT,
+        "time_limit": SEND_SOFT_TIME_LIMIT + 5,
+    },
+    "alerts.tasks.send_notifications": {
+        "soft_time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT,
+        "time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT + 5,
+    },
+}
 # How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
 # (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
 ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)

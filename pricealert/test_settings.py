@@ -12,6 +12,9 @@ os.environ.setdefault("DEBUG", "false")
 os.environ["REDIS_URL"] = os.environ.get(
     "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
 )
+# The tests' password, if any, is in TEST_REDIS_URL (`make test` puts it there): a
+# REDIS_PASSWORD in .env is the deployment's and must not be added to it.
+os.environ["REDIS_PASSWORD"] = ""
 
 from .settings import *  # noqa: F403
 from .settings import CACHES, REST_FRAMEWORK

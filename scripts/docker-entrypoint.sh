@@ -1,39 +1,51 @@
 #!/bin/sh
-# Container entrypoint: provide SECRET_KEY, then run the given command.
+# Container entrypoint: provide SECRET_KEY and REDIS_PASSWORD, then run the given command.
 #
-# An explicit SECRET_KEY (from .env or the environment) always wins. Without
-# one, and with SECRET_KEY_FILE set (docker-compose.yml sets it to a file on
-# a named volume), a long random key is generated once, on first start, and
-# reused by every process and every restart. So `docker compose up --build`
-# works with no setup and never runs on a key that is published anywhere.
+# An explicit value (from .env or the environment) always wins. Without one,
+# and with NAME_FILE set (docker-compose.yml sets SECRET_KEY_FILE and
+# REDIS_PASSWORD_FILE to files on a named volume), a long random value is
+# generated once, on first start, and reused by every process and every
+# restart; the compose redis service reads the same password file. So
+# `docker compose up --build` works with no setup and never runs on a key or
+# a password that is published anywhere.
 set -eu
 
-if [ -z "${SECRET_KEY:-}" ] && [ -n "${SECRET_KEY_FILE:-}" ]; then
-    if [ ! -s "$SECRET_KEY_FILE" ]; then
-        # O_EXCL: when two containers start at once, exactly one key is written.
-        python - "$SECRET_KEY_FILE" <<'PY'
+# secret_from_file NAME: export NAME, read from the file named by NAME_FILE (made if missing).
+secret_from_file() {
+    eval "value=\${$1:-} path=\${$1_FILE:-}"
+    if [ -n "$value" ] || [ -z "$path" ]; then
+        return 0
+    fi
+    if [ ! -s "$path" ]; then
+        # O_EXCL: when two containers start at once, exactly one value is written.
+        python - "$path" "$1" <<'PY'
 import os
 import secrets
 import sys
 
-path = sys.argv[1]
+path, name = sys.argv[1:]
 try:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 except FileExistsError:
     sys.exit(0)
-with os.fdopen(fd, "w") as key_file:
-    key_file.write(secrets.token_urlsafe(50))
-print(f"Generated a new SECRET_KEY in {path}.", file=sys.stderr)
+with os.fdopen(fd, "w") as secret_file:
+    # URL-safe characters only: REDIS_PASSWORD goes into a URL and a redis.conf line as is.
+    secret_file.write(secrets.token_urlsafe(50))
+print(f"Generated a new {name} in {path}.", file=sys.stderr)
 PY
     fi
-    # Another container may have created the file a moment ago: wait for its key.
+    # Another container may have created the file a moment ago: wait for its value.
     tries=0
-    while [ ! -s "$SECRET_KEY_FILE" ] && [ "$tries" -lt 50 ]; do
+    while [ ! -s "$path" ] && [ "$tries" -lt 50 ]; do
         sleep 0.1
         tries=$((tries + 1))
     done
-    SECRET_KEY="$(cat "$SECRET_KEY_FILE")"
-    export SECRET_KEY
-fi
+    value="$(cat "$path")"
+    eval "$1=\$value"
+    export "$1"
+}
+
+secret_from_file SECRET_KEY
+secret_from_file REDIS_PASSWORD
 
 exec "$@"

@@ -28,13 +28,14 @@ COMPOSE_TEXT = (PROJECT_DIR / "docker-compose.yml").read_text()
 DOCKERFILE = (PROJECT_DIR / "Dockerfile").read_text()
 ENV_EXAMPLE = (PROJECT_DIR / ".env.example").read_text()
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("migrate", "web", "feeder", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "feeder", "worker", "engine", "beat")
 
 # Variables in the files that Django does not read, and who does.
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "WEB_PORT", "MAILPIT_PORT"}
 READ_BY_OTHERS = {
     "WEB_CONCURRENCY": inspect.getsource(gunicorn.config),
     "SECRET_KEY_FILE": (PROJECT_DIR / "scripts" / "docker-entrypoint.sh").read_text(),
+    "REDIS_PASSWORD_FILE": (PROJECT_DIR / "scripts" / "docker-entrypoint.sh").read_text(),
 }
 
 
@@ -71,7 +72,18 @@ def test_settings_read_the_environment_only_through_env():
 
 
 def test_the_stack_has_every_service():
-    assert set(SERVICES) == {"postgres", "redis", "migrate", "web", "feeder", "worker", "beat", "mailpit"}
+    assert set(SERVICES) == {
+        "postgres",
+        "secrets",
+        "redis",
+        "migrate",
+        "web",
+        "feeder",
+        "worker",
+        "engine",
+        "beat",
+        "mailpit",
+    }
 
 
 def test_postgres_and_redis_are_healthchecked_and_keep_their_data():
@@ -80,7 +92,7 @@ def test_postgres_and_redis_are_healthchecked_and_keep_their_data():
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
     assert "pgdata:/var/lib/postgresql/data" in postgres["volumes"]
     assert redis["image"] == "redis:7"
-    assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+    assert "redis-cli ping | grep -q PONG" in redis["healthcheck"]["test"][-1]  # authenticated PING
     assert set(COMPOSE["volumes"]) >= {"pgdata", "redisdata", "appdata"}
 
 
@@ -118,13 +130,17 @@ def test_feeder_runs_the_production_feeder_command():
     assert (entry.kind, entry.name) == ("manage.py", "runfeeder")
 
 
-def test_worker_and_beat_run_the_project_celery_app_with_every_scheduled_task():
+def test_worker_engine_and_beat_run_the_project_celery_app_with_every_scheduled_task():
     worker = check_command(SERVICES["worker"]["command"])
+    engine = check_command(SERVICES["engine"]["command"])
     beat = check_command(SERVICES["beat"]["command"])
 
-    assert (worker.kind, worker.name, beat.name) == ("celery", "worker", "beat")
+    assert (worker.kind, worker.name, engine.name, beat.name) == ("celery", "worker", "worker", "beat")
+    # Deliveries and evaluation in separate containers (tests/test_procfile.py checks the routing).
+    assert (worker.options["queues"], engine.options["queues"]) == (["celery"], ["engine"])
+    assert engine.options["concurrency"] == 1
     app = worker.app
-    assert app is beat.app and app.main == "pricealert"
+    assert app is engine.app is beat.app and app.main == "pricealert"
     app.loader.import_default_modules()  # what the worker does at start: autodiscover tasks
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled >= {"alerts.tasks.evaluate_alerts", "alerts.tasks.requeue_stuck_notifications"}

@@ -187,3 +187,40 @@ def test_health_is_exempt_from_the_https_redirect(settings, tmp_path):
     redirected = client.get("/api/docs/")
     assert redirected.status_code == 301
     assert redirected["Location"].startswith("https://")
+
+
+def test_outbound_timeout_is_read_under_both_names_and_both_hold_the_value_in_force():
+    expression = "[settings.OUTBOUND_TIMEOUT_SECONDS, settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS]"
+
+    assert settings_value(expression, container_env()) == [5.0, 5.0]
+    assert settings_value(expression, container_env(ALERTS_WEBHOOK_TIMEOUT_SECONDS="7")) == [7.0, 7.0]
+    both = container_env(ALERTS_WEBHOOK_TIMEOUT_SECONDS="7", OUTBOUND_TIMEOUT_SECONDS="3")
+    assert settings_value(expression, both) == [3.0, 3.0]
+
+
+def test_send_tasks_time_limits_follow_the_outbound_and_email_timeouts():
+    """Twice the longer of the two timeouts plus 5 s per send; a batch gets as much per notification."""
+    env = container_env(OUTBOUND_TIMEOUT_SECONDS="12", EMAIL_TIMEOUT="3")
+
+    annotations = settings_value("settings.CELERY_TASK_ANNOTATIONS", env)
+
+    assert annotations["alerts.tasks.send_notification"] == {"soft_time_limit": 29.0, "time_limit": 34.0}
+    assert annotations["alerts.tasks.send_notifications"] == {"soft_time_limit": 580.0, "time_limit": 585.0}
+
+
+def test_the_send_tasks_carry_their_time_limits_and_a_send_dies_before_its_claim_lapses(settings):
+    """The real Celery app's tasks, as a worker loads them (annotations applied to the task classes)."""
+    from pricealert.celery import app
+
+    app.loader.import_default_modules()
+    single, batch = app.tasks["alerts.tasks.send_notification"], app.tasks["alerts.tasks.send_notifications"]
+
+    assert 0 < single.soft_time_limit < single.time_limit
+    assert 0 < batch.soft_time_limit < batch.time_limit
+    # Past the hard limit the pool process is gone, so a send still holding its claim when
+    # the lease lapses (and another worker may claim the notification) cannot exist.
+    assert single.time_limit <= settings.ALERTS_NOTIFY_LEASE_SECONDS
+    # The batch's budget covers every notification the enqueuer puts in one.
+    batch_module = sys.modules[batch.__module__]
+    assert batch_module.SEND_BATCH <= settings.ALERTS_SEND_BATCH
+    assert batch.soft_time_limit >= settings.ALERTS_SEND_BATCH * single.soft_time_limit

@@ -7,6 +7,7 @@ terminal does. `-o .venv/.installed` skips the install step (never pip here).
 """
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -128,7 +129,7 @@ def assert_all_stopped(stack: Stack, names: list[str]) -> None:
     assert not leftovers, f"still running after Ctrl-C: {leftovers}"
 
 
-def test_make_run_brings_up_web_feeder_worker_and_beat_and_ctrl_c_stops_them(
+def test_make_run_brings_up_web_feeder_worker_engine_and_beat_and_ctrl_c_stops_them(
     stack_env, run_stack, tmp_path, clean_redis
 ):
     with socket.socket() as unreachable:  # bound, never listening: the feeder's Binance is refused
@@ -144,15 +145,49 @@ def test_make_run_brings_up_web_feeder_worker_and_beat_and_ctrl_c_stops_them(
         # The project's one-line log format, Celery's processes included.
         stack.wait_for(rf"^\S+ feeder\.1 +\| {LOG_LINE}feeds\.runfeeder: runfeeder: ws://127\.0\.0\.1:")
         stack.wait_for(rf"^\S+ worker\.1 +\| {LOG_LINE}celery\.apps\.worker: celery@\S+ ready\.")
+        stack.wait_for(rf"^\S+ engine\.1 +\| {LOG_LINE}celery\.apps\.worker: engine@\S+ ready\.")
         stack.wait_for(rf"^\S+ beat\.1 +\| {LOG_LINE}celery\.beat: beat: Starting\.\.\.")
         status, body = get_json(f"http://127.0.0.1:{port}/health")
         assert status == 200, body
-        assert set(stack.started()) == {"web", "feeder", "worker", "beat"}
+        assert set(stack.started()) == {"web", "feeder", "worker", "engine", "beat"}
 
         stack.interrupt()
 
-    assert_all_stopped(stack, ["web", "feeder", "worker", "beat"])
+    assert_all_stopped(stack, ["web", "feeder", "worker", "engine", "beat"])
     assert (tmp_path / "run.sqlite3").stat().st_size > 0  # migrated before starting
+
+
+def test_make_run_without_a_redis_starts_one_that_requires_a_password_and_the_stack_uses_it(
+    stack_env, run_stack, tmp_path, closed_port
+):
+    redis_dir = tmp_path / "redis"
+    redis_port = free_port()
+    stack_env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path}/run.sqlite3",
+        BINANCE_WS_URL=f"ws://127.0.0.1:{closed_port}",
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        REDIS_DIR=str(redis_dir),
+    )
+    try:
+        stack = run_stack("run", stack_env)
+        stack.wait_for(rf"Started a local Redis \(.*\) on 127\.0\.0\.1:{redis_port}")
+        stack.wait_for(rf"^\S+ worker\.1 +\| {LOG_LINE}celery\.apps\.worker: celery@\S+ ready\.")
+        stack.wait_for(rf"^\S+ engine\.1 +\| {LOG_LINE}celery\.apps\.worker: engine@\S+ ready\.")
+        stack.wait_for(rf"^\S+ web\.1 +\| .*Listening at: http://127\.0\.0\.1:{stack_env['PORT']}\b")
+
+        with socket.create_connection(("127.0.0.1", redis_port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(64).startswith(b"-NOAUTH")
+        # /health pings Redis: the web process reaches it with the password.
+        status, body = get_json(f"http://127.0.0.1:{stack_env['PORT']}/health")
+        assert status == 200, body
+        assert json.loads(body)["checks"]["redis"] == "ok"
+        stack.interrupt()
+    finally:
+        pid_file = redis_dir / f"redis-{redis_port}.pid"
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
 def test_make_demo_shows_an_alert_email_within_a_minute_offline(stack_env, run_stack, tmp_path, clean_redis):
@@ -179,4 +214,4 @@ def test_make_demo_shows_an_alert_email_within_a_minute_offline(stack_env, run_s
 
     stack.interrupt()
 
-    assert_all_stopped(stack, ["web", "market", "feeder", "worker", "beat"])
+    assert_all_stopped(stack, ["web", "market", "feeder", "worker", "engine", "beat"])

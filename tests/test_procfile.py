@@ -1,5 +1,9 @@
 """Procfile and Procfile.demo: the processes `make run` and `make demo` start, and what they run.
 
+Evaluation has a worker process type of its own (`engine`), so no delivery can
+hold a tick back (docs/SECURITY.md): the queues each worker consumes are checked
+against where the Celery app routes each task.
+
 honcho's own parser reads the files; each line is expanded by sh as honcho
 does, then its program's own argument parser checks it (tests/entrypoints.py).
 """
@@ -30,8 +34,8 @@ def words(command: str, **env) -> list[str]:
     return shell_words(command, {**HONCHO_ENV, **env})
 
 
-def test_procfile_runs_the_four_processes():
-    assert list(PROCFILE) == ["web", "feeder", "worker", "beat"]  # web first: honcho gives it $PORT
+def test_procfile_runs_the_five_processes():
+    assert list(PROCFILE) == ["web", "feeder", "worker", "engine", "beat"]  # web first: honcho gives it $PORT
 
 
 @pytest.mark.filterwarnings("ignore:No directory at")  # importing the WSGI app; no collectstatic here
@@ -57,7 +61,39 @@ def test_worker_and_beat_run_the_project_celery_app():
     assert check_command(words(PROCFILE["beat"])).options["schedule"] == ".run/celerybeat-schedule"
 
 
-def test_demo_runs_the_same_four_commands_plus_the_market_simulator():
+def test_delivery_and_evaluation_run_in_separate_worker_processes():
+    worker = check_command(words(PROCFILE["worker"]))
+    engine = check_command(words(PROCFILE["engine"]))
+
+    assert (worker.name, engine.name) == ("worker", "worker")
+    assert worker.options["queues"] == ["celery"]
+    assert engine.options["queues"] == ["engine"]
+    assert engine.options["concurrency"] == 1  # one tick at a time; the tick's lock is a backstop
+    # Two workers on one host need two node names.
+    assert engine.options["hostname"] != worker.options["hostname"]
+
+
+def test_every_alerts_task_is_routed_to_a_queue_that_one_process_type_consumes():
+    worker = check_command(words(PROCFILE["worker"]))
+    engine = check_command(words(PROCFILE["engine"]))
+    app = worker.app
+    app.loader.import_default_modules()
+    consumers = {"celery": "worker", "engine": "engine"}
+    assert set(worker.options["queues"]) | set(engine.options["queues"]) == set(consumers)
+
+    routed = {
+        name: app.amqp.router.route({}, name)["queue"].name
+        for name in app.tasks
+        if name.startswith("alerts.")
+    }
+
+    assert routed["alerts.tasks.evaluate_alerts"] == "engine"
+    assert routed["alerts.tasks.requeue_stuck_notifications"] == "engine"
+    assert routed["alerts.tasks.send_notification"] == routed["alerts.tasks.send_notifications"] == "celery"
+    assert set(routed.values()) <= set(consumers)
+
+
+def test_demo_runs_the_same_five_commands_plus_the_market_simulator():
     assert set(DEMO_PROCFILE) == set(PROCFILE) | {"market"}
     assert next(iter(DEMO_PROCFILE)) == "web"
     for name, command in PROCFILE.items():
@@ -78,7 +114,7 @@ def test_demo_market_is_the_fake_binance_in_random_walk_mode_at_the_given_prices
 
 
 def test_compose_and_procfile_run_the_same_programs():
-    for name in ("feeder", "worker"):
+    for name in ("feeder", "worker", "engine"):
         assert COMPOSE[name]["command"] == words(PROCFILE[name]), name
     compose_beat, procfile_beat = COMPOSE["beat"]["command"], words(PROCFILE["beat"])
     before_schedule = compose_beat.index("--schedule")

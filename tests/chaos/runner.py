@@ -3,10 +3,10 @@
     run = ChaosRun(SIZES["short"]); report = run.run(); print(report.text())
 
 What runs (tests/e2e/harness.py's Stack, extended): a private redis-server
-(tests/chaos/faults.py), gunicorn, ``manage.py runfeeder``, ``celery worker``
-and ``celery beat`` against the fake Binance server and a real aiosmtpd
-server; on PostgreSQL the processes reach the database through a TCP proxy
-this process controls.
+(tests/chaos/faults.py), gunicorn, ``manage.py runfeeder``, the delivery and
+the engine ``celery worker`` and ``celery beat`` against the fake Binance
+server and a real aiosmtpd server; on PostgreSQL the processes reach the
+database through a TCP proxy this process controls.
 
 What it does: users and alerts, a sample through the REST API and the rest
 in bulk through the ORM; then every symbol's price walks from 100 up to 150,

@@ -1,7 +1,8 @@
 """The whole pipeline as real processes, for end-to-end tests and the latency benchmark.
 
 fake Binance (in this process) -> ``manage.py runfeeder`` -> Redis ->
-``celery beat`` + ``celery worker`` -> an aiosmtpd server (in this process).
+``celery beat`` + the ``engine`` worker (evaluation) + the delivery ``worker``
+-> an aiosmtpd server (in this process), the process types the Procfile runs.
 
 The subprocesses need a database they can all see, so the stack gets one of
 its own: a temporary SQLite file, or, when DATABASE_URL names PostgreSQL, a
@@ -165,11 +166,13 @@ class Stack:
             if seeded.returncode != 0:
                 raise RuntimeError(f"migrating and seeding the e2e database failed:\n{seeded.stderr[-4000:]}")
             self.alert_ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-            worker = ["worker", f"--concurrency={self.worker_concurrency}"]
             # No gossip/mingle/heartbeat: nothing to sync with, and mingle alone waits a second.
-            worker += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            # As in the Procfile: deliveries and evaluation in separate worker processes.
+            worker = ["worker", "--queues=celery", f"--concurrency={self.worker_concurrency}", *quiet]
+            engine = ["worker", "--queues=engine", "--concurrency=1", "--hostname=engine@%h", *quiet]
             beat = ["beat", f"--schedule={self.workdir / 'celerybeat-schedule'}"]
-            for name, args in (("worker", worker), ("beat", beat)):
+            for name, args in (("worker", worker), ("engine", engine), ("beat", beat)):
                 self._spawn(name, ["-m", "celery", "-A", "pricealert", *args, "--loglevel=INFO"])
             self._spawn("feeder", ["manage.py", "runfeeder"])
         except BaseException:
@@ -258,7 +261,7 @@ class Stack:
         raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{self.logs()}")
 
     def wait_ready(self, streams: list[str], timeout: float = 60.0) -> None:
-        """Feeder subscribed to the streams, worker and beat running."""
+        """Feeder subscribed to the streams, the two workers and beat running."""
         for stream in streams:
             self.wait_until(
                 lambda s=stream: s in self.binance.all_subscriptions(),
@@ -266,6 +269,7 @@ class Stack:
                 f"the feeder to follow {stream}",
             )
         self.wait_until(lambda: "ready." in self._log("worker"), timeout, "the worker to be ready")
+        self.wait_until(lambda: "ready." in self._log("engine"), timeout, "the engine worker to be ready")
         self.wait_until(lambda: "beat: Starting" in self._log("beat"), timeout, "beat to start")
 
     def _log(self, name: str) -> str:
