@@ -7,6 +7,7 @@ Every value is read once, here, from the environment through one reader
 
 import re
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -278,6 +279,38 @@ CELERY_TASK_ANNOTATIONS = {
         "time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT + 5,
     },
 }
+# --- Outbound requests on users' behalf (alerts.delivery.egress) ---------------------
+# CIDRs a user's webhook or Apprise URL may reach although they are private or local
+# (a self-hosted ntfy or Gotify on the LAN); empty: the public internet only.
+OUTBOUND_ALLOW_NETWORKS = env.str("OUTBOUND_ALLOW_NETWORKS", default="")
+try:
+    [ip_network(cidr.strip(), strict=False) for cidr in OUTBOUND_ALLOW_NETWORKS.split(",") if cidr.strip()]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOW_NETWORKS={OUTBOUND_ALLOW_NETWORKS!r}: {exc}") from None
+# Apprise schemes whose host the service itself fixes (the user names only a token,
+# a channel or a topic). Any other scheme (json, xml, form, irc, mailto, syslog,
+# apprise, ...) lets the user pick the host and is refused unless that host is
+# inside OUTBOUND_ALLOW_NETWORKS.
+APPRISE_ALLOWED_SCHEMES = env.list(
+    "APPRISE_ALLOWED_SCHEMES",
+    default=[
+        "tgram",
+        "discord",
+        "slack",
+        "pover",
+        "pbul",
+        "msteams",
+        "ntfy",
+        "ntfys",
+        "matrix",
+        "matrixs",
+        "join",
+        "line",
+        "gchat",
+        "pushed",
+        "spush",
+    ],
+)
 # How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
 # (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
 ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
