@@ -18,7 +18,7 @@ from accounts.serializers import (
     UserOutputSerializer,
 )
 from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
-from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from pricealert.throttling import (
     LOGIN_THROTTLES,
     REFRESH_THROTTLES,

@@ -267,10 +267,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON numbers parse to exact Decimals (prices are never floats).
-    "DEFAULT_PARSER_CLASSES": ["pricealert.parsers.DecimalJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "alerts.pagination.AlertPagination",
-    "EXCEPTION_HANDLER": "pricealert.errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
     # Throttles of login, register and refresh (pricealert.throttling), counted in the cache.

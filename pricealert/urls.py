@@ -5,13 +5,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from api.routing import slash_optional
 from pricealert.health import HealthView
-from pricealert.routing import slash_optional
 from pricealert.throttling import throttle_login_form
 
-handler400 = "pricealert.errors.json_400"
-handler404 = "pricealert.errors.json_404"
-handler500 = "pricealert.errors.json_500"
+handler400 = "api.errors.json_400"
+handler404 = "api.errors.json_404"
+handler500 = "api.errors.json_500"
 
 urlpatterns = [
     # The admin's login form, under the same login throttles as POST /token.
