@@ -273,7 +273,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
-    # Throttles of login, register and refresh (pricealert.throttling), counted in the cache.
+    # Throttles of login, register and refresh (accounts.throttling), counted in the cache.
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
         "login_account": _throttle_rate(

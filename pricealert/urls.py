@@ -5,9 +5,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.throttling import throttle_login_form
 from api.routing import slash_optional
 from pricealert.health import HealthView
-from pricealert.throttling import throttle_login_form
 
 handler400 = "api.errors.json_400"
 handler404 = "api.errors.json_404"
