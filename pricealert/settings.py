@@ -51,8 +51,7 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "alerts",
-    # Project-wide operator commands (pricealert_status); no models.
-    "pricealert",
+    "operations",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.throttling import throttle_login_form
 from api.routing import slash_optional
-from pricealert.health import HealthView
 
 handler400 = "api.errors.json_400"
 handler404 = "api.errors.json_404"
@@ -24,5 +23,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("alerts.urls")),
     path("", include("feeds.urls")),
-    slash_optional("health", HealthView.as_view(), name="health"),
+    path("", include("operations.urls")),
 ]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from alerts.models import Alert, EvaluationCheckpoint, Notification
 from feeds.store import write_heartbeat, write_price
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
