@@ -155,8 +155,8 @@ def evaluation_checkpoints() -> list[EvaluationCheckpoint]:
 
 
 def waiting_alert_counts() -> tuple[int, int]:
-    """Alerts waiting to fire, and the distinct symbols they wait on."""
-    waiting = Alert.objects.filter(status=Alert.Status.CREATED)
+    """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
+    waiting = Alert.objects.filter(status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
     counts = waiting.aggregate(alerts=Count("id"), symbols=Count("symbol", distinct=True))
     return counts["alerts"], counts["symbols"]
 

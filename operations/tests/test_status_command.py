@@ -103,6 +103,20 @@ def test_quiet_deployment_says_what_to_start():
 
 
 @pytest.mark.django_db
+def test_a_re_arming_alert_counts_as_waiting_as_the_feeder_and_health_count_it(
+    alice, make_alert, anon_client, clean_redis
+):
+    # A repeating alert that fired waits for the market again: the feeder follows its symbol.
+    make_alert(alice, "BTCUSDT", repeat="every", cooldown_seconds=3600, status=Alert.Status.REARMING)
+    make_alert(alice, "ETHUSDT")
+
+    data = json.loads(run_status("--json"))
+
+    assert (data["waiting_alerts"], data["waiting_symbols"]) == (2, 2)
+    assert anon_client.get("/health").json()["feed"]["waiting_symbols"] == data["waiting_symbols"]
+
+
+@pytest.mark.django_db
 def test_redis_down_fails_but_still_reports_the_database(busy_deployment, settings, refused_port):
     settings.REDIS_URL = f"redis://127.0.0.1:{refused_port}/0"
     out = StringIO()
