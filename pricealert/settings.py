@@ -132,12 +132,15 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_STORAGE",
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+            default="pricealert.staticfiles.CollectedOrAppStaticFilesStorage"
             if not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage",
         )
     },
 }
+# Files collectstatic did not collect are served from their app's static folder, so
+# pages still have their CSS and JS without it (pricealert/staticfiles.py).
+WHITENOISE_USE_FINDERS = True
 
 # --- Redis: Celery broker, live price store, Django cache -------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
