@@ -173,7 +173,7 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="pricealert <alerts@localhost>")
-# Where alert emails tell users to manage their alerts.
+# The site's address in what it sends: links in emails and alert messages, the emails' Message-ID domain.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
 # --- Binance market data ------------------------------------------------------
@@ -203,8 +203,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Engine ticks and the sweeper have a queue of their own, which every worker
 # consumes beside the default one (kombu's Redis transport takes from the two in
-# turn): a backlog of thousands of email sends or retries, during an SMTP outage
-# say, can then never hold a tick back until it expires.
+# turn): a backlog of thousands of notification sends or retries, during an
+# outage of a mail server or a webhook say, can then never hold a tick back until it expires.
 CELERY_TASK_QUEUES = (
     Queue("celery", Exchange("celery"), routing_key="celery"),
     Queue("engine", Exchange("engine"), routing_key="engine"),
@@ -215,7 +215,7 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
 }
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
-# Alert emails (alerts.tasks.send_notification): attempts before a notification is
+# Notifications on every channel (alerts.tasks.send_notification): attempts before one is
 # marked failed, the first retry delay (doubling, with jitter, capped at 15 min),
 # and how long a pending one may sit untouched before the sweeper re-enqueues it.
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
