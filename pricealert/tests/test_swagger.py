@@ -40,6 +40,7 @@ def test_swagger_ui_works_with_debug_off_before_collectstatic(settings, tmp_path
     backend = production.STORAGES["staticfiles"]["BACKEND"]
     assert issubclass(import_string(backend), ManifestFilesMixin)
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": backend}}
+    settings.WHITENOISE_USE_FINDERS = production.WHITENOISE_USE_FINDERS
     settings.STATIC_ROOT = tmp_path  # nothing collected
     assert not settings.DEBUG
     client = Client(raise_request_exception=False)
