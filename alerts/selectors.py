@@ -170,11 +170,8 @@ class NotificationBacklog:
 
 def notification_backlog() -> NotificationBacklog:
     """The outbox's unfinished work: notifications pending (and since when) or failed for good."""
-    Status = Notification.Status
-    counts = dict(
-        Notification.objects.filter(status__in=[Status.PENDING, Status.FAILED])
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    oldest = Notification.objects.filter(status=Status.PENDING).aggregate(at=Min("created_at"))["at"]
-    return NotificationBacklog(counts.get(Status.PENDING, 0), counts.get(Status.FAILED, 0), oldest)
+    pending, failed = Notification.Status.PENDING, Notification.Status.FAILED
+    unfinished = Notification.objects.filter(status__in=[pending, failed])
+    counts = dict(unfinished.values_list("status").annotate(n=Count("id")))
+    oldest = Notification.objects.filter(status=pending).aggregate(at=Min("created_at"))["at"]
+    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), oldest)
