@@ -18,8 +18,7 @@ from accounts.serializers import (
     UserOutputSerializer,
 )
 from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
-from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
-from pricealert.throttling import (
+from accounts.throttling import (
     LOGIN_THROTTLES,
     REFRESH_THROTTLES,
     REGISTER_THROTTLES,
@@ -27,6 +26,7 @@ from pricealert.throttling import (
     TOO_MANY_REQUESTS,
     TooManyAttempts,
 )
+from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 
 TAG = "accounts"
 REGISTRATION_RECEIVED = (

@@ -1,7 +1,7 @@
 """HTTP routes of the accounts app (each with and without a trailing slash)."""
 
 from accounts import apis
-from pricealert.routing import slash_optional
+from api.routing import slash_optional
 
 urlpatterns = [
     slash_optional("register", apis.RegisterApi.as_view(), name="register"),

@@ -25,7 +25,7 @@ from alerts.serializers import (
     AlertUpdateInputSerializer,
 )
 from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_delete, alert_update
-from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 
 TAG = "alerts"
 ALERT_ID = OpenApiParameter(

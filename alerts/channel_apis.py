@@ -27,7 +27,7 @@ from alerts.serializers import (
     ChannelTestOutputSerializer,
     ChannelUpdateInputSerializer,
 )
-from pricealert.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 
 TAG = "channels"
 CHANNEL_ID = OpenApiParameter(

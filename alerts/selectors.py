@@ -10,14 +10,15 @@ import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 
+from alerts import engine
 from alerts.cache import cached_alert_page
 from alerts.filters import AlertFilter
-from alerts.models import Alert
+from alerts.models import Alert, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
 
 logger = logging.getLogger(__name__)
@@ -175,3 +176,39 @@ def alert_owned(*, user, alert_id: int) -> Alert | None:
     if not 0 < alert_id <= MAX_ALERT_ID:
         return None
     return Alert.objects.filter(user=user, pk=alert_id).first()
+
+
+# --- Read by the operations room (/health, pricealert_status) ------------------
+
+
+def last_evaluated_at() -> datetime | None:
+    """When the alert engine last finished a tick."""
+    return engine.last_evaluated_at()
+
+
+def evaluation_checkpoints() -> list[EvaluationCheckpoint]:
+    """Every evaluator's checkpoint, by name: its place in the price stream and when it last ran."""
+    return list(EvaluationCheckpoint.objects.order_by("name"))
+
+
+def waiting_alert_counts() -> tuple[int, int]:
+    """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
+    waiting = Alert.objects.filter(status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
+    counts = waiting.aggregate(alerts=Count("id"), symbols=Count("symbol", distinct=True))
+    return counts["alerts"], counts["symbols"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationBacklog:
+    pending: int
+    failed: int
+    oldest_pending_at: datetime | None
+
+
+def notification_backlog() -> NotificationBacklog:
+    """The outbox's unfinished work: notifications pending (and since when) or failed for good."""
+    pending, failed = Notification.Status.PENDING, Notification.Status.FAILED
+    unfinished = Notification.objects.filter(status__in=[pending, failed])
+    counts = dict(unfinished.values_list("status").annotate(n=Count("id")))
+    oldest = Notification.objects.filter(status=pending).aggregate(at=Min("created_at"))["at"]
+    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), oldest)

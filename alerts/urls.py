@@ -4,7 +4,7 @@ The seed paths come first so "create" and "delete/<id>" are never taken for an i
 """
 
 from alerts import apis, channel_apis
-from pricealert.routing import slash_optional
+from api.routing import slash_optional
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
 CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"

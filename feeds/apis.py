@@ -8,8 +8,8 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.openapi import UNAUTHENTICATED, error
 from feeds.store import latest_price
-from pricealert.openapi import UNAUTHENTICATED, error
 
 
 class PriceStoreUnavailable(APIException):

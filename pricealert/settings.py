@@ -53,8 +53,7 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "alerts",
-    # Project-wide operator commands (pricealert_status); no models.
-    "pricealert",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -135,12 +134,15 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_STORAGE",
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+            default="pricealert.staticfiles.CollectedOrAppStaticFilesStorage"
             if not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage",
         )
     },
 }
+# Files collectstatic did not collect are served from their app's static folder, so
+# pages still have their CSS and JS without it (pricealert/staticfiles.py).
+WHITENOISE_USE_FINDERS = True
 
 # --- Redis: Celery broker, live price store, Django cache -------------------
 
@@ -193,7 +195,7 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="pricealert <alerts@localhost>")
-# Where alert emails tell users to manage their alerts.
+# The site's address in what it sends: links in emails and alert messages, the emails' Message-ID domain.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
 # --- Binance market data ------------------------------------------------------
@@ -243,7 +245,7 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
 }
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
-# Alert emails (alerts.tasks.send_notification): attempts before a notification is
+# Notifications on every channel (alerts.tasks.send_notification): attempts before one is
 # marked failed, the first retry delay (doubling, with jitter, capped at 15 min),
 # and how long a pending one may sit untouched before the sweeper re-enqueues it.
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
@@ -353,13 +355,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON numbers parse to exact Decimals (prices are never floats).
-    "DEFAULT_PARSER_CLASSES": ["pricealert.parsers.DecimalJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "alerts.pagination.AlertPagination",
-    "EXCEPTION_HANDLER": "pricealert.errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
-    # Throttles of login, register and refresh (pricealert.throttling), counted in the cache.
+    # Throttles of login, register and refresh (accounts.throttling), counted in the cache.
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
         "login_account": _throttle_rate(

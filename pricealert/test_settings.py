@@ -25,6 +25,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test client's whitenoise would scan every app's static folder (~10 ms); the tests
+# that fetch static files in production's way set it back (pricealert/tests/test_swagger.py).
+WHITENOISE_USE_FINDERS = False
 CACHES["default"]["KEY_PREFIX"] = "pricealert-test"
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
 # The API speaks JSON only: test clients send JSON unless a test says otherwise.

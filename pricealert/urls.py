@@ -5,13 +5,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from pricealert.health import HealthView
-from pricealert.routing import slash_optional
-from pricealert.throttling import throttle_login_form
+from accounts.throttling import throttle_login_form
+from api.routing import slash_optional
 
-handler400 = "pricealert.errors.json_400"
-handler404 = "pricealert.errors.json_404"
-handler500 = "pricealert.errors.json_500"
+handler400 = "api.errors.json_400"
+handler404 = "api.errors.json_404"
+handler500 = "api.errors.json_500"
 
 urlpatterns = [
     # The admin's login form, under the same login throttles as POST /token.
@@ -24,5 +23,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("alerts.urls")),
     path("", include("feeds.urls")),
-    slash_optional("health", HealthView.as_view(), name="health"),
+    path("", include("operations.urls")),
 ]

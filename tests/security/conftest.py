@@ -2,7 +2,7 @@
 
 import pytest
 
-from pricealert.throttling import WindowThrottle
+from accounts.throttling import WindowThrottle
 
 # What every scope gets unless a test lowers it (the test settings' rate).
 HIGH = "100000/min"

@@ -15,7 +15,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts.apis import LogoutApi, RegisterApi, TokenObtainApi, TokenRefreshApi
 from alerts.models import Alert
-from pricealert.health import HealthView
+from operations.health import HealthView
 from tests.security.routes import OBJECT_METHODS, api_routes
 
 pytestmark = pytest.mark.django_db

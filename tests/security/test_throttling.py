@@ -8,9 +8,9 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.throttling import LoginAddressThrottle
 from conftest import PASSWORD
 from pricealert import settings as settings_module
-from pricealert.throttling import LoginAddressThrottle
 from tests.test_deploy_settings import container_env, django_run, settings_value
 
 pytestmark = pytest.mark.django_db

@@ -20,5 +20,4 @@ def error(description: str) -> OpenApiResponse:
 
 BAD_REQUEST = error("Invalid input: malformed JSON or a field that fails validation.")
 UNAUTHENTICATED = error("Missing, invalid or expired access token.")
-NOT_FOUND = error("No such object for the caller.")
 UNSUPPORTED_MEDIA_TYPE = error("The body is not application/json.")

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import Count, Min
 
-from alerts.models import Alert, EvaluationCheckpoint, Notification
+from alerts.selectors import evaluation_checkpoints, notification_backlog, waiting_alert_counts
 from feeds.store import WINDOW_STREAM, heartbeats, redis_client
 
 
@@ -107,23 +106,14 @@ def _read_alert_data(status: Status) -> None:
             cp.evaluated_at,
             round(_age(cp.evaluated_at, now), 3) if cp.evaluated_at else None,
         )
-        for cp in EvaluationCheckpoint.objects.order_by("name")
+        for cp in evaluation_checkpoints()
     ]
-    waiting = Alert.objects.filter(status=Alert.Status.CREATED).aggregate(
-        alerts=Count("id"), symbols=Count("symbol", distinct=True)
-    )
-    status.waiting_alerts = waiting["alerts"]
-    status.waiting_symbols = waiting["symbols"]
-    counts = dict(
-        Notification.objects.filter(status__in=[Notification.Status.PENDING, Notification.Status.FAILED])
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    status.pending_notifications = counts.get(Notification.Status.PENDING, 0)
-    status.failed_notifications = counts.get(Notification.Status.FAILED, 0)
-    oldest = Notification.objects.filter(status=Notification.Status.PENDING).aggregate(at=Min("created_at"))
-    if oldest["at"]:
-        status.oldest_pending_age_seconds = round(_age(oldest["at"], now), 3)
+    status.waiting_alerts, status.waiting_symbols = waiting_alert_counts()
+    backlog = notification_backlog()
+    status.pending_notifications = backlog.pending
+    status.failed_notifications = backlog.failed
+    if backlog.oldest_pending_at:
+        status.oldest_pending_age_seconds = round(_age(backlog.oldest_pending_at, now), 3)
 
 
 def collect_status() -> Status:

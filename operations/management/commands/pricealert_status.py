@@ -11,7 +11,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pricealert.status import Status, collect_status
+from operations.status import Status, collect_status
 
 
 def seconds(value: float | None) -> str:

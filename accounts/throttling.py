@@ -41,7 +41,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 
-from pricealert.openapi import error
+from api.openapi import error
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from alerts.models import Alert, EvaluationCheckpoint, Notification
 from feeds.store import write_heartbeat, write_price
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
@@ -100,6 +100,20 @@ def test_quiet_deployment_says_what_to_start():
     assert "no heartbeat: is the feeder (manage.py runfeeder) running?" in text
     assert "never ran: are the celery worker and beat running?" in text
     assert "alerts          0 waiting on 0 symbols" in text
+
+
+@pytest.mark.django_db
+def test_a_re_arming_alert_counts_as_waiting_as_the_feeder_and_health_count_it(
+    alice, make_alert, anon_client, clean_redis
+):
+    # A repeating alert that fired waits for the market again: the feeder follows its symbol.
+    make_alert(alice, "BTCUSDT", repeat="every", cooldown_seconds=3600, status=Alert.Status.REARMING)
+    make_alert(alice, "ETHUSDT")
+
+    data = json.loads(run_status("--json"))
+
+    assert (data["waiting_alerts"], data["waiting_symbols"]) == (2, 2)
+    assert anon_client.get("/health").json()["feed"]["waiting_symbols"] == data["waiting_symbols"]
 
 
 @pytest.mark.django_db

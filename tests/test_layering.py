@@ -1,0 +1,59 @@
+"""The import arrows between the apps: wiring -> apps -> the shared API package, never back.
+
+Read from the source (ast), so a new import that breaks a rule fails here
+before it shows up as a cycle. Tests and migrations are left out: tests may
+reach anywhere, and migrations are generated.
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+APPS = ("accounts", "alerts", "api", "feeds", "operations")
+# What the shared API package may import besides the standard library.
+API_MAY_IMPORT = {"django", "rest_framework", "drf_spectacular"}
+# The operations room reads the other apps through these only.
+OPERATIONS_MAY_READ = {"alerts.selectors", "feeds.selectors", "feeds.store"}
+
+
+def imports(app: str) -> list[tuple[str, str]]:
+    """(module file, imported module) for every import in the app's runtime code."""
+    found = []
+    for path in sorted((PROJECT_DIR / app).rglob("*.py")):
+        parts = path.relative_to(PROJECT_DIR).parts
+        if "tests" in parts or "migrations" in parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found += [(str(path.relative_to(PROJECT_DIR)), alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append((str(path.relative_to(PROJECT_DIR)), node.module))
+    return found
+
+
+def top(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_no_app_imports_the_wiring_package(app):
+    assert [(where, name) for where, name in imports(app) if top(name) == "pricealert"] == []
+
+
+def test_the_shared_api_package_imports_only_django_and_drf():
+    allowed = API_MAY_IMPORT | set(sys.stdlib_module_names) | {"api"}
+    assert [(where, name) for where, name in imports("api") if top(name) not in allowed] == []
+
+
+def test_operations_reads_the_other_apps_through_their_selectors_and_the_price_store():
+    others = set(APPS) - {"api", "operations"}
+    reads = [(where, name) for where, name in imports("operations") if top(name) in others]
+    assert reads, "the operations room reads nothing: is this test still looking at it?"
+    assert [(where, name) for where, name in reads if name not in OPERATIONS_MAY_READ] == []
+
+
+def test_feeds_never_imports_alerts():
+    assert [(where, name) for where, name in imports("feeds") if top(name) == "alerts"] == []
