@@ -13,9 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from alerts import notify, transports
-from alerts.models import Channel
-
-MAX_CHANNEL_ID = 2**63 - 1
+from alerts.models import MAX_DB_ID, Channel
 
 
 class ChannelConflict(Exception):
@@ -100,6 +98,6 @@ def channel_list(*, user):
 
 def channel_get(*, user, channel_id: int) -> Channel | None:
     """The user's channel with this id; None for no such channel or someone else's (both a 404)."""
-    if not 0 < channel_id <= MAX_CHANNEL_ID:
+    if not 0 < channel_id <= MAX_DB_ID:
         return None
     return Channel.objects.filter(user=user, pk=channel_id).select_related("user").first()

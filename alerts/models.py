@@ -16,6 +16,9 @@ PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
 NOTE_MAX_LENGTH = 500
 MIN_COOLDOWN_SECONDS = 60
 DEFAULT_REARM_PERCENT = Decimal("0.1")
+# The largest id a bigint primary key holds: a larger one asked for is "no such row",
+# never a database error.
+MAX_DB_ID = 2**63 - 1
 
 
 class Channel(models.Model):
@@ -73,6 +76,13 @@ class Alert(models.Model):
         TRIGGERED = "triggered", "triggered"
         EXPIRED = "expired", "expired"
         DELETED = "deleted", "deleted"
+
+    # The alerts the engine still works on: waiting to fire, or fired and waiting to re-arm.
+    ACTIVE_STATUSES = (Status.CREATED, Status.REARMING)
+    # The direction word for "either side": stored as ``crossing`` plus the side it watches.
+    CROSS = "cross"
+    # What a user may ask for: a side, or "cross".
+    DIRECTION_WORDS = (*Direction.values, CROSS)
 
     # Indexed by alert_user_created_idx (user first): a single-column index too would only cost
     # every firing another index entry.

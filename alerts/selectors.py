@@ -14,14 +14,12 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from alerts.cache import cached_alert_page
 from alerts.filters import AlertFilter
-from alerts.models import Alert
+from alerts.models import MAX_DB_ID, Alert
 from feeds.selectors import symbol_statuses
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_SYMBOL_STATUS = "UNKNOWN"
-# Ids past a bigint would make the database raise instead of answering "no such row".
-MAX_ALERT_ID = 2**63 - 1
 # What a cached list page holds per alert: plain values, cheap to pickle.
 LIST_FIELDS = (
     "id",
@@ -50,7 +48,7 @@ CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
 def waiting_symbols() -> set[str]:
     """Symbols with an alert waiting to fire or re-arm, not past its expiry: what the feeder follows."""
     not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-    active = Alert.objects.filter(not_expired, status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
+    active = Alert.objects.filter(not_expired, status__in=Alert.ACTIVE_STATUSES)
     return set(active.values_list("symbol", flat=True).distinct())
 
 
@@ -120,7 +118,7 @@ def alert_get(*, user, alert_id: int) -> Alert | None:
     None when there is no such alert or it belongs to someone else: callers answer
     404 either way, so nobody learns which ids exist.
     """
-    if not 0 < alert_id <= MAX_ALERT_ID:
+    if not 0 < alert_id <= MAX_DB_ID:
         return None
     alert = Alert.objects.filter(user=user, pk=alert_id).prefetch_related("channels").first()
     if alert is not None:
@@ -134,6 +132,6 @@ def alert_owned(*, user, alert_id: int) -> Alert | None:
     For writes that need nothing but the row (delete), where ``alert_get``'s
     catalogue status would be a wasted query. None as in ``alert_get``.
     """
-    if not 0 < alert_id <= MAX_ALERT_ID:
+    if not 0 < alert_id <= MAX_DB_ID:
         return None
     return Alert.objects.filter(user=user, pk=alert_id).first()
