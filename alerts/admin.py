@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from alerts.cache import invalidate_alert_lists
+from alerts.delivery.outbox import retry_notifications
 from alerts.models import Alert, Channel, Notification
 from alerts.services import alerts_rearm, alerts_soft_delete, rearm_price
-from alerts.tasks import retry_notifications
 
 # --- Alerts (issue 3: the API's admin) ----------------------------------------
 

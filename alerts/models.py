@@ -292,6 +292,9 @@ class EvaluationCheckpoint(models.Model):
     re-reads windows but can never skip them or fire twice.
     """
 
+    # The one evaluator's checkpoint (evaluators sharded by symbol would each have their own).
+    DEFAULT = "default"
+
     name = models.CharField(max_length=64, primary_key=True)
     stream_id = models.CharField(max_length=64, default="0")
     evaluated_at = models.DateTimeField(null=True, blank=True)

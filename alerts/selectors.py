@@ -1,8 +1,9 @@
-"""Reads of alerts."""
+"""Reads of alerts, and of the engine's progress (what the operations views show)."""
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from alerts.cache import cached_alert_page
 from alerts.filters import AlertFilter
-from alerts.models import MAX_DB_ID, Alert
+from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint
 from feeds.selectors import symbol_statuses
 
 logger = logging.getLogger(__name__)
@@ -135,3 +136,8 @@ def alert_owned(*, user, alert_id: int) -> Alert | None:
     if not 0 < alert_id <= MAX_DB_ID:
         return None
     return Alert.objects.filter(user=user, pk=alert_id).first()
+
+
+def last_evaluated_at(name: str = EvaluationCheckpoint.DEFAULT) -> datetime | None:
+    """When this evaluator last ran a tick (shown by /health)."""
+    return EvaluationCheckpoint.objects.filter(name=name).values_list("evaluated_at", flat=True).first()

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.engine import last_evaluated_at
+from alerts.selectors import last_evaluated_at
 from feeds.store import heartbeats, redis_client
 
 

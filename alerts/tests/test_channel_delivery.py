@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from alerts import engine, notify, tasks
+from alerts import engine
+from alerts.delivery import messages, outbox, send
 from alerts.models import Alert, Channel, Notification
 from alerts.tests.httpserver import HookServer
 from feeds.store import ms_to_datetime
@@ -44,7 +45,7 @@ def deliver_until_settled(notification, attempts=10):
     outcomes = []
     expected = 0
     for _ in range(attempts):
-        delivery = tasks.deliver(notification.pk, expected)
+        delivery = send.deliver(notification.pk, expected)
         outcomes.append(delivery.outcome)
         if delivery.outcome != "retry":
             break
@@ -140,22 +141,18 @@ class TestHourlyCap:
         assert second.status == "triggered"  # the firing happened; only its message was held back
 
     def test_suppressed_ones_are_never_enqueued_or_sent(
-        self, settings, alice, django_capture_on_commit_callbacks
+        self, settings, alice, django_capture_on_commit_callbacks, monkeypatch
     ):
         settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
         make_alert(alice), make_alert(alice)
         sent = []
-        engine_enqueue = engine._enqueue_sends
-        engine._enqueue_sends = sent.extend
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                fire()
-        finally:
-            engine._enqueue_sends = engine_enqueue
+        with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+            patch.setattr(outbox, "enqueue_sends", sent.extend)
+            fire()
         assert sent == list(Notification.objects.filter(status="pending").values_list("id", flat=True))
         assert len(sent) == 1
         suppressed = Notification.objects.get(status="suppressed")
-        assert tasks.deliver(suppressed.pk, 0).outcome == "skipped"
+        assert send.deliver(suppressed.pk, 0).outcome == "skipped"
 
 
 class TestWebhookDelivery:
@@ -232,7 +229,7 @@ class TestWebhookDelivery:
             alert.channels.set([hook])
             fire()
             notification = Notification.objects.get(alert=alert)
-            assert tasks.deliver(notification.pk, 0).outcome == "retry"
+            assert send.deliver(notification.pk, 0).outcome == "retry"
         notification.refresh_from_db()
         assert "timed out" in notification.last_error
 
@@ -241,7 +238,7 @@ class TestWebhookDelivery:
         alert = make_alert(alice)
         alert.channels.set([hook])
         fire()
-        assert tasks.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
+        assert send.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
 
     def test_a_channel_disabled_after_the_firing_is_not_used(self, alice):
         hook = webhook(alice, "http://127.0.0.1:9/")
@@ -250,7 +247,7 @@ class TestWebhookDelivery:
         fire()
         Channel.objects.filter(pk=hook.pk).update(enabled=False)
         notification = Notification.objects.get(alert=alert)
-        assert tasks.deliver(notification.pk, 0).outcome == "failed"
+        assert send.deliver(notification.pk, 0).outcome == "failed"
         notification.refresh_from_db()
         assert "disabled" in notification.last_error
 
@@ -279,7 +276,7 @@ class TestAppriseDelivery:
             alert = make_alert(alice)
             alert.channels.set([channel])
             fire()
-            assert tasks.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
+            assert send.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
 
 
 class TestEmailShowsTheNote:
@@ -297,6 +294,6 @@ class TestEmailShowsTheNote:
     def test_a_repeating_alert_email_says_which_firing(self, alice):
         alert = make_alert(alice, repeat="every", cooldown_seconds=300, rearm_price=Decimal("69930"))
         fire()
-        email = notify.render_alert_email(Alert.objects.get(pk=alert.pk), firing=1)
+        email = messages.render_alert_email(Alert.objects.get(pk=alert.pk), firing=1)
         assert "repeats: this is firing 1" in email.text
         assert "300 seconds" in email.html

@@ -159,7 +159,7 @@ class TestTestMessage:
             ).json()
             body = alice_client.post(f"/channels/{hook['id']}/test").json()
         assert body == {"delivered": True, "error": None}
-        from alerts.transports import sign
+        from alerts.delivery.kinds.webhook import sign
 
         (request,) = server.received
         timestamp = request.headers["X-Pricealert-Timestamp"]

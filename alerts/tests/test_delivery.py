@@ -1,4 +1,4 @@
-"""Alert emails: formatting, rendering, sending over real SMTP, and the outbox claim."""
+"""Delivery: formatting and rendering a firing, sending its email over real SMTP, and the claim."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from alerts import notify
+from alerts.delivery import claims, messages, send
+from alerts.delivery.errors import NotificationError
 from alerts.models import Alert, Notification
 from alerts.tests.mailserver import MailServer
 from feeds.store import ms_to_datetime
@@ -51,15 +52,15 @@ def notification_for(alert, **fields):
     ],
 )
 def test_prices_show_thousands_separators_and_only_significant_decimals(value, shown):
-    assert notify.format_price(Decimal(value)) == shown
+    assert messages.format_price(Decimal(value)) == shown
 
 
 @pytest.mark.django_db
 class TestRendering:
     def test_subject_says_what_moved_and_which_alert(self, alice):
-        rose = notify.render_alert_email(triggered_alert(alice))
+        rose = messages.render_alert_email(triggered_alert(alice))
         assert rose.subject == "BTCUSDT rose to 70,000.01 (your alert: above 70,000)"
-        fell = notify.render_alert_email(
+        fell = messages.render_alert_email(
             triggered_alert(alice, symbol="ETHUSDT", direction="below", target="2000", price="1999.5")
         )
         assert fell.subject == "ETHUSDT fell to 1,999.5 (your alert: below 2,000)"
@@ -67,7 +68,7 @@ class TestRendering:
     def test_body_has_symbol_direction_target_price_time_and_where_to_manage(self, alice, settings):
         settings.SITE_URL = "https://alerts.example.org"
         alert = triggered_alert(alice)
-        email = notify.render_alert_email(alert)
+        email = messages.render_alert_email(alert)
         for body in (email.text, email.html):
             assert "BTCUSDT" in body
             assert "above 70,000" in body
@@ -79,7 +80,7 @@ class TestRendering:
         assert "<table" in email.html
 
     def test_html_is_escaped_and_text_is_not(self, alice):
-        email = notify.render_alert_email(triggered_alert(alice, symbol="<b>X&Y</b>"))
+        email = messages.render_alert_email(triggered_alert(alice, symbol="<b>X&Y</b>"))
         assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in email.html
         assert "<b>X&Y</b>" not in email.html
         assert "<b>X&Y</b>" in email.text
@@ -91,7 +92,7 @@ class TestSending:
     def test_sends_text_and_html_over_smtp(self, alice, mail, settings):
         settings.DEFAULT_FROM_EMAIL = "pricealert <alerts@example.org>"
         notification = notification_for(triggered_alert(alice))
-        notify.send_alert_email(notification)
+        send.send_notification_message(notification)
         [received] = mail.wait_for(1)
         assert received.rcpt_tos == ["alice@example.com"]
         assert received.subject == "BTCUSDT rose to 70,000.01 (your alert: above 70,000)"
@@ -102,22 +103,22 @@ class TestSending:
 
     def test_a_temporary_refusal_is_a_transient_error(self, alice, mail):
         mail.refuse(times=1, reply="451 4.3.0 Try again later")
-        with pytest.raises(notify.NotificationError) as caught:
-            notify.send_alert_email(notification_for(triggered_alert(alice)))
+        with pytest.raises(NotificationError) as caught:
+            send.send_notification_message(notification_for(triggered_alert(alice)))
         assert not caught.value.permanent
         assert "451" in caught.value.message
 
     def test_a_refused_recipient_is_a_permanent_error(self, alice, mail):
         mail.refuse(times=1, reply="550 5.1.1 No such user", stage="RCPT")
-        with pytest.raises(notify.NotificationError) as caught:
-            notify.send_alert_email(notification_for(triggered_alert(alice)))
+        with pytest.raises(NotificationError) as caught:
+            send.send_notification_message(notification_for(triggered_alert(alice)))
         assert caught.value.permanent
         assert "550" in caught.value.message
 
     def test_a_rejected_message_is_a_permanent_error(self, alice, mail):
         mail.refuse(times=1, reply="554 5.7.1 Message rejected")
-        with pytest.raises(notify.NotificationError) as caught:
-            notify.send_alert_email(notification_for(triggered_alert(alice)))
+        with pytest.raises(NotificationError) as caught:
+            send.send_notification_message(notification_for(triggered_alert(alice)))
         assert caught.value.permanent
 
     def test_a_server_that_is_down_is_a_transient_error(self, alice, settings):
@@ -125,8 +126,8 @@ class TestSending:
             closed_port = server.port
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
-        with pytest.raises(notify.NotificationError) as caught:
-            notify.send_alert_email(notification_for(triggered_alert(alice)))
+        with pytest.raises(NotificationError) as caught:
+            send.send_notification_message(notification_for(triggered_alert(alice)))
         assert not caught.value.permanent
 
 
@@ -134,41 +135,41 @@ class TestSending:
 class TestClaim:
     def test_a_pending_notification_is_claimed_once(self, alice):
         notification = notification_for(triggered_alert(alice))
-        claimed = notify.claim_notification(notification.pk, expected_attempts=0)
+        claimed = claims.claim_notification(notification.pk, expected_attempts=0)
         assert claimed.attempts == 1
         assert claimed.next_attempt_at > timezone.now()
         # The same first message delivered twice, and a sweeper's copy: both wait.
-        assert notify.claim_notification(notification.pk, expected_attempts=0) is None
-        assert notify.claim_notification(notification.pk, expected_attempts=None) is None
+        assert claims.claim_notification(notification.pk, expected_attempts=0) is None
+        assert claims.claim_notification(notification.pk, expected_attempts=None) is None
 
     def test_the_scheduled_retry_may_claim_before_its_time_others_may_not(self, alice):
         notification = notification_for(triggered_alert(alice))
-        claimed = notify.claim_notification(notification.pk, expected_attempts=0)
-        notify.mark_notification_retry(claimed, "451", retry_at=timezone.now() + timedelta(minutes=5))
-        assert notify.claim_notification(notification.pk, expected_attempts=None) is None
-        retry = notify.claim_notification(notification.pk, expected_attempts=1)
+        claimed = claims.claim_notification(notification.pk, expected_attempts=0)
+        claims.mark_notification_retry(claimed, "451", retry_at=timezone.now() + timedelta(minutes=5))
+        assert claims.claim_notification(notification.pk, expected_attempts=None) is None
+        retry = claims.claim_notification(notification.pk, expected_attempts=1)
         assert retry.attempts == 2
-        assert notify.claim_notification(notification.pk, expected_attempts=1) is None
+        assert claims.claim_notification(notification.pk, expected_attempts=1) is None
 
     def test_an_expired_lease_can_be_taken_over(self, alice):
         notification = notification_for(triggered_alert(alice))
-        notify.claim_notification(notification.pk, expected_attempts=0)
-        later = timezone.now() + notify.send_lease() + timedelta(seconds=1)
-        taken = notify.claim_notification(notification.pk, expected_attempts=None, now=later)
+        claims.claim_notification(notification.pk, expected_attempts=0)
+        later = timezone.now() + claims.send_lease() + timedelta(seconds=1)
+        taken = claims.claim_notification(notification.pk, expected_attempts=None, now=later)
         assert taken.attempts == 2
 
     @pytest.mark.parametrize("status", ["sent", "failed"])
     def test_settled_notifications_are_never_claimed(self, alice, status):
         notification = notification_for(triggered_alert(alice), status=status)
-        assert notify.claim_notification(notification.pk, expected_attempts=0) is None
-        assert notify.claim_notification(notification.pk, expected_attempts=None) is None
+        assert claims.claim_notification(notification.pk, expected_attempts=0) is None
+        assert claims.claim_notification(notification.pk, expected_attempts=None) is None
 
     def test_only_the_current_claim_may_settle_it(self, alice):
         notification = notification_for(triggered_alert(alice))
-        first = notify.claim_notification(notification.pk, expected_attempts=0)
-        later = timezone.now() + notify.send_lease() + timedelta(seconds=1)
-        second = notify.claim_notification(notification.pk, expected_attempts=None, now=later)
-        assert not notify.mark_notification_failed(first, "stale worker")
-        assert notify.mark_notification_sent(second)
+        first = claims.claim_notification(notification.pk, expected_attempts=0)
+        later = timezone.now() + claims.send_lease() + timedelta(seconds=1)
+        second = claims.claim_notification(notification.pk, expected_attempts=None, now=later)
+        assert not claims.mark_notification_failed(first, "stale worker")
+        assert claims.mark_notification_sent(second)
         assert Notification.objects.get(pk=notification.pk).status == "sent"
-        assert not notify.mark_notification_sent(first)
+        assert not claims.mark_notification_sent(first)
