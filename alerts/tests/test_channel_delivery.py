@@ -3,10 +3,13 @@
 import hashlib
 import hmac
 import json
+import sqlite3
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
 
 from alerts import engine
 from alerts.delivery import messages, outbox, send
@@ -17,6 +20,19 @@ from feeds.windows import PriceWindow
 
 pytestmark = pytest.mark.django_db
 T0 = 1_790_000_000_000
+
+
+@pytest.fixture
+def sqlite_default_limit():
+    """SQLite's default build: 32,766 bound parameters per statement (Debian's allows 250,000)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's bound-parameter limit: PostgreSQL binds each list of ids as one array")
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, min(before, 32_766))
+    yield
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
 
 
 def make_alert(user, target_price=Decimal("70000"), **extra):
@@ -129,6 +145,23 @@ class TestHourlyCap:
         assert statuses == [["pending", "pending"], ["pending", "pending"], ["suppressed", "suppressed"]]
         assert Notification.objects.get(alert=bobs).status == "pending"
         assert "limit" in Notification.objects.filter(status="suppressed").first().last_error
+
+    def test_fifteen_thousand_suppressed_firings_in_one_batch(self, settings, alice, sqlite_default_limit):
+        # Each INSERT of a chunk of alerts once bound the whole batch's suppressed ids, twice:
+        # past ~13,900 of them SQLite refused the statement and the tick could never commit.
+        settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
+        armed = ms_to_datetime(T0 - 60_000)
+        Alert.objects.bulk_create(
+            Alert(
+                user=alice, symbol="BTCUSDT", direction="above", target_price=Decimal("70000"), armed_at=armed
+            )
+            for _ in range(15_001)
+        )
+        assert fire() == 15_001
+        assert Counter(Notification.objects.values_list("status", flat=True)) == {
+            "pending": 1,
+            "suppressed": 15_000,
+        }
 
     def test_the_cap_counts_earlier_firings_of_the_last_hour(self, settings, alice):
         settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
