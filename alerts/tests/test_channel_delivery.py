@@ -14,9 +14,9 @@ from django.db import connection
 from alerts import engine
 from alerts.delivery import messages, outbox, send
 from alerts.models import Alert, Channel, Notification
-from alerts.tests.httpserver import HookServer
 from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
+from tests.support.http import HookServer
 
 pytestmark = pytest.mark.django_db
 T0 = 1_790_000_000_000

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from alerts.models import Channel
-from alerts.tests.httpserver import HookServer
+from tests.support.http import HookServer
 
 pytestmark = pytest.mark.django_db
 

@@ -8,35 +8,7 @@ from django.utils import timezone
 
 from alerts.delivery import claims, messages, send
 from alerts.delivery.errors import NotificationError
-from alerts.models import Alert, Notification
-from alerts.tests.mailserver import MailServer
-from feeds.store import ms_to_datetime
-
-TRIGGERED_MS = 1_790_000_000_123  # 2026-09-21 14:13:20.123 UTC
-
-
-@pytest.fixture
-def mail(settings):
-    with MailServer() as server:
-        for name, value in server.smtp_settings().items():
-            setattr(settings, name, value)
-        yield server
-
-
-def triggered_alert(user, *, symbol="BTCUSDT", direction="above", target="70000", price="70000.01"):
-    return Alert.objects.create(
-        user=user,
-        symbol=symbol,
-        direction=direction,
-        target_price=Decimal(target),
-        status="triggered",
-        triggered_price=Decimal(price),
-        triggered_at=ms_to_datetime(TRIGGERED_MS),
-    )
-
-
-def notification_for(alert, **fields):
-    return Notification.objects.create(alert=alert, to=alert.user.email, **fields)
+from alerts.models import Notification
 
 
 @pytest.mark.parametrize(
@@ -57,17 +29,21 @@ def test_prices_show_thousands_separators_and_only_significant_decimals(value, s
 
 @pytest.mark.django_db
 class TestRendering:
-    def test_subject_says_what_moved_and_which_alert(self, alice):
-        rose = messages.render_alert_email(triggered_alert(alice))
+    def test_subject_says_what_moved_and_which_alert(self, alice, make_triggered_alert):
+        rose = messages.render_alert_email(make_triggered_alert(alice))
         assert rose.subject == "BTCUSDT rose to 70,000.01 (your alert: above 70,000)"
         fell = messages.render_alert_email(
-            triggered_alert(alice, symbol="ETHUSDT", direction="below", target="2000", price="1999.5")
+            make_triggered_alert(
+                alice, symbol="ETHUSDT", direction="below", target_price="2000", price="1999.5"
+            )
         )
         assert fell.subject == "ETHUSDT fell to 1,999.5 (your alert: below 2,000)"
 
-    def test_body_has_symbol_direction_target_price_time_and_where_to_manage(self, alice, settings):
+    def test_body_has_symbol_direction_target_price_time_and_where_to_manage(
+        self, alice, settings, make_triggered_alert
+    ):
         settings.SITE_URL = "https://alerts.example.org"
-        alert = triggered_alert(alice)
+        alert = make_triggered_alert(alice)
         email = messages.render_alert_email(alert)
         for body in (email.text, email.html):
             assert "BTCUSDT" in body
@@ -79,8 +55,8 @@ class TestRendering:
             assert f"#{alert.pk}" in body
         assert "<table" in email.html
 
-    def test_html_is_escaped_and_text_is_not(self, alice):
-        email = messages.render_alert_email(triggered_alert(alice, symbol="<b>X&Y</b>"))
+    def test_html_is_escaped_and_text_is_not(self, alice, make_triggered_alert):
+        email = messages.render_alert_email(make_triggered_alert(alice, symbol="<b>X&Y</b>"))
         assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in email.html
         assert "<b>X&Y</b>" not in email.html
         assert "<b>X&Y</b>" in email.text
@@ -89,9 +65,9 @@ class TestRendering:
 
 @pytest.mark.django_db
 class TestSending:
-    def test_sends_text_and_html_over_smtp(self, alice, mail, settings):
+    def test_sends_text_and_html_over_smtp(self, alice, mail, settings, make_notification):
         settings.DEFAULT_FROM_EMAIL = "pricealert <alerts@example.org>"
-        notification = notification_for(triggered_alert(alice))
+        notification = make_notification(alice)
         send.send_notification_message(notification)
         [received] = mail.wait_for(1)
         assert received.rcpt_tos == ["alice@example.com"]
@@ -101,40 +77,40 @@ class TestSending:
         assert "Price reached: 70,000.01" in received.part("text/plain")
         assert "<strong>70,000.01</strong>" in received.part("text/html")
 
-    def test_a_temporary_refusal_is_a_transient_error(self, alice, mail):
+    def test_a_temporary_refusal_is_a_transient_error(self, alice, mail, make_notification):
         mail.refuse(times=1, reply="451 4.3.0 Try again later")
         with pytest.raises(NotificationError) as caught:
-            send.send_notification_message(notification_for(triggered_alert(alice)))
+            send.send_notification_message(make_notification(alice))
         assert not caught.value.permanent
         assert "451" in caught.value.message
 
-    def test_a_refused_recipient_is_a_permanent_error(self, alice, mail):
+    def test_a_refused_recipient_is_a_permanent_error(self, alice, mail, make_notification):
         mail.refuse(times=1, reply="550 5.1.1 No such user", stage="RCPT")
         with pytest.raises(NotificationError) as caught:
-            send.send_notification_message(notification_for(triggered_alert(alice)))
+            send.send_notification_message(make_notification(alice))
         assert caught.value.permanent
         assert "550" in caught.value.message
 
-    def test_a_rejected_message_is_a_permanent_error(self, alice, mail):
+    def test_a_rejected_message_is_a_permanent_error(self, alice, mail, make_notification):
         mail.refuse(times=1, reply="554 5.7.1 Message rejected")
         with pytest.raises(NotificationError) as caught:
-            send.send_notification_message(notification_for(triggered_alert(alice)))
+            send.send_notification_message(make_notification(alice))
         assert caught.value.permanent
 
-    def test_a_server_that_is_down_is_a_transient_error(self, alice, settings):
-        with MailServer() as server:
-            closed_port = server.port
+    def test_a_server_that_is_down_is_a_transient_error(
+        self, alice, settings, make_notification, closed_port
+    ):
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port, 2
         with pytest.raises(NotificationError) as caught:
-            send.send_notification_message(notification_for(triggered_alert(alice)))
+            send.send_notification_message(make_notification(alice))
         assert not caught.value.permanent
 
 
 @pytest.mark.django_db
 class TestClaim:
-    def test_a_pending_notification_is_claimed_once(self, alice):
-        notification = notification_for(triggered_alert(alice))
+    def test_a_pending_notification_is_claimed_once(self, alice, make_notification):
+        notification = make_notification(alice)
         claimed = claims.claim_notification(notification.pk, expected_attempts=0)
         assert claimed.attempts == 1
         assert claimed.next_attempt_at > timezone.now()
@@ -142,8 +118,8 @@ class TestClaim:
         assert claims.claim_notification(notification.pk, expected_attempts=0) is None
         assert claims.claim_notification(notification.pk, expected_attempts=None) is None
 
-    def test_the_scheduled_retry_may_claim_before_its_time_others_may_not(self, alice):
-        notification = notification_for(triggered_alert(alice))
+    def test_the_scheduled_retry_may_claim_before_its_time_others_may_not(self, alice, make_notification):
+        notification = make_notification(alice)
         claimed = claims.claim_notification(notification.pk, expected_attempts=0)
         claims.mark_notification_retry(claimed, "451", retry_at=timezone.now() + timedelta(minutes=5))
         assert claims.claim_notification(notification.pk, expected_attempts=None) is None
@@ -151,21 +127,21 @@ class TestClaim:
         assert retry.attempts == 2
         assert claims.claim_notification(notification.pk, expected_attempts=1) is None
 
-    def test_an_expired_lease_can_be_taken_over(self, alice):
-        notification = notification_for(triggered_alert(alice))
+    def test_an_expired_lease_can_be_taken_over(self, alice, make_notification):
+        notification = make_notification(alice)
         claims.claim_notification(notification.pk, expected_attempts=0)
         later = timezone.now() + claims.send_lease() + timedelta(seconds=1)
         taken = claims.claim_notification(notification.pk, expected_attempts=None, now=later)
         assert taken.attempts == 2
 
     @pytest.mark.parametrize("status", ["sent", "failed"])
-    def test_settled_notifications_are_never_claimed(self, alice, status):
-        notification = notification_for(triggered_alert(alice), status=status)
+    def test_settled_notifications_are_never_claimed(self, alice, status, make_notification):
+        notification = make_notification(alice, status=status)
         assert claims.claim_notification(notification.pk, expected_attempts=0) is None
         assert claims.claim_notification(notification.pk, expected_attempts=None) is None
 
-    def test_only_the_current_claim_may_settle_it(self, alice):
-        notification = notification_for(triggered_alert(alice))
+    def test_only_the_current_claim_may_settle_it(self, alice, make_notification):
+        notification = make_notification(alice)
         first = claims.claim_notification(notification.pk, expected_attempts=0)
         later = timezone.now() + claims.send_lease() + timedelta(seconds=1)
         second = claims.claim_notification(notification.pk, expected_attempts=None, now=later)

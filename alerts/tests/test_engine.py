@@ -8,10 +8,10 @@ from alerts import engine
 from alerts.cache import cached_alert_page
 from alerts.engine import evaluation
 from alerts.models import Alert, EvaluationCheckpoint, Notification
-from alerts.tests.broker import queued_tasks
 from feeds import store
 from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
+from tests.support.broker import queued_tasks
 
 T0 = 1_790_000_000_000  # the first window's last event, in ms
 BEFORE = T0 - 60_000  # a minute earlier: alerts created then saw every window

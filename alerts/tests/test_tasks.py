@@ -11,35 +11,12 @@ from alerts import engine, tasks
 from alerts.delivery import send
 from alerts.delivery import tasks as delivery_tasks
 from alerts.models import Alert, EvaluationCheckpoint, Notification
-from alerts.tests.broker import queued_tasks
-from alerts.tests.mailserver import MailServer
 from feeds import store
-from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
 from pricealert.celery import app
+from tests.support.broker import queued_tasks
 
 T0 = 1_790_000_000_000
-
-
-@pytest.fixture
-def mail(settings):
-    with MailServer() as server:
-        for name, value in server.smtp_settings().items():
-            setattr(settings, name, value)
-        yield server
-
-
-def notification_for(user, **fields):
-    alert = Alert.objects.create(
-        user=user,
-        symbol="BTCUSDT",
-        direction="above",
-        target_price=Decimal("70000"),
-        status="triggered",
-        triggered_price=Decimal("70000.01"),
-        triggered_at=ms_to_datetime(T0),
-    )
-    return Notification.objects.create(alert=alert, to=user.email, **fields)
 
 
 def age(notification, *, created_ago: timedelta, next_attempt_in: timedelta | None = None):
@@ -105,8 +82,8 @@ class TestRetryDelay:
 
 @pytest.mark.django_db
 class TestSendNotification:
-    def test_sends_once_and_marks_it_sent(self, alice, mail):
-        notification = notification_for(alice)
+    def test_sends_once_and_marks_it_sent(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
         mail.wait_for(1)
         notification.refresh_from_db()
@@ -114,8 +91,8 @@ class TestSendNotification:
         assert notification.sent_at is not None
         assert notification.next_attempt_at is None
 
-    def test_smtp_refusing_then_accepting_delivers_exactly_once(self, alice, mail):
-        notification = notification_for(alice)
+    def test_smtp_refusing_then_accepting_delivers_exactly_once(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         mail.refuse(times=2, reply="451 4.3.0 Greylisted, try again later")
         # Eagerly applied, each retry runs at once (in a worker it waits its backoff).
         delivery_tasks.send_notification.apply(args=(notification.pk, 0))
@@ -128,9 +105,11 @@ class TestSendNotification:
         assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert len(mail.received) == 1
 
-    def test_a_failed_attempt_schedules_its_retry_with_backoff(self, alice, mail, settings):
+    def test_a_failed_attempt_schedules_its_retry_with_backoff(
+        self, alice, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_RETRY_SECONDS = 30
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         mail.refuse(times=1)
         before = timezone.now()
         with pytest.raises(Exception, match="451"):  # called directly, retry re-raises the SMTP error
@@ -146,9 +125,11 @@ class TestSendNotification:
         assert delivery_tasks.send_notification(notification.pk, 1) == "sent"
         assert len(mail.wait_for(1)) == 1
 
-    def test_gives_up_after_the_configured_attempts_keeping_the_error(self, alice, mail, settings):
+    def test_gives_up_after_the_configured_attempts_keeping_the_error(
+        self, alice, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         mail.refuse(always=True, reply="421 4.7.0 Service not available")
         delivery_tasks.send_notification.apply(args=(notification.pk, 0))
         notification.refresh_from_db()
@@ -159,16 +140,16 @@ class TestSendNotification:
         assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert mail.received == []
 
-    def test_a_permanent_refusal_fails_at_once(self, alice, mail):
-        notification = notification_for(alice)
+    def test_a_permanent_refusal_fails_at_once(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         mail.refuse(times=1, reply="550 5.1.1 Mailbox unavailable", stage="RCPT")
         assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("failed", 1)
         assert "550" in notification.last_error
 
-    def test_an_alert_re_armed_before_its_email_fails_its_notification(self, alice, mail):
-        notification = notification_for(alice)
+    def test_an_alert_re_armed_before_its_email_fails_its_notification(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         Alert.objects.filter(pk=notification.alert_id).update(
             status="created", triggered_price=None, triggered_at=None
         )
@@ -184,8 +165,8 @@ class TestSendNotification:
 
 @pytest.mark.django_db
 class TestSendNotifications:
-    def test_a_batch_is_sent_over_one_smtp_session(self, alice, bob, mail):
-        ids = [notification_for(user).pk for user in (alice, bob, alice)]
+    def test_a_batch_is_sent_over_one_smtp_session(self, alice, bob, mail, make_notification):
+        ids = [make_notification(user).pk for user in (alice, bob, alice)]
         assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 3}
         received = mail.wait_for(3)
         assert len({r.peer for r in received}) == 1
@@ -196,8 +177,8 @@ class TestSendNotifications:
         ]
         assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
-    def test_a_failure_in_a_batch_is_retried_on_its_own(self, alice, mail, clean_redis):
-        first, second, third = (notification_for(alice).pk for _ in range(3))
+    def test_a_failure_in_a_batch_is_retried_on_its_own(self, alice, mail, clean_redis, make_notification):
+        first, second, third = (make_notification(alice).pk for _ in range(3))
         mail.refuse(times=1)
         assert delivery_tasks.send_notifications.apply(args=([first, second, third], 0)).get() == {
             "retry": 1,
@@ -209,9 +190,9 @@ class TestSendNotifications:
         assert delivery_tasks.send_notification.apply(args=(first, 1)).get() == "sent"
         assert len(mail.wait_for(3)) == 3
 
-    def test_a_batch_skips_what_was_sent_already(self, alice, mail):
-        sent = notification_for(alice, status="sent")
-        pending = notification_for(alice)
+    def test_a_batch_skips_what_was_sent_already(self, alice, mail, make_notification):
+        sent = make_notification(alice, status="sent")
+        pending = make_notification(alice)
         assert delivery_tasks.send_notifications.apply(args=([sent.pk, pending.pk], None)).get() == {
             "skipped": 1,
             "sent": 1,
@@ -230,19 +211,21 @@ class TestSendNotifications:
 
 @pytest.mark.django_db
 class TestRequeueStuckNotifications:
-    def test_requeues_only_pending_ones_nobody_touched_for_a_while(self, alice, clean_redis, settings):
+    def test_requeues_only_pending_ones_nobody_touched_for_a_while(
+        self, alice, clean_redis, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
         long_ago = timedelta(minutes=10)
-        stuck = notification_for(alice)
+        stuck = make_notification(alice)
         age(stuck, created_ago=long_ago)
-        lost_retry = notification_for(alice)
+        lost_retry = make_notification(alice)
         age(lost_retry, created_ago=long_ago, next_attempt_in=-timedelta(minutes=6))
-        notification_for(alice)  # pending, but created just now
-        waiting_retry = notification_for(alice)
+        make_notification(alice)  # pending, but created just now
+        waiting_retry = make_notification(alice)
         age(waiting_retry, created_ago=long_ago, next_attempt_in=timedelta(minutes=2))
-        sent = notification_for(alice, status="sent", sent_at=timezone.now() - long_ago)
+        sent = make_notification(alice, status="sent", sent_at=timezone.now() - long_ago)
         age(sent, created_ago=long_ago)
-        failed = notification_for(alice, status="failed", attempts=8)
+        failed = make_notification(alice, status="failed", attempts=8)
         age(failed, created_ago=long_ago)
 
         assert tasks.requeue_stuck_notifications() == 2
@@ -250,9 +233,11 @@ class TestRequeueStuckNotifications:
             ("alerts.tasks.send_notifications", [[stuck.pk, lost_retry.pk], None]),
         ]
 
-    def test_the_sweeper_never_resends_a_sent_notification(self, alice, clean_redis, mail, settings):
+    def test_the_sweeper_never_resends_a_sent_notification(
+        self, alice, clean_redis, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
         age(notification, created_ago=timedelta(hours=1))
         assert tasks.requeue_stuck_notifications() == 0
@@ -261,9 +246,11 @@ class TestRequeueStuckNotifications:
         assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert len(mail.received) == 1
 
-    def test_a_requeued_notification_is_delivered_once(self, alice, clean_redis, mail, settings):
+    def test_a_requeued_notification_is_delivered_once(
+        self, alice, clean_redis, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         age(notification, created_ago=timedelta(minutes=10))
         assert tasks.requeue_stuck_notifications() == 1
         # Its first message turns up after all, next to the sweeper's copy.
@@ -275,9 +262,11 @@ class TestRequeueStuckNotifications:
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("sent", 1)
 
-    def test_marks_failed_those_whose_last_attempt_died_with_its_worker(self, alice, clean_redis, settings):
+    def test_marks_failed_those_whose_last_attempt_died_with_its_worker(
+        self, alice, clean_redis, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
-        notification = notification_for(alice, attempts=3)
+        notification = make_notification(alice, attempts=3)
         age(notification, created_ago=timedelta(hours=1), next_attempt_in=-timedelta(minutes=30))
         assert tasks.requeue_stuck_notifications() == 0
         assert Notification.objects.get(pk=notification.pk).status == "failed"
