@@ -44,7 +44,7 @@ class Channel(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            # alerts.engine._insert_notifications: a firing user's enabled channels.
+            # alerts.delivery.outbox._insert_notifications: a firing user's enabled channels.
             models.Index(fields=["user"], condition=Q(enabled=True), name="channel_user_enabled_idx"),
         ]
         constraints = [
@@ -153,7 +153,7 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # alerts.engine: per-symbol probes (is anything crossed or able to re-arm?),
+            # alerts.engine.statements: per-symbol probes (is anything crossed or able to re-arm?),
             # then the index ranges the trigger and re-arm UPDATEs change. Status and end
             # of cooldown are in the key so that the probes never read the table.
             models.Index(
@@ -161,7 +161,7 @@ class Alert(models.Model):
                 condition=Q(status__in=["created", "rearming"]),
                 name="alert_watch_idx",
             ),
-            # alerts.engine.expire_alerts and its expiry probe: alerts that can still expire.
+            # alerts.engine.evaluation.expire_alerts and the expiry probe: alerts that can still expire.
             models.Index(
                 fields=["expires_at"],
                 condition=Q(status__in=["created", "rearming"], expires_at__isnull=False),
@@ -221,7 +221,7 @@ class Notification(models.Model):
     # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
     # (notification_user_created_idx). No database constraint: the alert's own foreign key already
     # ties it to the user, and a constraint checked per row at commit doubled a firing tick's commit
-    # (docs/BENCHMARKS.md, issue 7). Deleting a user still deletes these rows (Django's cascade).
+    # (docs/BENCHMARKS.md). Deleting a user still deletes these rows (Django's cascade).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -261,17 +261,17 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Nobody but the current owner may try to send it before this time: set to a
     # lease while a worker sends it and to the retry time while a retry waits
-    # (alerts.notify.claim_notification, alerts.tasks.requeue_stuck_notifications).
+    # (alerts.delivery.claims.claim_notification, alerts.delivery.outbox.requeue_stuck).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # alerts.tasks.requeue_stuck_notifications: pending ones, oldest first.
+            # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"
             ),
-            # alerts.engine._suppressed: a user's notifications of the last hour (the per-hour cap).
+            # alerts.delivery.outbox._suppressed: a user's notifications of the last hour (the per-hour cap).
             models.Index(fields=["user", "created_at"], name="notification_user_created_idx"),
         ]
         constraints = [

@@ -92,7 +92,7 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    # "fields=2": pages cached before the alert gained its issue-7 fields are never read.
+    # "fields=2": pages cached before the alert gained its repeat, expiry and percent fields are never read.
     query = "fields=2&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )

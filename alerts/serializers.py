@@ -16,12 +16,14 @@ from alerts.models import (
     Alert,
     Channel,
 )
-from alerts.pagination import AlertPagination
 
 symbol_format = RegexValidator(r"^[A-Za-z0-9]+\Z", "A symbol is letters and digits only, e.g. BTCUSDT.")
 DIRECTION_CHOICE_ERROR = 'Must be "above", "below" or "cross".'
 TARGET_REQUIRED = "This field is required (or send change_percent instead)."
 MAX_COOLDOWN_SECONDS = 366 * 24 * 3600
+# The alert list's page size: ?per_page= (or ?page_size=), 1 to MAX_PER_PAGE.
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
 _SMALLEST_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
 
 
@@ -308,20 +310,19 @@ class AlertListQuerySerializer(serializers.Serializer):
     )
     per_page = serializers.IntegerField(
         min_value=1,
-        max_value=AlertPagination.max_page_size,
+        max_value=MAX_PER_PAGE,
         required=False,
-        help_text=f"Alerts per page, 1 to {AlertPagination.max_page_size} "
-        f"(default {AlertPagination.page_size}).",
+        help_text=f"Alerts per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE}).",
     )
     page_size = serializers.IntegerField(
         min_value=1,
-        max_value=AlertPagination.max_page_size,
+        max_value=MAX_PER_PAGE,
         required=False,
         help_text="Same as per_page.",
     )
 
     def validate(self, attrs):
-        size = attrs.get("per_page") or attrs.get("page_size") or AlertPagination.page_size
+        size = attrs.get("per_page") or attrs.get("page_size") or DEFAULT_PER_PAGE
         return {"page": attrs["page"], "per_page": size}
 
 

@@ -213,7 +213,7 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
 }
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
-# Alert emails (alerts.tasks.send_notification): attempts before a notification is
+# Alert notifications (alerts.tasks.send_notification): attempts before a notification is
 # marked failed, the first retry delay (doubling, with jitter, capped at 15 min),
 # and how long a pending one may sit untouched before the sweeper re-enqueues it.
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
@@ -269,7 +269,6 @@ REST_FRAMEWORK = {
     # JSON numbers parse to exact Decimals (prices are never floats).
     "DEFAULT_PARSER_CLASSES": ["pricealert.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "alerts.pagination.AlertPagination",
     "EXCEPTION_HANDLER": "pricealert.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,

@@ -97,7 +97,7 @@ def _firing(notification: Notification) -> tuple[Decimal, datetime, int]:
     if notification.triggered_price is not None and notification.triggered_at is not None:
         return notification.triggered_price, notification.triggered_at, notification.firing
     if alert.triggered_price is None or alert.triggered_at is None:
-        raise NotificationError("the alert was re-armed before this email was sent", permanent=True)
+        raise NotificationError("the alert was re-armed before this notification was sent", permanent=True)
     return alert.triggered_price, alert.triggered_at, notification.firing
 
 
