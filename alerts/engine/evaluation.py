@@ -18,8 +18,7 @@ from django.db import connection, transaction
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.outbox import write_notifications
 from alerts.dialect import dialect
-from alerts.engine import rungs
-from alerts.engine.rungs import Extremes
+from alerts.engine.rungs import Extremes, group_by_symbol, symbol_extremes
 from alerts.engine.statements import crossing_query, rearm_query, trigger_query
 from alerts.models import Alert
 from feeds.store import ms_to_datetime
@@ -49,7 +48,7 @@ class Reach:
 
 def reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
     """Ask the probes (one statement) which moved symbols have work, and the first expiry."""
-    extremes = rungs.extremes(by_symbol)
+    extremes = symbol_extremes(by_symbol)
     with connection.cursor() as cursor:
         cursor.execute(*crossing_query(extremes))
         rows = cursor.fetchall()
@@ -75,7 +74,7 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
     Runs in the caller's transaction if there is one. ``reach``: the probes'
     answer for exactly these windows, if the caller already asked.
     """
-    by_symbol = reach.by_symbol if reach else rungs.by_symbol(windows)
+    by_symbol = reach.by_symbol if reach else group_by_symbol(windows)
     if not by_symbol:
         return 0
     fired_total = 0
@@ -189,7 +188,7 @@ def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
     if not windows:
         return 0
     with transaction.atomic(savepoint=False):
-        reach = reached(rungs.by_symbol(windows))
+        reach = reached(group_by_symbol(windows))
         end = ms_to_datetime(max(last_ms for _, _, last_ms in reach.extremes.values()))
         if reach.first_expiry is None or reach.first_expiry > end:
             return evaluate_windows(windows, reach=reach)

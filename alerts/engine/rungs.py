@@ -66,7 +66,7 @@ class Rung:
     last: int
 
 
-def by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindow]]:
+def group_by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindow]]:
     """The windows grouped by symbol, in the order they came."""
     grouped: dict[str, list[PriceWindow]] = defaultdict(list)
     for window in windows:
@@ -74,7 +74,7 @@ def by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindow]]:
     return grouped
 
 
-def extremes(windows_by_symbol: dict[str, list[PriceWindow]]) -> dict[str, Extremes]:
+def symbol_extremes(windows_by_symbol: dict[str, list[PriceWindow]]) -> dict[str, Extremes]:
     """Per symbol: (highest high, lowest low, latest last event ms) over its windows."""
     return {
         symbol: (max(w.high for w in ws), min(w.low for w in ws), max(w.last_event_ms for w in ws))
