@@ -70,7 +70,7 @@ RUNG_TYPES = ("text", "timestamptz", "timestamptz", "numeric", "int", "int")
 
 
 class PostgreSQL:
-    vendor = "postgresql"
+    """Lists as array parameters; rungs slice one array of windows; JIT and WAL waits tuned."""
 
     def rows(self, types: Sequence[str], columns: Sequence[Sequence]) -> tuple[str, list]:
         """A row source (``SELECT * FROM ...``) of these columns, of these SQL types."""
@@ -164,7 +164,7 @@ class PostgreSQL:
 
 
 class SQLite:
-    vendor = "sqlite"
+    """Lists as VALUES rows within the bound-parameter limit; one symbol per trigger statement."""
 
     # The placeholder of a value of each SQL type in a VALUES list.
     PLACEHOLDERS = {

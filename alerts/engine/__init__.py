@@ -41,20 +41,19 @@ the PostgreSQL/SQLite differences are in ``alerts.dialect``, the outbox in
 ``alerts.delivery.outbox``.
 """
 
-from alerts.engine.evaluation import evaluate_windows, evaluate_with_expiry, expire_alerts
-from alerts.engine.rungs import Step, staircase
-from alerts.engine.statements import crossing_query, rearm_query, trigger_query
+# What the rest of the project uses: the tick (Celery, benchmarks), one pass over
+# given windows (tests), the staircase (tests) and the statements (benchmarks' EXPLAIN).
+from alerts.engine.evaluation import evaluate_windows, evaluate_with_expiry
+from alerts.engine.rungs import staircase
+from alerts.engine.statements import crossing_query, trigger_query
 from alerts.engine.tick import TickResult, evaluate_pending
 
 __all__ = [
-    "Step",
     "TickResult",
     "crossing_query",
     "evaluate_pending",
     "evaluate_windows",
     "evaluate_with_expiry",
-    "expire_alerts",
-    "rearm_query",
     "staircase",
     "trigger_query",
 ]
