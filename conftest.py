@@ -1,14 +1,20 @@
-"""Fixtures everyone uses: a clean real Redis per test, alice and bob, API clients."""
+"""Fixtures everyone uses: a clean real Redis per test, alice and bob, API clients, a real SMTP
+server (``mail``), and factories of alerts and notifications. The servers behind them are in
+tests/support."""
 
 import socket
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from feeds.store import redis_client
+from feeds.store import ms_to_datetime, redis_client
+from tests.support.smtp import MailServer
 
 PASSWORD = "correct horse battery staple"
+# When the alerts of ``make_triggered_alert`` fired: 2026-09-21 14:13:20.123 UTC.
+TRIGGERED_MS = 1_790_000_000_123
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +33,15 @@ def closed_port():
     sock.bind(("127.0.0.1", 0))
     yield sock.getsockname()[1]
     sock.close()
+
+
+@pytest.fixture
+def mail(settings):
+    """A real SMTP server on 127.0.0.1 that Django's email goes to for this test."""
+    with MailServer() as server:
+        for name, value in server.smtp_settings().items():
+            setattr(settings, name, value)
+        yield server
 
 
 @pytest.fixture
@@ -71,13 +86,39 @@ def bob_client(bob):
 @pytest.fixture
 def make_alert(db):
     """Alerts straight into the database (status, prices and times as given), bypassing the API."""
-    from decimal import Decimal
-
     from alerts.models import Alert
 
     def make(user, symbol="BTCUSDT", target_price="70000", direction="above", **extra):
         return Alert.objects.create(
             user=user, symbol=symbol, target_price=Decimal(target_price), direction=direction, **extra
         )
+
+    return make
+
+
+@pytest.fixture
+def make_triggered_alert(make_alert):
+    """One-shot alerts that fired at TRIGGERED_MS, at ``price`` (default: just past the 70,000 target)."""
+
+    def make(user, *, price="70000.01", **extra):
+        return make_alert(
+            user,
+            status="triggered",
+            triggered_price=Decimal(price),
+            triggered_at=ms_to_datetime(TRIGGERED_MS),
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_notification(make_triggered_alert):
+    """Notifications straight into the database: of ``alert``, else of a new triggered alert of ``user``."""
+    from alerts.models import Notification
+
+    def make(user=None, *, alert=None, **fields):
+        alert = alert or make_triggered_alert(user)
+        return Notification.objects.create(alert=alert, to=alert.user.email, **fields)
 
     return make

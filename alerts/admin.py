@@ -7,11 +7,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from alerts.cache import invalidate_alert_lists
+from alerts.delivery.outbox import retry_notifications
 from alerts.models import Alert, Channel, Notification
 from alerts.services import alerts_rearm, alerts_soft_delete, rearm_price
-from alerts.tasks import retry_notifications
 
-# --- Alerts (issue 3: the API's admin) ----------------------------------------
+# --- Alerts ---------------------------------------------------------------------
 
 
 @admin.register(Alert)
@@ -120,7 +120,7 @@ class AlertAdmin(admin.ModelAdmin):
             invalidate_alert_lists(user_ids)
 
     def get_inlines(self, request, obj):
-        # The emails it sent (NotificationInline, in the notifications block below);
+        # The notifications it sent (NotificationInline, in the notifications block below);
         # none on the add page, where a new alert has none.
         return (NotificationInline,) if obj is not None else ()
 
@@ -128,7 +128,7 @@ class AlertAdmin(admin.ModelAdmin):
 # --- end of the alerts block ---------------------------------------------------
 
 
-# --- Notifications (issue 5: the engine's email outbox) ------------------------
+# --- Notifications (the outbox the engine writes) -------------------------------
 
 NOTIFICATION_FIELDS = (
     "channel",
@@ -147,7 +147,7 @@ NOTIFICATION_FIELDS = (
 
 
 class NotificationInline(admin.TabularInline):
-    """The emails an alert sent (or is sending): read-only, the outbox is written by the engine."""
+    """The notifications an alert sent (or is sending): read-only, the outbox is written by the engine."""
 
     model = Notification
     fields = NOTIFICATION_FIELDS
@@ -221,7 +221,7 @@ class NotificationAdmin(admin.ModelAdmin):
 # --- end of the notifications block ---------------------------------------------
 
 
-# --- Channels (issue 7: where notifications go) ----------------------------------
+# --- Channels (where notifications go) -------------------------------------------
 
 
 @admin.register(Channel)

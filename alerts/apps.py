@@ -1,4 +1,5 @@
-"""The alerts app: alerts, their notifications and channels, the engine."""
+"""The alerts app: alerts, their channels and notifications, the engine (alerts/engine/) and delivery
+(alerts/delivery/)."""
 
 from django.apps import AppConfig
 

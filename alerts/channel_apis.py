@@ -3,6 +3,7 @@
 Owner-scoped like alerts: another user's channel is the same 404 as a missing one.
 """
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -69,7 +70,8 @@ class ChannelCollectionApi(APIView):
         description=(
             "`webhook`: `url` is http(s); each delivery is a JSON POST signed with HMAC-SHA256 "
             "(`X-Pricealert-Signature: sha256=<hex>` over `<X-Pricealert-Timestamp>.<raw body>`), "
-            "5 s timeout, retried with backoff on 5xx, 408, 429, timeouts and connection errors, never on "
+            f"a {settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS:g} s timeout (set by the operator), "
+            "retried with backoff on 5xx, 408, 429, timeouts and connection errors, never on "
             "other 4xx; a 404 or 410 disables the channel (see `disabled_reason`). The `secret` is in "
             "this answer only. `apprise`: `url` is an Apprise URL (Telegram, Discord, Slack, ntfy, "
             "Pushover, ...). `email`: every user already has one (a second is a 409)."

@@ -6,16 +6,13 @@ all get one); it can be disabled and renamed but not deleted. Webhooks get a
 random signing secret, shown only in the answer that creates them.
 """
 
-import secrets
-from urllib.parse import urlsplit
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from alerts import notify, transports
-from alerts.models import Channel
-
-MAX_CHANNEL_ID = 2**63 - 1
+from alerts.delivery.errors import NotificationError
+from alerts.delivery.kinds import KINDS
+from alerts.delivery.send import send_test_message
+from alerts.models import MAX_DB_ID, Channel
 
 
 class ChannelConflict(Exception):
@@ -28,30 +25,12 @@ def email_channel_for(user) -> Channel:
     return channel
 
 
-def _check_url(kind: str, url: str) -> str:
-    url = url.strip()
-    if kind == Channel.Kind.WEBHOOK:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError({"url": "A webhook URL must be an http:// or https:// URL with a host."})
-        return url
-    if kind == Channel.Kind.APPRISE:
-        if not url or not transports.apprise_accepts(url):
-            raise ValidationError(
-                {"url": "Not an Apprise URL it can use, e.g. tgram://bottoken/ChatID or ntfys://topic."}
-            )
-        return url
-    if url:
-        raise ValidationError({"url": "An email channel has no URL: it uses the account's address."})
-    return ""
-
-
 def channel_create(*, user, kind: str, name: str = "", url: str = "") -> Channel:
     """A new enabled channel. A second email channel is a ChannelConflict."""
     if kind not in Channel.Kind.values:
         raise ValidationError({"kind": 'Must be "email", "webhook" or "apprise".'})
-    url = _check_url(kind, url)
-    secret = secrets.token_hex(32) if kind == Channel.Kind.WEBHOOK else ""
+    url = KINDS[kind].check_url(url)
+    secret = KINDS[kind].new_secret()
     try:
         with transaction.atomic():
             return Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
@@ -67,7 +46,7 @@ def channel_update(
     if name is not None:
         changes["name"] = name.strip()
     if url is not None:
-        changes["url"] = _check_url(channel.kind, url)
+        changes["url"] = KINDS[channel.kind].check_url(url)
     if enabled is not None:
         changes["enabled"] = enabled
         if enabled:
@@ -88,8 +67,8 @@ def channel_delete(*, channel: Channel) -> None:
 def channel_test(*, channel: Channel) -> str | None:
     """Send a test message now; None when it was delivered, else why not."""
     try:
-        notify.send_test_message(channel)
-    except notify.NotificationError as exc:
+        send_test_message(channel)
+    except NotificationError as exc:
         return exc.message
     return None
 
@@ -100,6 +79,6 @@ def channel_list(*, user):
 
 def channel_get(*, user, channel_id: int) -> Channel | None:
     """The user's channel with this id; None for no such channel or someone else's (both a 404)."""
-    if not 0 < channel_id <= MAX_CHANNEL_ID:
+    if not 0 < channel_id <= MAX_DB_ID:
         return None
     return Channel.objects.filter(user=user, pk=channel_id).select_related("user").first()

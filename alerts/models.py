@@ -16,6 +16,9 @@ PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
 NOTE_MAX_LENGTH = 500
 MIN_COOLDOWN_SECONDS = 60
 DEFAULT_REARM_PERCENT = Decimal("0.1")
+# The largest id a bigint primary key holds: a larger one asked for is "no such row",
+# never a database error.
+MAX_DB_ID = 2**63 - 1
 
 
 class Channel(models.Model):
@@ -41,7 +44,7 @@ class Channel(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            # alerts.engine._insert_notifications: a firing user's enabled channels.
+            # alerts.delivery.outbox._insert_notifications: a firing user's enabled channels.
             models.Index(fields=["user"], condition=Q(enabled=True), name="channel_user_enabled_idx"),
         ]
         constraints = [
@@ -73,6 +76,13 @@ class Alert(models.Model):
         TRIGGERED = "triggered", "triggered"
         EXPIRED = "expired", "expired"
         DELETED = "deleted", "deleted"
+
+    # The alerts the engine still works on: waiting to fire, or fired and waiting to re-arm.
+    ACTIVE_STATUSES = (Status.CREATED, Status.REARMING)
+    # The direction word for "either side": stored as ``crossing`` plus the side it watches.
+    CROSS = "cross"
+    # What a user may ask for: a side, or "cross".
+    DIRECTION_WORDS = (*Direction.values, CROSS)
 
     # Indexed by alert_user_created_idx (user first): a single-column index too would only cost
     # every firing another index entry.
@@ -143,7 +153,7 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # alerts.engine: per-symbol probes (is anything crossed or able to re-arm?),
+            # alerts.engine.statements: per-symbol probes (is anything crossed or able to re-arm?),
             # then the index ranges the trigger and re-arm UPDATEs change. Status and end
             # of cooldown are in the key so that the probes never read the table.
             models.Index(
@@ -151,7 +161,7 @@ class Alert(models.Model):
                 condition=Q(status__in=["created", "rearming"]),
                 name="alert_watch_idx",
             ),
-            # alerts.engine.expire_alerts and its expiry probe: alerts that can still expire.
+            # alerts.engine.evaluation.expire_alerts and the expiry probe: alerts that can still expire.
             models.Index(
                 fields=["expires_at"],
                 condition=Q(status__in=["created", "rearming"], expires_at__isnull=False),
@@ -211,7 +221,7 @@ class Notification(models.Model):
     # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
     # (notification_user_created_idx). No database constraint: the alert's own foreign key already
     # ties it to the user, and a constraint checked per row at commit doubled a firing tick's commit
-    # (docs/BENCHMARKS.md, issue 7). Deleting a user still deletes these rows (Django's cascade).
+    # (docs/BENCHMARKS.md). Deleting a user still deletes these rows (Django's cascade).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -251,17 +261,17 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Nobody but the current owner may try to send it before this time: set to a
     # lease while a worker sends it and to the retry time while a retry waits
-    # (alerts.notify.claim_notification, alerts.tasks.requeue_stuck_notifications).
+    # (alerts.delivery.claims.claim_notification, alerts.delivery.outbox.requeue_stuck).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # alerts.tasks.requeue_stuck_notifications: pending ones, oldest first.
+            # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"
             ),
-            # alerts.engine._suppressed: a user's notifications of the last hour (the per-hour cap).
+            # alerts.delivery.outbox._suppressed: a user's notifications of the last hour (the per-hour cap).
             models.Index(fields=["user", "created_at"], name="notification_user_created_idx"),
         ]
         constraints = [
@@ -281,6 +291,9 @@ class EvaluationCheckpoint(models.Model):
     Saved in the same transaction as the triggers it caused, so a crash
     re-reads windows but can never skip them or fire twice.
     """
+
+    # The one evaluator's checkpoint (evaluators sharded by symbol would each have their own).
+    DEFAULT = "default"
 
     name = models.CharField(max_length=64, primary_key=True)
     stream_id = models.CharField(max_length=64, default="0")

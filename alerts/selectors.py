@@ -1,4 +1,4 @@
-"""Reads of alerts."""
+"""Reads of alerts, and of the engine's progress (what the operations views show)."""
 
 import logging
 from collections.abc import Mapping
@@ -15,17 +15,14 @@ from django.http import Http404
 from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 
-from alerts import engine
 from alerts.cache import cached_alert_page
 from alerts.filters import AlertFilter
-from alerts.models import Alert, EvaluationCheckpoint, Notification
+from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_SYMBOL_STATUS = "UNKNOWN"
-# Ids past a bigint would make the database raise instead of answering "no such row".
-MAX_ALERT_ID = 2**63 - 1
 # What a cached list page holds per alert: plain values, cheap to store as JSON.
 LIST_FIELDS = (
     "id",
@@ -62,7 +59,7 @@ DATETIME_FIELDS = frozenset(
 def waiting_symbols() -> set[str]:
     """Symbols with an alert waiting to fire or re-arm, not past its expiry: what the feeder follows."""
     not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-    active = Alert.objects.filter(not_expired, status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
+    active = Alert.objects.filter(not_expired, status__in=Alert.ACTIVE_STATUSES)
     return set(active.values_list("symbol", flat=True).distinct())
 
 
@@ -132,7 +129,7 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    # "fields=2": pages cached before the alert gained its issue-7 fields are never read.
+    # "fields=2": pages cached before the alert gained its repeat, expiry and percent fields are never read.
     query = "fields=2&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )
@@ -159,7 +156,7 @@ def alert_get(*, user, alert_id: int) -> Alert | None:
     None when there is no such alert or it belongs to someone else: callers answer
     404 either way, so nobody learns which ids exist.
     """
-    if not 0 < alert_id <= MAX_ALERT_ID:
+    if not 0 < alert_id <= MAX_DB_ID:
         return None
     alert = Alert.objects.filter(user=user, pk=alert_id).prefetch_related("channels").first()
     if alert is not None:
@@ -173,7 +170,7 @@ def alert_owned(*, user, alert_id: int) -> Alert | None:
     For writes that need nothing but the row (delete), where ``alert_get``'s
     catalogue status would be a wasted query. None as in ``alert_get``.
     """
-    if not 0 < alert_id <= MAX_ALERT_ID:
+    if not 0 < alert_id <= MAX_DB_ID:
         return None
     return Alert.objects.filter(user=user, pk=alert_id).first()
 
@@ -181,9 +178,9 @@ def alert_owned(*, user, alert_id: int) -> Alert | None:
 # --- Read by the operations room (/health, pricealert_status) ------------------
 
 
-def last_evaluated_at() -> datetime | None:
-    """When the alert engine last finished a tick."""
-    return engine.last_evaluated_at()
+def last_evaluated_at(name: str = EvaluationCheckpoint.DEFAULT) -> datetime | None:
+    """When this evaluator last ran a tick (shown by /health)."""
+    return EvaluationCheckpoint.objects.filter(name=name).values_list("evaluated_at", flat=True).first()
 
 
 def evaluation_checkpoints() -> list[EvaluationCheckpoint]:
@@ -193,7 +190,7 @@ def evaluation_checkpoints() -> list[EvaluationCheckpoint]:
 
 def waiting_alert_counts() -> tuple[int, int]:
     """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
-    waiting = Alert.objects.filter(status__in=(Alert.Status.CREATED, Alert.Status.REARMING))
+    waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)
     counts = waiting.aggregate(alerts=Count("id"), symbols=Count("symbol", distinct=True))
     return counts["alerts"], counts["symbols"]
 

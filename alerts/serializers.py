@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from alerts.models import (
     DEFAULT_REARM_PERCENT,
+    MAX_DB_ID,
     MIN_COOLDOWN_SECONDS,
     NOTE_MAX_LENGTH,
     PRICE_DECIMALS,
@@ -15,14 +16,14 @@ from alerts.models import (
     Alert,
     Channel,
 )
-from alerts.pagination import AlertPagination
-from alerts.services import CROSS, DIRECTIONS
 
 symbol_format = RegexValidator(r"^[A-Za-z0-9]+\Z", "A symbol is letters and digits only, e.g. BTCUSDT.")
 DIRECTION_CHOICE_ERROR = 'Must be "above", "below" or "cross".'
-MAX_ID = 2**63 - 1
 TARGET_REQUIRED = "This field is required (or send change_percent instead)."
 MAX_COOLDOWN_SECONDS = 366 * 24 * 3600
+# The alert list's page size: ?per_page= (or ?page_size=), 1 to MAX_PER_PAGE.
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
 _SMALLEST_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
 
 
@@ -76,7 +77,7 @@ class PriceField(serializers.DecimalField):
 class DirectionField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         kwargs.setdefault("error_messages", {"invalid_choice": DIRECTION_CHOICE_ERROR})
-        super().__init__(choices=DIRECTIONS, **kwargs)
+        super().__init__(choices=Alert.DIRECTION_WORDS, **kwargs)
 
 
 class ExactDecimalField(serializers.DecimalField):
@@ -90,7 +91,7 @@ class ExactDecimalField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "enum": DIRECTIONS})
+@extend_schema_field({"type": "string", "enum": Alert.DIRECTION_WORDS})
 class DirectionOutputField(serializers.Field):
     """ "cross" for a crossing alert, else the side it watches."""
 
@@ -99,7 +100,7 @@ class DirectionOutputField(serializers.Field):
 
     def to_representation(self, value):
         get = value.get if isinstance(value, dict) else lambda name: getattr(value, name)
-        return CROSS if get("crossing") else get("direction")
+        return Alert.CROSS if get("crossing") else get("direction")
 
 
 def _percent(**kwargs):
@@ -128,7 +129,7 @@ def _rearm_percent(**kwargs):
 
 def _channels(help_text: str):
     return serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_DB_ID),
         required=False,
         max_length=50,
         help_text=help_text,
@@ -309,20 +310,19 @@ class AlertListQuerySerializer(serializers.Serializer):
     )
     per_page = serializers.IntegerField(
         min_value=1,
-        max_value=AlertPagination.max_page_size,
+        max_value=MAX_PER_PAGE,
         required=False,
-        help_text=f"Alerts per page, 1 to {AlertPagination.max_page_size} "
-        f"(default {AlertPagination.page_size}).",
+        help_text=f"Alerts per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE}).",
     )
     page_size = serializers.IntegerField(
         min_value=1,
-        max_value=AlertPagination.max_page_size,
+        max_value=MAX_PER_PAGE,
         required=False,
         help_text="Same as per_page.",
     )
 
     def validate(self, attrs):
-        size = attrs.get("per_page") or attrs.get("page_size") or AlertPagination.page_size
+        size = attrs.get("per_page") or attrs.get("page_size") or DEFAULT_PER_PAGE
         return {"page": attrs["page"], "per_page": size}
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from alerts.cache import invalidate_alert_lists
 from alerts.models import (
     DEFAULT_REARM_PERCENT,
+    MAX_DB_ID,
     MIN_COOLDOWN_SECONDS,
     NOTE_MAX_LENGTH,
     PRICE_DECIMALS,
@@ -27,10 +28,6 @@ from alerts.models import (
 from feeds.models import Symbol
 from feeds.selectors import symbol_get
 from feeds.store import latest_price
-
-CROSS = "cross"
-DIRECTIONS = (*Alert.Direction.values, CROSS)
-ACTIVE_STATUSES = (Alert.Status.CREATED, Alert.Status.REARMING)
 
 
 class AlertNotEditable(Exception):
@@ -145,7 +142,7 @@ def _owned_channels(user, channel_ids: list[int] | None) -> list[Channel]:
     if not channel_ids:
         return []
     ids = set(channel_ids)
-    channels = list(Channel.objects.filter(user=user, pk__in=[i for i in ids if 0 < i < 2**63]))
+    channels = list(Channel.objects.filter(user=user, pk__in=[i for i in ids if 0 < i <= MAX_DB_ID]))
     missing = sorted(ids - {channel.pk for channel in channels})
     if missing:
         raise ValidationError({"channels": f"No channel with id {missing[0]} belongs to you."})
@@ -161,20 +158,20 @@ def _resolve_target(
     """(target, side, crossing, reference) from what the user sent."""
     if (target_price is None) == (change_percent is None):
         raise ValidationError({"target_price": "Send exactly one of target_price and change_percent."})
-    if direction is not None and direction not in DIRECTIONS:
+    if direction is not None and direction not in Alert.DIRECTION_WORDS:
         raise ValidationError({"direction": 'Must be "above", "below" or "cross".'})
     if change_percent is not None:
         if not change_percent.is_finite() or change_percent == 0 or change_percent <= -100:
             raise ValidationError({"change_percent": "Must be non-zero and greater than -100."})
         side = Alert.Direction.ABOVE if change_percent > 0 else Alert.Direction.BELOW
-        if direction not in (None, CROSS, side):
+        if direction not in (None, Alert.CROSS, side):
             raise ValidationError(
                 {"direction": f'A {"rise" if change_percent > 0 else "fall"} of the price is "{side}".'}
             )
         reference = _latest_price(symbol, "change_percent")
-        return percent_target(reference, change_percent), side, direction == CROSS, reference
-    if direction in (None, CROSS):
-        return target_price, _inferred_direction(symbol, target_price), direction == CROSS, None
+        return percent_target(reference, change_percent), side, direction == Alert.CROSS, reference
+    if direction in (None, Alert.CROSS):
+        return target_price, _inferred_direction(symbol, target_price), direction == Alert.CROSS, None
     return target_price, direction, False, None
 
 
@@ -186,7 +183,7 @@ def _lock_user(user) -> None:
 
 def _check_cap(user) -> None:
     cap = settings.ALERTS_MAX_WAITING_PER_USER
-    if cap > 0 and Alert.objects.filter(user=user, status__in=ACTIVE_STATUSES).count() >= cap:
+    if cap > 0 and Alert.objects.filter(user=user, status__in=Alert.ACTIVE_STATUSES).count() >= cap:
         raise AlertLimitReached(
             f"You have {cap} active alerts, the most allowed: delete one or wait for one to fire or expire."
         )
@@ -301,17 +298,17 @@ def alert_update(
     on the alert still being active, so it can never revive a finished alert.
     ``channels``: the ids to notify from now on (empty: all enabled ones).
     """
-    if alert.status not in ACTIVE_STATUSES:
+    if alert.status not in Alert.ACTIVE_STATUSES:
         raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
     changes: dict = {}
     side = alert.direction
     target = alert.target_price
-    if direction is not None and direction not in DIRECTIONS:
+    if direction is not None and direction not in Alert.DIRECTION_WORDS:
         raise ValidationError({"direction": 'Must be "above", "below" or "cross".'})
     if target_price is not None:
         _check_target_price(_trading_symbol(alert.symbol), target_price)
         target = target_price
-    if direction == CROSS or (direction is None and target_price is not None and alert.crossing):
+    if direction == Alert.CROSS or (direction is None and target_price is not None and alert.crossing):
         side = _inferred_direction(alert.symbol, target)
         changes["crossing"] = True
     elif direction is not None:
@@ -341,7 +338,7 @@ def alert_update(
         changes["expires_at"] = expires_at
     chosen = _owned_channels(alert.user, channels) if channels is not None else None
     with transaction.atomic():
-        active = Alert.objects.filter(pk=alert.pk, status__in=ACTIVE_STATUSES)
+        active = Alert.objects.filter(pk=alert.pk, status__in=Alert.ACTIVE_STATUSES)
         changed = active.update(**changes) if changes else active.exists()
         if not changed:
             alert.refresh_from_db(fields=["status"])

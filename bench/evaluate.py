@@ -362,7 +362,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from alerts import engine, tasks
+    from alerts import engine
+    from alerts.delivery import outbox
+    from alerts.delivery.tasks import enqueue_notifications
     from feeds import store
 
     try:
@@ -374,7 +376,7 @@ def main() -> None:
         store.redis_client().delete(store.WINDOW_STREAM)
         engine.evaluate_pending()  # create the checkpoint
         enqueued: list[int] = []
-        engine._enqueue_sends = enqueued.extend  # time the tick without the broker; enqueue timed below
+        outbox.enqueue_sends = enqueued.extend  # time the tick without the broker; enqueue timed below
 
         per_symbol = args.alerts // args.symbols
         symbols = list(range(args.symbols))
@@ -448,7 +450,7 @@ def main() -> None:
         # Enqueueing the sends after commit (one task each, one broker connection).
         queue_client = store.redis_client()
         started = time.perf_counter()
-        tasks.enqueue_notifications(enqueued)
+        enqueue_notifications(enqueued)
         enqueue = time.perf_counter() - started
         queue_client.delete("celery")
         print(f"enqueue {len(enqueued):,} send tasks after commit: {ms(enqueue)}")

@@ -357,7 +357,6 @@ REST_FRAMEWORK = {
     # JSON numbers parse to exact Decimals (prices are never floats).
     "DEFAULT_PARSER_CLASSES": ["api.parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "alerts.pagination.AlertPagination",
     "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,

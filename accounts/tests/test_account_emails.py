@@ -5,18 +5,14 @@ import smtplib
 import pytest
 
 from accounts.tasks import send_account_email_task
-from alerts.tests.mailserver import MailServer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def mail(settings):
-    with MailServer() as server:
-        for name, value in server.smtp_settings().items():
-            setattr(settings, name, value)
-        settings.SITE_URL = "https://alerts.example.com"
-        yield server
+def mail(mail, settings):
+    settings.SITE_URL = "https://alerts.example.com"
+    return mail
 
 
 def test_welcome_email_reaches_the_new_user_over_smtp(mail, alice):

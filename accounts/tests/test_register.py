@@ -2,8 +2,8 @@
 
 import pytest
 
-from alerts.tests.broker import queued_tasks
 from conftest import PASSWORD
+from tests.support.broker import queued_tasks
 
 pytestmark = pytest.mark.django_db
 

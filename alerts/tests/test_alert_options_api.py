@@ -1,4 +1,4 @@
-"""Alerts with the issue-7 options: percent, cross, repeat, expiry, note, channels, the cap."""
+"""Alerts with options: percent, cross, repeat, expiry, note, channels, the cap."""
 
 import time
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The admin shows issue-7 state: channels, repeating and expiring alerts, notifications per channel."""
+"""The admin shows channels, repeating and expiring alerts, and notifications per channel."""
 
 from decimal import Decimal
 

@@ -3,19 +3,36 @@
 import hashlib
 import hmac
 import json
+import sqlite3
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
 
-from alerts import engine, notify, tasks
+from alerts import engine
+from alerts.delivery import messages, outbox, send
 from alerts.models import Alert, Channel, Notification
-from alerts.tests.httpserver import HookServer
 from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
+from tests.support.http import HookServer
 
 pytestmark = pytest.mark.django_db
 T0 = 1_790_000_000_000
+
+
+@pytest.fixture
+def sqlite_default_limit():
+    """SQLite's default build: 32,766 bound parameters per statement (Debian's allows 250,000)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's bound-parameter limit: PostgreSQL binds each list of ids as one array")
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, min(before, 32_766))
+    yield
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
 
 
 def make_alert(user, target_price=Decimal("70000"), **extra):
@@ -44,7 +61,7 @@ def deliver_until_settled(notification, attempts=10):
     outcomes = []
     expected = 0
     for _ in range(attempts):
-        delivery = tasks.deliver(notification.pk, expected)
+        delivery = send.deliver(notification.pk, expected)
         outcomes.append(delivery.outcome)
         if delivery.outcome != "retry":
             break
@@ -129,6 +146,23 @@ class TestHourlyCap:
         assert Notification.objects.get(alert=bobs).status == "pending"
         assert "limit" in Notification.objects.filter(status="suppressed").first().last_error
 
+    def test_fifteen_thousand_suppressed_firings_in_one_batch(self, settings, alice, sqlite_default_limit):
+        # Each INSERT of a chunk of alerts once bound the whole batch's suppressed ids, twice:
+        # past ~13,900 of them SQLite refused the statement and the tick could never commit.
+        settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
+        armed = ms_to_datetime(T0 - 60_000)
+        Alert.objects.bulk_create(
+            Alert(
+                user=alice, symbol="BTCUSDT", direction="above", target_price=Decimal("70000"), armed_at=armed
+            )
+            for _ in range(15_001)
+        )
+        assert fire() == 15_001
+        assert Counter(Notification.objects.values_list("status", flat=True)) == {
+            "pending": 1,
+            "suppressed": 15_000,
+        }
+
     def test_the_cap_counts_earlier_firings_of_the_last_hour(self, settings, alice):
         settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
         first, second = make_alert(alice), make_alert(alice, target_price=Decimal("71000"))
@@ -140,22 +174,18 @@ class TestHourlyCap:
         assert second.status == "triggered"  # the firing happened; only its message was held back
 
     def test_suppressed_ones_are_never_enqueued_or_sent(
-        self, settings, alice, django_capture_on_commit_callbacks
+        self, settings, alice, django_capture_on_commit_callbacks, monkeypatch
     ):
         settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 1
         make_alert(alice), make_alert(alice)
         sent = []
-        engine_enqueue = engine._enqueue_sends
-        engine._enqueue_sends = sent.extend
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                fire()
-        finally:
-            engine._enqueue_sends = engine_enqueue
+        with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+            patch.setattr(outbox, "enqueue_sends", sent.extend)
+            fire()
         assert sent == list(Notification.objects.filter(status="pending").values_list("id", flat=True))
         assert len(sent) == 1
         suppressed = Notification.objects.get(status="suppressed")
-        assert tasks.deliver(suppressed.pk, 0).outcome == "skipped"
+        assert send.deliver(suppressed.pk, 0).outcome == "skipped"
 
 
 class TestWebhookDelivery:
@@ -232,7 +262,7 @@ class TestWebhookDelivery:
             alert.channels.set([hook])
             fire()
             notification = Notification.objects.get(alert=alert)
-            assert tasks.deliver(notification.pk, 0).outcome == "retry"
+            assert send.deliver(notification.pk, 0).outcome == "retry"
         notification.refresh_from_db()
         assert "timed out" in notification.last_error
 
@@ -241,7 +271,7 @@ class TestWebhookDelivery:
         alert = make_alert(alice)
         alert.channels.set([hook])
         fire()
-        assert tasks.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
+        assert send.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
 
     def test_a_channel_disabled_after_the_firing_is_not_used(self, alice):
         hook = webhook(alice, "http://127.0.0.1:9/")
@@ -250,7 +280,7 @@ class TestWebhookDelivery:
         fire()
         Channel.objects.filter(pk=hook.pk).update(enabled=False)
         notification = Notification.objects.get(alert=alert)
-        assert tasks.deliver(notification.pk, 0).outcome == "failed"
+        assert send.deliver(notification.pk, 0).outcome == "failed"
         notification.refresh_from_db()
         assert "disabled" in notification.last_error
 
@@ -279,7 +309,7 @@ class TestAppriseDelivery:
             alert = make_alert(alice)
             alert.channels.set([channel])
             fire()
-            assert tasks.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
+            assert send.deliver(Notification.objects.get(alert=alert).pk, 0).outcome == "retry"
 
 
 class TestEmailShowsTheNote:
@@ -297,6 +327,6 @@ class TestEmailShowsTheNote:
     def test_a_repeating_alert_email_says_which_firing(self, alice):
         alert = make_alert(alice, repeat="every", cooldown_seconds=300, rearm_price=Decimal("69930"))
         fire()
-        email = notify.render_alert_email(Alert.objects.get(pk=alert.pk), firing=1)
+        email = messages.render_alert_email(Alert.objects.get(pk=alert.pk), firing=1)
         assert "repeats: this is firing 1" in email.text
         assert "300 seconds" in email.html

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from alerts.models import Channel
-from alerts.tests.httpserver import HookServer
+from tests.support.http import HookServer
 
 pytestmark = pytest.mark.django_db
 
@@ -159,7 +159,7 @@ class TestTestMessage:
             ).json()
             body = alice_client.post(f"/channels/{hook['id']}/test").json()
         assert body == {"delivered": True, "error": None}
-        from alerts.transports import sign
+        from alerts.delivery.kinds.webhook import sign
 
         (request,) = server.received
         timestamp = request.headers["X-Pricealert-Timestamp"]

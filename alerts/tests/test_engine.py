@@ -6,11 +6,12 @@ import pytest
 
 from alerts import engine
 from alerts.cache import cached_alert_page
+from alerts.engine import evaluation
 from alerts.models import Alert, EvaluationCheckpoint, Notification
-from alerts.tests.broker import queued_tasks
 from feeds import store
 from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
+from tests.support.broker import queued_tasks
 
 T0 = 1_790_000_000_000  # the first window's last event, in ms
 BEFORE = T0 - 60_000  # a minute earlier: alerts created then saw every window
@@ -189,7 +190,7 @@ class TestWhoFires:
 class TestStaircase:
     def test_keeps_only_windows_that_beat_every_later_one(self):
         windows = [window(h, last_ms=T0 + i) for i, h in enumerate(["5", "9", "7", "8", "6"])]
-        steps = engine.staircase(windows, "above")
+        steps = engine.staircase(windows, above=True)
         assert [(s.before_ms - T0, s.price) for s in steps] == [
             (1, Decimal("9")),
             (3, Decimal("8")),
@@ -198,7 +199,7 @@ class TestStaircase:
 
     def test_below_keeps_the_lows(self):
         windows = [window("10", low=low, last_ms=T0 + i) for i, low in enumerate(["3", "1", "4", "2"])]
-        steps = engine.staircase(windows, "below")
+        steps = engine.staircase(windows, above=False)
         assert [(s.before_ms - T0, s.price) for s in steps] == [(1, Decimal("1")), (3, Decimal("2"))]
 
 
@@ -239,20 +240,20 @@ class TestFromTheStream:
     def test_a_crash_before_commit_rereads_the_windows_and_fires_once(self, alice, monkeypatch):
         alert = make_alert(alice, "100")
         store.write_windows([window("101")])
-        real = engine._write_notifications
+        real = evaluation.write_notifications
 
         def crash(fired):
             real(fired)
             raise RuntimeError("worker killed mid-transaction")
 
-        monkeypatch.setattr(engine, "_write_notifications", crash)
+        monkeypatch.setattr(evaluation, "write_notifications", crash)
         with pytest.raises(RuntimeError):
             engine.evaluate_pending()
         assert statuses(alert) == ["created"]
         assert not Notification.objects.exists()
         assert not EvaluationCheckpoint.objects.exists()  # its creation rolled back too: start over
 
-        monkeypatch.setattr(engine, "_write_notifications", real)
+        monkeypatch.setattr(evaluation, "write_notifications", real)
         assert engine.evaluate_pending().fired == 1
         assert engine.evaluate_pending().fired == 0
         assert statuses(alert) == ["triggered"]

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from alerts import engine
+from alerts import dialect, engine
 from alerts.models import Alert, Notification
 from alerts.services import rearm_price
 from feeds.store import ms_to_datetime
@@ -123,7 +123,7 @@ def test_every_alert_fires_on_its_own_symbol_exactly_as_the_rules_say(alice, see
 
 @pytest.mark.django_db
 def test_re_arm_statements_split_by_symbol_on_sqlite_change_nothing(alice, monkeypatch):
-    monkeypatch.setattr(engine, "SQLITE_WINDOWS_PER_STATEMENT", 50)
+    monkeypatch.setattr(dialect, "SQLITE_WINDOWS_PER_STATEMENT", 50)
     check_against_the_model(alice, seed=3, batch=1000)
 
 

@@ -1,13 +1,12 @@
 """The notifications admin: list with status filter, the "retry" action, and the alert page's inline."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from alerts.models import Alert, Notification
-from alerts.tests.broker import queued_tasks
+from alerts.models import Notification
+from tests.support.broker import queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -15,24 +14,14 @@ CHANGELIST = "/admin/alerts/notification/"
 
 
 @pytest.fixture
-def triggered(alice):
-    return Alert.objects.create(
-        user=alice,
-        symbol="BTCUSDT",
-        direction="above",
-        target_price=Decimal("70000"),
-        status="triggered",
-        triggered_price=Decimal("70000.01"),
-        triggered_at=timezone.now(),
+def triggered(alice, make_triggered_alert):
+    return make_triggered_alert(alice)
+
+
+def test_the_list_shows_recipient_status_attempts_and_error(admin_client, triggered, make_notification):
+    make_notification(
+        alert=triggered, status="failed", attempts=8, last_error="421 4.7.0 Service not available"
     )
-
-
-def notification(alert, **fields):
-    return Notification.objects.create(alert=alert, to=alert.user.email, **fields)
-
-
-def test_the_list_shows_recipient_status_attempts_and_error(admin_client, triggered):
-    notification(triggered, status="failed", attempts=8, last_error="421 4.7.0 Service not available")
     content = admin_client.get(CHANGELIST).content.decode()
     for text in (
         "alice@example.com",
@@ -44,19 +33,21 @@ def test_the_list_shows_recipient_status_attempts_and_error(admin_client, trigge
 
 
 @pytest.mark.parametrize("status", ["pending", "sent", "failed"])
-def test_the_list_filters_by_status(admin_client, triggered, status):
-    ids = {s: notification(triggered, status=s).pk for s in ("pending", "sent", "failed")}
+def test_the_list_filters_by_status(admin_client, triggered, status, make_notification):
+    ids = {s: make_notification(alert=triggered, status=s).pk for s in ("pending", "sent", "failed")}
     response = admin_client.get(CHANGELIST, {"status__exact": status})
     assert [n.pk for n in response.context["cl"].result_list] == [ids[status]]
 
 
 def test_retry_resends_failed_and_idle_pending_but_never_sent_or_busy_ones(
-    admin_client, triggered, clean_redis, django_capture_on_commit_callbacks
+    admin_client, triggered, clean_redis, django_capture_on_commit_callbacks, make_notification
 ):
-    failed = notification(triggered, status="failed", attempts=8, last_error="421")
-    idle = notification(triggered)
-    busy = notification(triggered, attempts=1, next_attempt_at=timezone.now() + timedelta(minutes=1))
-    sent = notification(triggered, status="sent", attempts=1, sent_at=timezone.now())
+    failed = make_notification(alert=triggered, status="failed", attempts=8, last_error="421")
+    idle = make_notification(alert=triggered)
+    busy = make_notification(
+        alert=triggered, attempts=1, next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
+    sent = make_notification(alert=triggered, status="sent", attempts=1, sent_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             CHANGELIST,
@@ -76,21 +67,25 @@ def test_notifications_cannot_be_added_by_hand(admin_client):
     assert admin_client.get(CHANGELIST + "add/").status_code == 403
 
 
-def test_the_alert_page_shows_its_notifications(admin_client, triggered):
-    notification(triggered, status="sent", attempts=2, sent_at=timezone.now(), last_error="451 greylisted")
+def test_the_alert_page_shows_its_notifications(admin_client, triggered, make_notification):
+    make_notification(
+        alert=triggered, status="sent", attempts=2, sent_at=timezone.now(), last_error="451 greylisted"
+    )
     content = admin_client.get(f"/admin/alerts/alert/{triggered.pk}/change/").content.decode()
     assert "Notifications" in content
     assert "451 greylisted" in content
     assert "alice@example.com" in content
 
 
-def test_a_notification_whose_channel_was_deleted_still_shows(admin_client, triggered, alice):
+def test_a_notification_whose_channel_was_deleted_still_shows(
+    admin_client, triggered, alice, make_notification
+):
     from alerts.models import Channel
 
     hook = Channel.objects.create(
         user=alice, kind="webhook", url="https://example.com/h", secret="s", name="h"
     )
-    row = notification(triggered, channel="webhook", via=hook, last_error="gone soon")
+    row = make_notification(alert=triggered, channel="webhook", via=hook, last_error="gone soon")
     hook.delete()
     assert "gone soon" in admin_client.get(CHANGELIST).content.decode()
     assert admin_client.get(f"{CHANGELIST}{row.pk}/change/").status_code == 200

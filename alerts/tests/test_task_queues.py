@@ -6,8 +6,8 @@ alerts fired about 100 s late.
 """
 
 from alerts import tasks
-from alerts.tests.broker import queued_tasks
 from pricealert.celery import app
+from tests.support.broker import queued_tasks
 
 
 def test_ticks_and_the_sweeper_are_queued_on_the_engine_queue(clean_redis):

@@ -8,36 +8,15 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from alerts import engine, tasks
-from alerts.models import Alert, Notification
-from alerts.tests.broker import queued_tasks
-from alerts.tests.mailserver import MailServer
+from alerts.delivery import send
+from alerts.delivery import tasks as delivery_tasks
+from alerts.models import Alert, EvaluationCheckpoint, Notification
 from feeds import store
-from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
 from pricealert.celery import app
+from tests.support.broker import queued_tasks
 
 T0 = 1_790_000_000_000
-
-
-@pytest.fixture
-def mail(settings):
-    with MailServer() as server:
-        for name, value in server.smtp_settings().items():
-            setattr(settings, name, value)
-        yield server
-
-
-def notification_for(user, **fields):
-    alert = Alert.objects.create(
-        user=user,
-        symbol="BTCUSDT",
-        direction="above",
-        target_price=Decimal("70000"),
-        status="triggered",
-        triggered_price=Decimal("70000.01"),
-        triggered_at=ms_to_datetime(T0),
-    )
-    return Notification.objects.create(alert=alert, to=user.email, **fields)
 
 
 def age(notification, *, created_ago: timedelta, next_attempt_in: timedelta | None = None):
@@ -77,7 +56,7 @@ class TestEvaluateAlerts:
         other = clean_redis.lock(tasks.EVALUATE_LOCK_KEY, timeout=30)
         assert other.acquire(blocking=False)
         assert tasks.evaluate_alerts() is None
-        assert engine.EvaluationCheckpoint.objects.count() == 0
+        assert EvaluationCheckpoint.objects.count() == 0
         other.release()
         assert tasks.evaluate_alerts()["entries"] == 1
 
@@ -96,43 +75,45 @@ class TestRetryDelay:
     def test_doubles_with_jitter_and_is_capped(self, settings):
         settings.ALERTS_NOTIFY_RETRY_SECONDS = 10
         for attempts, base in [(1, 10), (2, 20), (3, 40), (7, 640), (8, 900), (20, 900)]:
-            delays = [tasks.retry_delay(attempts) for _ in range(50)]
+            delays = [send.retry_delay(attempts) for _ in range(50)]
             assert all(base / 2 <= d <= base for d in delays)
             assert len(set(delays)) > 1
 
 
 @pytest.mark.django_db
 class TestSendNotification:
-    def test_sends_once_and_marks_it_sent(self, alice, mail):
-        notification = notification_for(alice)
-        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
+    def test_sends_once_and_marks_it_sent(self, alice, mail, make_notification):
+        notification = make_notification(alice)
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
         mail.wait_for(1)
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("sent", 1)
         assert notification.sent_at is not None
         assert notification.next_attempt_at is None
 
-    def test_smtp_refusing_then_accepting_delivers_exactly_once(self, alice, mail):
-        notification = notification_for(alice)
+    def test_smtp_refusing_then_accepting_delivers_exactly_once(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         mail.refuse(times=2, reply="451 4.3.0 Greylisted, try again later")
         # Eagerly applied, each retry runs at once (in a worker it waits its backoff).
-        tasks.send_notification.apply(args=(notification.pk, 0))
+        delivery_tasks.send_notification.apply(args=(notification.pk, 0))
         assert mail.refused == 2
         assert len(mail.wait_for(1)) == 1
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("sent", 3)
         assert "451" in notification.last_error  # kept: it took three tries, and why
-        assert tasks.send_notification.apply(args=(notification.pk, 3)).get() == "skipped"
-        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, 3)).get() == "skipped"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert len(mail.received) == 1
 
-    def test_a_failed_attempt_schedules_its_retry_with_backoff(self, alice, mail, settings):
+    def test_a_failed_attempt_schedules_its_retry_with_backoff(
+        self, alice, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_RETRY_SECONDS = 30
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         mail.refuse(times=1)
         before = timezone.now()
         with pytest.raises(Exception, match="451"):  # called directly, retry re-raises the SMTP error
-            tasks.send_notification(notification.pk, 0)
+            delivery_tasks.send_notification(notification.pk, 0)
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("pending", 1)
         assert (
@@ -141,50 +122,52 @@ class TestSendNotification:
             <= timezone.now() + timedelta(seconds=30)
         )
         # The scheduled retry carries the attempt count it follows, so it goes ahead.
-        assert tasks.send_notification(notification.pk, 1) == "sent"
+        assert delivery_tasks.send_notification(notification.pk, 1) == "sent"
         assert len(mail.wait_for(1)) == 1
 
-    def test_gives_up_after_the_configured_attempts_keeping_the_error(self, alice, mail, settings):
+    def test_gives_up_after_the_configured_attempts_keeping_the_error(
+        self, alice, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         mail.refuse(always=True, reply="421 4.7.0 Service not available")
-        tasks.send_notification.apply(args=(notification.pk, 0))
+        delivery_tasks.send_notification.apply(args=(notification.pk, 0))
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("failed", 3)
         assert "421" in notification.last_error
         assert mail.refused == 3
         mail.accept()
-        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert mail.received == []
 
-    def test_a_permanent_refusal_fails_at_once(self, alice, mail):
-        notification = notification_for(alice)
+    def test_a_permanent_refusal_fails_at_once(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         mail.refuse(times=1, reply="550 5.1.1 Mailbox unavailable", stage="RCPT")
-        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("failed", 1)
         assert "550" in notification.last_error
 
-    def test_an_alert_re_armed_before_its_email_fails_its_notification(self, alice, mail):
-        notification = notification_for(alice)
+    def test_an_alert_re_armed_before_its_email_fails_its_notification(self, alice, mail, make_notification):
+        notification = make_notification(alice)
         Alert.objects.filter(pk=notification.alert_id).update(
             status="created", triggered_price=None, triggered_at=None
         )
-        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "failed"
         notification.refresh_from_db()
         assert notification.status == "failed"
         assert "re-armed" in notification.last_error
         assert mail.received == []
 
     def test_a_deleted_notification_is_skipped(self, alice):
-        assert tasks.send_notification.apply(args=(123456, 0)).get() == "skipped"
+        assert delivery_tasks.send_notification.apply(args=(123456, 0)).get() == "skipped"
 
 
 @pytest.mark.django_db
 class TestSendNotifications:
-    def test_a_batch_is_sent_over_one_smtp_session(self, alice, bob, mail):
-        ids = [notification_for(user).pk for user in (alice, bob, alice)]
-        assert tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 3}
+    def test_a_batch_is_sent_over_one_smtp_session(self, alice, bob, mail, make_notification):
+        ids = [make_notification(user).pk for user in (alice, bob, alice)]
+        assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 3}
         received = mail.wait_for(3)
         assert len({r.peer for r in received}) == 1
         assert sorted(r.rcpt_tos[0] for r in received) == [
@@ -194,53 +177,55 @@ class TestSendNotifications:
         ]
         assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
-    def test_a_failure_in_a_batch_is_retried_on_its_own(self, alice, mail, clean_redis):
-        first, second, third = (notification_for(alice).pk for _ in range(3))
+    def test_a_failure_in_a_batch_is_retried_on_its_own(self, alice, mail, clean_redis, make_notification):
+        first, second, third = (make_notification(alice).pk for _ in range(3))
         mail.refuse(times=1)
-        assert tasks.send_notifications.apply(args=([first, second, third], 0)).get() == {
+        assert delivery_tasks.send_notifications.apply(args=([first, second, third], 0)).get() == {
             "retry": 1,
             "sent": 2,
         }
         assert len(mail.wait_for(2)) == 2
         assert queued_tasks(clean_redis) == [("alerts.tasks.send_notification", [first, 1])]
         assert Notification.objects.get(pk=first).status == "pending"
-        assert tasks.send_notification.apply(args=(first, 1)).get() == "sent"
+        assert delivery_tasks.send_notification.apply(args=(first, 1)).get() == "sent"
         assert len(mail.wait_for(3)) == 3
 
-    def test_a_batch_skips_what_was_sent_already(self, alice, mail):
-        sent = notification_for(alice, status="sent")
-        pending = notification_for(alice)
-        assert tasks.send_notifications.apply(args=([sent.pk, pending.pk], None)).get() == {
+    def test_a_batch_skips_what_was_sent_already(self, alice, mail, make_notification):
+        sent = make_notification(alice, status="sent")
+        pending = make_notification(alice)
+        assert delivery_tasks.send_notifications.apply(args=([sent.pk, pending.pk], None)).get() == {
             "skipped": 1,
             "sent": 1,
         }
         assert len(mail.wait_for(1)) == 1
 
     def test_enqueue_sends_singles_alone_and_many_in_batches(self, clean_redis, settings):
-        tasks.enqueue_notifications([7])
-        tasks.enqueue_notifications(range(1, tasks.SEND_BATCH + 2))
+        delivery_tasks.enqueue_notifications([7])
+        delivery_tasks.enqueue_notifications(range(1, delivery_tasks.SEND_BATCH + 2))
         assert queued_tasks(clean_redis) == [
             ("alerts.tasks.send_notification", [7, 0]),
-            ("alerts.tasks.send_notifications", [list(range(1, tasks.SEND_BATCH + 1)), 0]),
-            ("alerts.tasks.send_notification", [tasks.SEND_BATCH + 1, 0]),
+            ("alerts.tasks.send_notifications", [list(range(1, delivery_tasks.SEND_BATCH + 1)), 0]),
+            ("alerts.tasks.send_notification", [delivery_tasks.SEND_BATCH + 1, 0]),
         ]
 
 
 @pytest.mark.django_db
 class TestRequeueStuckNotifications:
-    def test_requeues_only_pending_ones_nobody_touched_for_a_while(self, alice, clean_redis, settings):
+    def test_requeues_only_pending_ones_nobody_touched_for_a_while(
+        self, alice, clean_redis, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
         long_ago = timedelta(minutes=10)
-        stuck = notification_for(alice)
+        stuck = make_notification(alice)
         age(stuck, created_ago=long_ago)
-        lost_retry = notification_for(alice)
+        lost_retry = make_notification(alice)
         age(lost_retry, created_ago=long_ago, next_attempt_in=-timedelta(minutes=6))
-        notification_for(alice)  # pending, but created just now
-        waiting_retry = notification_for(alice)
+        make_notification(alice)  # pending, but created just now
+        waiting_retry = make_notification(alice)
         age(waiting_retry, created_ago=long_ago, next_attempt_in=timedelta(minutes=2))
-        sent = notification_for(alice, status="sent", sent_at=timezone.now() - long_ago)
+        sent = make_notification(alice, status="sent", sent_at=timezone.now() - long_ago)
         age(sent, created_ago=long_ago)
-        failed = notification_for(alice, status="failed", attempts=8)
+        failed = make_notification(alice, status="failed", attempts=8)
         age(failed, created_ago=long_ago)
 
         assert tasks.requeue_stuck_notifications() == 2
@@ -248,34 +233,40 @@ class TestRequeueStuckNotifications:
             ("alerts.tasks.send_notifications", [[stuck.pk, lost_retry.pk], None]),
         ]
 
-    def test_the_sweeper_never_resends_a_sent_notification(self, alice, clean_redis, mail, settings):
+    def test_the_sweeper_never_resends_a_sent_notification(
+        self, alice, clean_redis, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
-        notification = notification_for(alice)
-        assert tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
+        notification = make_notification(alice)
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, 0)).get() == "sent"
         age(notification, created_ago=timedelta(hours=1))
         assert tasks.requeue_stuck_notifications() == 0
         assert queued_tasks(clean_redis) == []
         # Even a copy queued before it was sent (a sweep racing the first send) is dropped.
-        assert tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
+        assert delivery_tasks.send_notification.apply(args=(notification.pk, None)).get() == "skipped"
         assert len(mail.received) == 1
 
-    def test_a_requeued_notification_is_delivered_once(self, alice, clean_redis, mail, settings):
+    def test_a_requeued_notification_is_delivered_once(
+        self, alice, clean_redis, mail, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_STUCK_SECONDS = 300
-        notification = notification_for(alice)
+        notification = make_notification(alice)
         age(notification, created_ago=timedelta(minutes=10))
         assert tasks.requeue_stuck_notifications() == 1
         # Its first message turns up after all, next to the sweeper's copy.
         [(name, sweeper_args)] = queued_tasks(clean_redis)
         assert (name, sweeper_args) == ("alerts.tasks.send_notification", [notification.pk, None])
         for args in [[notification.pk, 0], sweeper_args]:
-            tasks.send_notification.apply(args=args)
+            delivery_tasks.send_notification.apply(args=args)
         assert len(mail.wait_for(1)) == 1
         notification.refresh_from_db()
         assert (notification.status, notification.attempts) == ("sent", 1)
 
-    def test_marks_failed_those_whose_last_attempt_died_with_its_worker(self, alice, clean_redis, settings):
+    def test_marks_failed_those_whose_last_attempt_died_with_its_worker(
+        self, alice, clean_redis, settings, make_notification
+    ):
         settings.ALERTS_NOTIFY_MAX_ATTEMPTS = 3
-        notification = notification_for(alice, attempts=3)
+        notification = make_notification(alice, attempts=3)
         age(notification, created_ago=timedelta(hours=1), next_attempt_in=-timedelta(minutes=30))
         assert tasks.requeue_stuck_notifications() == 0
         assert Notification.objects.get(pk=notification.pk).status == "failed"

@@ -1,7 +1,7 @@
 """What the chaos run expected, what the stack did, and the verdict, from the database and the mailbox.
 
-An email is tied to its notification by the stable Message-ID the notify code
-sets (``<pricealert.notification.<id>@...>``), and through it to its alert.
+An email is tied to its notification by the stable Message-ID delivery
+(alerts/delivery/messages.py) sets (``<pricealert.notification.<id>@...>``), and through it to its alert.
 Two copies of one Message-ID are a resend of the same notification: the
 at-least-once window between the SMTP server accepting a message and the
 worker recording it (a crash there). Anything else extra (a second

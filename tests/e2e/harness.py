@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-from alerts.tests.mailserver import MailServer
 from devtools.fakebinance import FakeBinance
+from tests.support.smtp import MailServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable

@@ -8,38 +8,52 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass(frozen=True)
 class Received:
+    method: str
     path: str
     headers: dict[str, str]
     body: bytes
 
 
 class HookServer:
-    """``answers``: status codes for the next requests, in order; then ``default``. ``delay``: seconds."""
+    """``with HookServer(...) as server``: ``server.url``, ``server.received``.
 
-    def __init__(self, *answers: int, default: int = 200, delay: float = 0.0):
+    ``answers``: status codes for the next requests (GET or POST), in order;
+    then ``default`` (which a test may change). ``delay``: seconds before
+    answering. ``body``: what every answer carries (JSON).
+    """
+
+    def __init__(self, *answers: int, default: int = 200, delay: float = 0.0, body: bytes = b'{"ok": true}'):
         self.answers = list(answers)
         self.default = default
         self.delay = delay
+        self.body = body
         self.received: list[Received] = []
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self._answer()
+
             def do_POST(self):
+                self._answer()
+
+            def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with server._lock:
-                    server.received.append(Received(self.path, dict(self.headers.items()), body))
+                    server.received.append(
+                        Received(self.command, self.path, dict(self.headers.items()), body)
+                    )
                     code = server.answers.pop(0) if server.answers else server.default
                 if server.delay:
                     time.sleep(server.delay)
-                payload = b'{"ok": true}'
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("Content-Length", str(len(server.body)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    self.wfile.write(server.body)
                 except OSError:  # the client gave up (a timeout test)
                     pass
 

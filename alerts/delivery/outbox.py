@@ -1,0 +1,195 @@
+"""The outbox: Notification rows written in the firing transaction, sends enqueued once it commits.
+
+The engine calls ``write_notifications`` with what it fired, inside its
+transaction: one row per channel to notify, set-based (thousands of firings
+cost one statement, not thousands of model instances), over-the-cap firings
+recorded as "suppressed", and the sends enqueued by ``transaction.on_commit``
+(so a rolled-back tick sends nothing, and no network call happens inside the
+transaction). Rows that lose their message on the way are found again by the
+sweeper (``requeue_stuck``); the admin's "retry" is ``retry_notifications``.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.cache import invalidate_alert_lists
+from alerts.delivery.tasks import enqueue_notifications
+from alerts.dialect import dialect
+from alerts.models import Alert, Channel, Notification
+
+logger = logging.getLogger(__name__)
+
+ALERT_TABLE = Alert._meta.db_table
+NOTIFICATION_TABLE = Notification._meta.db_table
+USER_TABLE = get_user_model()._meta.db_table
+CHANNEL_TABLE = Channel._meta.db_table
+ALERT_CHANNELS_TABLE = Alert.channels.through._meta.db_table
+
+
+def write_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
+    """Notification rows for these (alert id, user id) firings, in this transaction; their sends
+    are enqueued once it commits. Returns the ids of the rows to send."""
+    ids = _insert_notifications(fired)
+    invalidate_alert_lists({user_id for _, user_id in fired})
+    if ids:
+        transaction.on_commit(lambda: enqueue_sends(ids))
+    return ids
+
+
+def enqueue_sends(notification_ids: list[int]) -> None:
+    """Hand the rows to the send tasks (a benchmark times the tick without the broker by replacing this)."""
+    enqueue_notifications(notification_ids)
+
+
+def _suppressed(fired: Sequence[tuple[int, int]]) -> list[int]:
+    """The fired alerts over their owner's notifications-per-hour cap: recorded, never sent.
+
+    The cap counts firings (an alert notifying three channels once is one),
+    excluding suppressed ones, over the last hour; within one tick a user's
+    alerts are let through in id order.
+    """
+    cap = settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR
+    if cap <= 0:
+        return []
+    sql = dialect()
+    user_ids = sorted({user_id for _, user_id in fired})
+    since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=1))
+    used: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for chunk in sql.id_chunks(user_ids):
+            match, params = sql.id_match("user_id", chunk)
+            cursor.execute(
+                f"""
+                SELECT user_id, COUNT(*) FROM (
+                    SELECT DISTINCT user_id, alert_id, firing FROM {NOTIFICATION_TABLE}
+                    WHERE {match} AND created_at > %s AND status <> 'suppressed'
+                ) recent GROUP BY user_id
+                """,
+                [*params, since],
+            )
+            used.update(dict(cursor.fetchall()))
+    suppressed = []
+    for alert_id, user_id in sorted(fired):
+        if used.get(user_id, 0) >= cap:
+            suppressed.append(alert_id)
+        else:
+            used[user_id] = used.get(user_id, 0) + 1
+    return suppressed
+
+
+def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
+    """Notification rows for these firings; returns the ids of those to send.
+
+    One row per enabled channel the alert notifies (the ones it names, else all
+    of its owner's), carrying the firing's number, price and time as the alert
+    row holds them now. A user without any channel (made outside the API) gets
+    email to the account's address; a user whose channels are all disabled gets
+    one "failed" row saying so, and a user over the hourly cap "suppressed"
+    rows: a firing is never silently lost.
+    """
+    sql = dialect()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    qn = connection.ops.quote_name
+    suppressed = set(_suppressed(fired))
+    alert_ids = sorted({alert_id for alert_id, _ in fired})
+    has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for chunk in sql.id_chunks(alert_ids):
+            match, params = sql.id_match("a.id", chunk)
+            # Only this chunk's suppressed ids (bound twice below): a statement then binds at
+            # most three chunks' worth, whatever the batch (the whole list overflowed SQLite's
+            # bound-parameter limit past ~13,900 suppressed firings).
+            quiet, quiet_params = sql.id_match("a.id", [i for i in chunk if i in suppressed])
+            # ``to``: the address for email (and for a user without channels), the
+            # channel's name for the others.
+            cursor.execute(
+                f"""
+                INSERT INTO {NOTIFICATION_TABLE}
+                    (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
+                     created_at, firing, triggered_price, triggered_at)
+                SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
+                    CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
+                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
+                         WHEN {quiet} THEN 'suppressed' ELSE 'pending' END,
+                    0,
+                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
+                         WHEN {quiet} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
+                    %s, a.trigger_count, a.triggered_price, a.triggered_at
+                FROM {ALERT_TABLE} a
+                JOIN {USER_TABLE} u ON u.id = a.user_id
+                LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
+                    NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
+                    OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
+                               WHERE ac.alert_id = a.id AND ac.channel_id = c.id))
+                WHERE {match}
+                RETURNING id, status
+                """,
+                [*quiet_params, *quiet_params, now, True, *params],
+            )
+            ids += [row_id for row_id, status in cursor.fetchall() if status == "pending"]
+    return ids
+
+
+def retry_notifications(notification_ids: Iterable[int]) -> int:
+    """Send these notifications again (the admin's "retry"); returns how many were enqueued.
+
+    Failed ones get a fresh set of attempts. Pending ones are enqueued only if
+    nobody holds them (no lease, no retry due later), so a retry can never run
+    beside a send in progress. Sent ones are never sent again.
+    """
+    ids = list(notification_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        failed = list(
+            Notification.objects.filter(id__in=ids, status=Notification.Status.FAILED).values_list(
+                "id", flat=True
+            )
+        )
+        Notification.objects.filter(id__in=failed, status=Notification.Status.FAILED).update(
+            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None
+        )
+        idle = list(
+            Notification.objects.filter(id__in=ids, status=Notification.Status.PENDING)
+            .exclude(id__in=failed)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("id", flat=True)
+        )
+        retried = sorted(failed + idle)
+        # No expected attempts: the claim still waits out any lease taken meanwhile.
+        transaction.on_commit(lambda: enqueue_notifications(retried, expected_attempts=None))
+    return len(retried)
+
+
+def requeue_stuck(limit: int = 10_000) -> int:
+    """Re-enqueue pending notifications that nobody sent, or was due to retry, for a while.
+
+    "A while" is ALERTS_NOTIFY_STUCK_SECONDS. Returns how many were enqueued.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.ALERTS_NOTIFY_STUCK_SECONDS)
+    stuck = Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
+    )
+    # A worker that died while sending its last allowed attempt leaves it pending for ever.
+    exhausted = stuck.filter(attempts__gte=settings.ALERTS_NOTIFY_MAX_ATTEMPTS).update(
+        status=Notification.Status.FAILED, next_attempt_at=None
+    )
+    ids = list(
+        stuck.filter(attempts__lt=settings.ALERTS_NOTIFY_MAX_ATTEMPTS)
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if ids:
+        logger.warning("Re-enqueuing %d stuck notifications", len(ids))
+        # No expected attempts: the claim then waits out any lease still running.
+        enqueue_notifications(ids, expected_attempts=None)
+    if exhausted:
+        logger.warning("Marked %d notifications failed: attempts exhausted", exhausted)
+    return len(ids)

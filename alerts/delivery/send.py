@@ -1,0 +1,119 @@
+"""One attempt at one notification: claim it, send it through its channel kind, settle it.
+
+Also the channel test message, sent through the same kinds. A channel disabled
+or deleted after the firing is not used any more; a permanent failure that
+means the endpoint is gone disables the channel.
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from alerts.delivery.claims import (
+    claim_notification,
+    mark_notification_failed,
+    mark_notification_retry,
+    mark_notification_sent,
+)
+from alerts.delivery.errors import NotificationError
+from alerts.delivery.kinds import KINDS
+from alerts.delivery.messages import alert_message, test_message
+from alerts.models import Channel, Notification
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY_CAP_SECONDS = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    outcome: str  # sent | failed | skipped | retry
+    attempts: int = 0
+    retry_in: float = 0.0
+    error: BaseException | None = None
+
+
+def deliver(notification_id: int, expected_attempts: int | None, connection=None) -> Delivery:
+    """One attempt at one notification: claim, send, settle (sent, failed, or due for a retry).
+
+    ``connection``: an SMTP session shared by a batch (see ``kinds.email.smtp_session``).
+    """
+    notification = claim_notification(notification_id, expected_attempts=expected_attempts)
+    if notification is None:
+        return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
+    try:
+        send_notification_message(notification, connection=connection)
+    except Exception as exc:
+        error = exc if isinstance(exc, NotificationError) else NotificationError(repr(exc))
+        attempts = notification.attempts
+        if error.permanent or attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
+            mark_notification_failed(notification, error.message)
+            logger.warning(
+                "Notification %s failed after %d attempts: %s", notification_id, attempts, error.message
+            )
+            return Delivery("failed", attempts, error=exc)
+        delay = retry_delay(attempts)
+        mark_notification_retry(
+            notification, error.message, retry_at=timezone.now() + timedelta(seconds=delay)
+        )
+        logger.info(
+            "Notification %s attempt %d failed, retrying in %.0f s: %s",
+            notification_id,
+            attempts,
+            delay,
+            error.message,
+        )
+        return Delivery("retry", attempts, delay, exc)
+    mark_notification_sent(notification)
+    return Delivery("sent", notification.attempts)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: doubling, capped, jittered."""
+    base = min(settings.ALERTS_NOTIFY_RETRY_SECONDS * 2 ** (attempts - 1), RETRY_DELAY_CAP_SECONDS)
+    # Full jitter on the upper half: retries of a burst spread out instead of
+    # hitting a recovering server together.
+    return base / 2 + random.uniform(0, base / 2)
+
+
+def send_notification_message(notification: Notification, *, connection=None) -> None:
+    """Deliver one notification through its channel; raises NotificationError on failure.
+
+    A channel disabled or deleted after the firing is not used any more: the
+    notification fails permanently, saying so. A permanent failure that means
+    the endpoint is gone disables the channel.
+    """
+    try:
+        channel = notification.via
+    except Channel.DoesNotExist:  # deleted since: ``via`` keeps the id of a channel gone
+        channel = None
+    # Only an email row without a channel may go to the address it recorded (the
+    # account's address of a user without channels).
+    if channel is None and (notification.via_id is not None or notification.channel != Channel.Kind.EMAIL):
+        raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
+    if channel is not None and not channel.enabled:
+        raise NotificationError("the channel was disabled before this notification was sent", permanent=True)
+    kind = KINDS[notification.channel if channel is None else channel.kind]
+    try:
+        kind.send(channel, alert_message(notification), connection=connection)
+    except NotificationError as exc:
+        if exc.disable_channel and channel is not None:
+            disable_channel(channel.pk, exc.message)
+        raise
+
+
+def send_test_message(channel: Channel) -> None:
+    """Send a test message through a channel now (whether or not it is enabled); raises NotificationError."""
+    KINDS[channel.kind].send(channel, test_message(channel))
+
+
+def disable_channel(channel_id: int, reason: str) -> bool:
+    """Switch a channel off because delivery says it can never work; the owner sees why."""
+    switched_off = Channel.objects.filter(pk=channel_id, enabled=True).update(
+        enabled=False, disabled_reason=reason[:500]
+    )
+    return bool(switched_off)
