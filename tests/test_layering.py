@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.imports import first_cycle, module_graph, sources
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APPS = ("accounts", "alerts", "api", "feeds", "operations")
 # What the shared API package may import besides the standard library.
@@ -53,6 +55,15 @@ def test_operations_reads_the_other_apps_through_their_selectors_and_the_price_s
     reads = [(where, name) for where, name in imports("operations") if top(name) in others]
     assert reads, "the operations room reads nothing: is this test still looking at it?"
     assert [(where, name) for where, name in reads if name not in OPERATIONS_MAY_READ] == []
+
+
+def test_no_module_of_the_project_imports_itself_round_a_cycle():
+    """Every import counts, also one inside a function: a lazy import hides a cycle, not removes it."""
+    assert first_cycle(module_graph(sources())) is None
+
+
+def test_the_cycle_check_sees_a_cycle():
+    assert first_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
 
 
 def test_feeds_never_imports_alerts():
