@@ -8,7 +8,8 @@ from accounts.models import User
 from alerts.models import Channel
 from tests.support.http import HookServer
 
-pytestmark = pytest.mark.django_db
+# Their webhook and Apprise servers listen on 127.0.0.1: the operator allow-list lets them in.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_local_delivery")]
 
 
 def email_channel(user):
