@@ -9,9 +9,8 @@ random signing secret, shown only in the answer that creates them.
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from alerts.delivery.errors import NotificationError
+from alerts.delivery.channel_test import TestOutcome, request_test
 from alerts.delivery.kinds import KINDS
-from alerts.delivery.send import send_test_message
 from alerts.models import MAX_DB_ID, Channel
 
 
@@ -64,13 +63,9 @@ def channel_delete(*, channel: Channel) -> None:
     channel.delete()
 
 
-def channel_test(*, channel: Channel) -> str | None:
-    """Send a test message now; None when it was delivered, else why not."""
-    try:
-        send_test_message(channel)
-    except NotificationError as exc:
-        return exc.message
-    return None
+def channel_test(*, channel: Channel) -> TestOutcome | None:
+    """Queue a test message; its outcome if a worker settled it within about a second, else None."""
+    return request_test(channel)
 
 
 def channel_list(*, user):

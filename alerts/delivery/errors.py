@@ -10,11 +10,21 @@ channel off when the endpoint says it is gone for good (a webhook's 404 or 410).
 class NotificationError(Exception):
     """Sending failed; ``permanent`` when the same message can never succeed."""
 
-    def __init__(self, message: str, *, permanent: bool = False, disable_channel: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        disable_channel: bool = False,
+        category: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent or disable_channel
         self.disable_channel = disable_channel
+        # What a channel test answers: short and fixed. ``message`` may say more (an
+        # SMTP server's reply, for the operator's own mail server).
+        self.category = category or message
 
 
 def _chain(exc: BaseException):

@@ -1,8 +1,7 @@
 """One attempt at one notification: claim it, send it through its channel kind, settle it.
 
-Also the channel test message, sent through the same kinds. A channel disabled
-or deleted after the firing is not used any more; a permanent failure that
-means the endpoint is gone disables the channel.
+A channel disabled or deleted after the firing is not used any more; a
+permanent failure that means the endpoint is gone disables the channel.
 """
 
 import logging
@@ -21,7 +20,7 @@ from alerts.delivery.claims import (
 )
 from alerts.delivery.errors import NotificationError
 from alerts.delivery.kinds import KINDS
-from alerts.delivery.messages import alert_message, test_message
+from alerts.delivery.messages import alert_message
 from alerts.models import Channel, Notification
 
 logger = logging.getLogger(__name__)
@@ -104,11 +103,6 @@ def send_notification_message(notification: Notification, *, connection=None) ->
         if exc.disable_channel and channel is not None:
             disable_channel(channel.pk, exc.message)
         raise
-
-
-def send_test_message(channel: Channel) -> None:
-    """Send a test message through a channel now (whether or not it is enabled); raises NotificationError."""
-    KINDS[channel.kind].send(channel, test_message(channel))
 
 
 def disable_channel(channel_id: int, reason: str) -> bool:
