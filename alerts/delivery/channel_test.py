@@ -20,7 +20,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils import timezone
 
 from alerts.delivery.errors import NotificationError
@@ -42,18 +41,17 @@ class TestOutcome:
     error: str | None
 
 
-def request_test(channel: Channel) -> TestOutcome | None:
-    """Queue a test send and wait up to CHANNEL_TEST_WAIT_SECONDS; None if still on its way."""
-    from alerts.delivery.tasks import test_channel  # the task module imports this one
+def new_token() -> str:
+    """Names the one-use list a test's outcome is posted to."""
+    return secrets.token_hex(16)
 
-    token = secrets.token_hex(16)
-    Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())
-    test_channel.apply_async((channel.pk, token), expires=OUTCOME_TTL_SECONDS)
-    key = OUTCOME_KEY.format(token=token)
+
+def wait_for_outcome(token: str, seconds: float) -> TestOutcome | None:
+    """The worker's outcome for this test if it comes within ``seconds``, else None."""
     try:
-        answer = redis_client().blpop([key], timeout=settings.CHANNEL_TEST_WAIT_SECONDS)
+        answer = redis_client().blpop([OUTCOME_KEY.format(token=token)], timeout=seconds)
     except Exception:  # Redis is down: the test is queued (or not) all the same; say "later"
-        logger.warning("Could not wait for the test outcome of channel %s", channel.pk, exc_info=True)
+        logger.warning("Could not wait for the outcome of channel test %s", token, exc_info=True)
         return None
     if answer is None:
         return None

@@ -12,8 +12,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.delivery import breaker
 from alerts.delivery.claims import (
     claim_notification,
+    mark_notification_deferred,
     mark_notification_failed,
     mark_notification_retry,
     mark_notification_sent,
@@ -26,6 +28,7 @@ from alerts.models import Channel, Notification
 logger = logging.getLogger(__name__)
 
 RETRY_DELAY_CAP_SECONDS = 900.0
+HELD = "deferred: another destination of this account timed out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +47,16 @@ def deliver(notification_id: int, expected_attempts: int | None, connection=None
     notification = claim_notification(notification_id, expected_attempts=expected_attempts)
     if notification is None:
         return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
+    holdable = notification.channel != Channel.Kind.EMAIL
+    if holdable and (hold_left := breaker.held_for(notification.user_id)):
+        mark_notification_deferred(notification, HELD, retry_at=timezone.now() + timedelta(seconds=hold_left))
+        return Delivery("retry", notification.attempts - 1, hold_left)
     try:
         send_notification_message(notification, connection=connection)
     except Exception as exc:
         error = exc if isinstance(exc, NotificationError) else NotificationError(repr(exc))
+        if holdable and error.category == "timed out":
+            breaker.hold(notification.user_id)
         attempts = notification.attempts
         if error.permanent or attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
             mark_notification_failed(notification, error.message)
