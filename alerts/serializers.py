@@ -341,7 +341,9 @@ class ChannelCreateInputSerializer(serializers.Serializer):
         choices=Channel.Kind.values,
         error_messages={"invalid_choice": 'Must be "email", "webhook" or "apprise".'},
         help_text='"webhook": a signed JSON POST to `url` (http or https); "apprise": `url` is an Apprise '
-        'URL (tgram://, discord://, slack://, ntfy://, pover://, json://, ...); "email": the account\'s '
+        "URL of a service whose host it fixes (tgram://, discord://, slack://, ntfy://, pover://, ...: "
+        "APPRISE_ALLOWED_SCHEMES; json://, mailto:// and other user-picked hosts only inside the operator's "
+        'OUTBOUND_ALLOW_NETWORKS); "email": the account\'s '
         "address (every user already has one).",
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Your label.")
