@@ -18,7 +18,11 @@ from alerts.models import Channel
 from pricealert.celery import app
 from tests.support.http import HookServer
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("allow_local_delivery")]
+# serialized_rollback as in the other transactional tests: mixing the two modes breaks later ones.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("allow_local_delivery"),
+]
 
 
 @pytest.fixture
