@@ -122,3 +122,10 @@ def make_notification(make_triggered_alert):
         return Notification.objects.create(alert=alert, to=alert.user.email, **fields)
 
     return make
+
+
+@pytest.fixture
+def allow_local_delivery(settings):
+    """Webhook and Apprise tests deliver to servers on this machine: the operator's
+    OUTBOUND_ALLOW_NETWORKS lets them through the egress policy, as it would a LAN ntfy."""
+    settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.0/8"

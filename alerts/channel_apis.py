@@ -26,6 +26,7 @@ from alerts.serializers import (
     ChannelCreateInputSerializer,
     ChannelOutputSerializer,
     ChannelTestOutputSerializer,
+    ChannelTestQueuedSerializer,
     ChannelUpdateInputSerializer,
 )
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
@@ -153,12 +154,31 @@ class ChannelTestApi(APIView):
         tags=[TAG],
         operation_id="channels_test",
         summary="Send a test message through a channel",
-        description="Sends now, once (no retries), enabled or not, and says whether it was delivered "
-        "and, if not, why. A failed test never disables the channel.",
+        description="Queues one test message (no retries), enabled or not, sent by a delivery worker "
+        "like any notification. If the worker settles it within about a second "
+        f"({settings.CHANNEL_TEST_WAIT_SECONDS:g} s), 200 says whether it was delivered and, if not, "
+        "why, in a short category (`timed out`, `connection refused`, `HTTP 404`, `destination not "
+        "allowed`); otherwise 202, and the outcome appears on the channel (`last_test_delivered`, "
+        "`last_test_error`, `last_test_at`) when the worker is done. A failed test never disables "
+        "the channel.",
         parameters=[CHANNEL_ID],
         request=None,
-        responses={200: ChannelTestOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+        responses={
+            200: ChannelTestOutputSerializer,
+            202: ChannelTestQueuedSerializer,
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+        },
     )
     def post(self, request, channel_id, *args, **kwargs):
-        error_message = channel_test(channel=_owned_channel(request, channel_id))
-        return Response({"delivered": error_message is None, "error": error_message})
+        outcome = channel_test(channel=_owned_channel(request, channel_id))
+        if outcome is None:
+            return Response(
+                {
+                    "delivered": None,
+                    "error": None,
+                    "detail": "The test message is on its way; its outcome will be on the channel.",
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return Response({"delivered": outcome.delivered, "error": outcome.error})

@@ -6,12 +6,14 @@ all get one); it can be disabled and renamed but not deleted. Webhooks get a
 random signing secret, shown only in the answer that creates them.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from alerts.delivery.errors import NotificationError
+from alerts.delivery.channel_test import OUTCOME_TTL_SECONDS, TestOutcome, new_token, wait_for_outcome
 from alerts.delivery.kinds import KINDS
-from alerts.delivery.send import send_test_message
+from alerts.delivery.tasks import test_channel
 from alerts.models import MAX_DB_ID, Channel
 
 
@@ -64,13 +66,16 @@ def channel_delete(*, channel: Channel) -> None:
     channel.delete()
 
 
-def channel_test(*, channel: Channel) -> str | None:
-    """Send a test message now; None when it was delivered, else why not."""
-    try:
-        send_test_message(channel)
-    except NotificationError as exc:
-        return exc.message
-    return None
+def channel_test(*, channel: Channel) -> TestOutcome | None:
+    """Queue a test message; its outcome if a worker settled it within about a second, else None.
+
+    Sent by a delivery worker, never in the web request: a destination that
+    never answers must not hold a web worker (alerts.delivery.channel_test).
+    """
+    token = new_token()
+    Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())
+    test_channel.apply_async((channel.pk, token), expires=OUTCOME_TTL_SECONDS)
+    return wait_for_outcome(token, settings.CHANNEL_TEST_WAIT_SECONDS)
 
 
 def channel_list(*, user):

@@ -40,6 +40,13 @@ class Channel(models.Model):
     # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # POST /channels/<id>/test is sent by a delivery worker (alerts.delivery.channel_test):
+    # when the last one was asked for, when it finished, and how (a short category, never
+    # the destination's own words).
+    last_test_requested_at = models.DateTimeField(null=True, blank=True)
+    last_test_at = models.DateTimeField(null=True, blank=True)
+    last_test_delivered = models.BooleanField(null=True, blank=True)
+    last_test_error = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["id"]

@@ -341,7 +341,9 @@ class ChannelCreateInputSerializer(serializers.Serializer):
         choices=Channel.Kind.values,
         error_messages={"invalid_choice": 'Must be "email", "webhook" or "apprise".'},
         help_text='"webhook": a signed JSON POST to `url` (http or https); "apprise": `url` is an Apprise '
-        'URL (tgram://, discord://, slack://, ntfy://, pover://, json://, ...); "email": the account\'s '
+        "URL of a service whose host it fixes (tgram://, discord://, slack://, ntfy://, pover://, ...: "
+        "APPRISE_ALLOWED_SCHEMES; json://, mailto:// and other user-picked hosts only inside the operator's "
+        'OUTBOUND_ALLOW_NETWORKS); "email": the account\'s '
         "address (every user already has one).",
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Your label.")
@@ -367,6 +369,15 @@ class ChannelOutputSerializer(serializers.Serializer):
         help_text="Why delivery switched it off (e.g. the webhook answered 410); empty otherwise."
     )
     created_at = serializers.DateTimeField()
+    last_test_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the last test message (POST /channels/<id>/test) was settled."
+    )
+    last_test_delivered = serializers.BooleanField(
+        allow_null=True, help_text="Whether it was delivered; null before the first test settles."
+    )
+    last_test_error = serializers.CharField(
+        help_text='Why not, in a short category ("timed out", "HTTP 404", ...); empty otherwise.'
+    )
 
     def get_address(self, channel) -> str:
         return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel.url
@@ -380,4 +391,12 @@ class ChannelCreatedOutputSerializer(ChannelOutputSerializer):
 
 class ChannelTestOutputSerializer(serializers.Serializer):
     delivered = serializers.BooleanField()
-    error = serializers.CharField(allow_null=True, help_text="Why the test message was not delivered.")
+    error = serializers.CharField(
+        allow_null=True, help_text='Why the test message was not delivered: a short category ("timed out").'
+    )
+
+
+class ChannelTestQueuedSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField(allow_null=True, help_text="null: not settled yet.")
+    error = serializers.CharField(allow_null=True)
+    detail = serializers.CharField()

@@ -276,11 +276,22 @@ CELERY_TASK_ANNOTATIONS = {
         "soft_time_limit": SEND_SOFT_TIME_LIMIT,
         "time_limit": SEND_SOFT_TIME_LIMIT + 5,
     },
+    "alerts.tasks.test_channel": {
+        "soft_time_limit": SEND_SOFT_TIME_LIMIT,
+        "time_limit": SEND_SOFT_TIME_LIMIT + 5,
+    },
     "alerts.tasks.send_notifications": {
         "soft_time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT,
         "time_limit": ALERTS_SEND_BATCH * SEND_SOFT_TIME_LIMIT + 5,
     },
 }
+# After one of a user's webhook or Apprise sends times out, their other such sends wait
+# this long (deferred, no attempt spent), so a destination that never answers holds
+# delivery workers for one timeout per period, not one per notification (0: off).
+ALERTS_SLOW_OWNER_HOLD_SECONDS = env.float("ALERTS_SLOW_OWNER_HOLD_SECONDS", default=60.0)
+# How long POST /channels/<id>/test waits for the delivery worker's outcome before it
+# answers 202 (the outcome then lands on the channel).
+CHANNEL_TEST_WAIT_SECONDS = env.float("CHANNEL_TEST_WAIT_SECONDS", default=1.0)
 # --- Outbound requests on users' behalf (alerts.delivery.egress) ---------------------
 # CIDRs a user's webhook or Apprise URL may reach although they are private or local
 # (a self-hosted ntfy or Gotify on the LAN); empty: the public internet only.

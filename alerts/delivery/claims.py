@@ -64,6 +64,13 @@ def mark_notification_retry(notification: Notification, error: str, *, retry_at:
     return bool(_owned(notification).update(last_error=error, next_attempt_at=retry_at))
 
 
+def mark_notification_deferred(notification: Notification, reason: str, *, retry_at: datetime) -> bool:
+    """Put back, unsent, for later; the attempt this claim counted is given back."""
+    return bool(
+        _owned(notification).update(attempts=F("attempts") - 1, last_error=reason, next_attempt_at=retry_at)
+    )
+
+
 def mark_notification_failed(notification: Notification, error: str) -> bool:
     return bool(
         _owned(notification).update(status=Notification.Status.FAILED, last_error=error, next_attempt_at=None)

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
@@ -130,26 +130,35 @@ def address_allowed(ip: Address | str, *, networks_only: bool = False) -> bool:
     return not networks_only and _public(ip)
 
 
-# The guard: a process-wide depth counter, and the mode of its outermost holder.
+# The guard: a process-wide depth counter, the mode of its outermost holder, and
+# how many connects it refused (Apprise swallows the error; the sender reads this).
 _lock = threading.Lock()
 _depth = 0
 _networks_only = False
+_refusals = 0
 _original_connect = socket.socket.connect
 _original_connect_ex = socket.socket.connect_ex
+
+
+def _refuse(reason: str) -> None:
+    global _refusals
+    with _lock:
+        _refusals += 1
+    raise EgressRefused(reason)
 
 
 def _check(sock: socket.socket, address) -> None:
     if not _depth:
         return
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        raise EgressRefused(f"{socket.AddressFamily(sock.family).name} sockets are not allowed")
+        _refuse(f"{socket.AddressFamily(sock.family).name} sockets are not allowed")
     host = address[0]
     try:
         allowed = address_allowed(host, networks_only=_networks_only)
     except ValueError:  # a name, not an address: connect would resolve it behind our back
         allowed = False
     if not allowed:
-        raise EgressRefused(f"{host} is not an allowed destination")
+        _refuse(f"{host} is not an allowed destination")
 
 
 def _guarded_connect(self, address):
@@ -166,6 +175,17 @@ socket.socket.connect = _guarded_connect
 socket.socket.connect_ex = _guarded_connect_ex
 
 
+class Guard:
+    """What a guarded block can ask afterwards: did the policy refuse a connect inside it?"""
+
+    def __init__(self):
+        self._refusals_before = _refusals
+
+    @property
+    def refused(self) -> bool:
+        return _refusals > self._refusals_before
+
+
 @contextmanager
 def guarded(*, networks_only: bool = False):
     """Every connect in this process, while inside, goes only where the policy allows."""
@@ -175,10 +195,27 @@ def guarded(*, networks_only: bool = False):
             _networks_only = networks_only
         _depth += 1
     try:
-        yield
+        yield Guard()
     finally:
         with _lock:
             _depth -= 1
+
+
+def control_character_problem(url: str) -> str | None:
+    """Why a URL with control characters is refused: CR/LF/NUL smuggle commands into line protocols.
+
+    Percent-encoded ones count too (``%0D%0A``): Apprise decodes its parameters
+    before it writes them to the wire. Decoded until nothing changes, so that a
+    double encoding cannot hide them either.
+    """
+    for _ in range(4):
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+            return "The URL contains control characters (such as CR, LF or NUL), encoded or not."
+        decoded = unquote(url)
+        if decoded == url:
+            return None
+        url = decoded
+    return "The URL is encoded too many times over."
 
 
 def _literal_address(host: str) -> Address | None:

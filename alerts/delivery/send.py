@@ -1,8 +1,7 @@
 """One attempt at one notification: claim it, send it through its channel kind, settle it.
 
-Also the channel test message, sent through the same kinds. A channel disabled
-or deleted after the firing is not used any more; a permanent failure that
-means the endpoint is gone disables the channel.
+A channel disabled or deleted after the firing is not used any more; a
+permanent failure that means the endpoint is gone disables the channel.
 """
 
 import logging
@@ -13,20 +12,23 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from alerts.delivery import breaker
 from alerts.delivery.claims import (
     claim_notification,
+    mark_notification_deferred,
     mark_notification_failed,
     mark_notification_retry,
     mark_notification_sent,
 )
 from alerts.delivery.errors import NotificationError
 from alerts.delivery.kinds import KINDS
-from alerts.delivery.messages import alert_message, test_message
+from alerts.delivery.messages import alert_message
 from alerts.models import Channel, Notification
 
 logger = logging.getLogger(__name__)
 
 RETRY_DELAY_CAP_SECONDS = 900.0
+HELD = "deferred: another destination of this account timed out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,16 @@ def deliver(notification_id: int, expected_attempts: int | None, connection=None
     notification = claim_notification(notification_id, expected_attempts=expected_attempts)
     if notification is None:
         return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
+    holdable = notification.channel != Channel.Kind.EMAIL
+    if holdable and (hold_left := breaker.held_for(notification.user_id)):
+        mark_notification_deferred(notification, HELD, retry_at=timezone.now() + timedelta(seconds=hold_left))
+        return Delivery("retry", notification.attempts - 1, hold_left)
     try:
         send_notification_message(notification, connection=connection)
     except Exception as exc:
         error = exc if isinstance(exc, NotificationError) else NotificationError(repr(exc))
+        if holdable and error.category == "timed out":
+            breaker.hold(notification.user_id)
         attempts = notification.attempts
         if error.permanent or attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
             mark_notification_failed(notification, error.message)
@@ -104,11 +112,6 @@ def send_notification_message(notification: Notification, *, connection=None) ->
         if exc.disable_channel and channel is not None:
             disable_channel(channel.pk, exc.message)
         raise
-
-
-def send_test_message(channel: Channel) -> None:
-    """Send a test message through a channel now (whether or not it is enabled); raises NotificationError."""
-    KINDS[channel.kind].send(channel, test_message(channel))
 
 
 def disable_channel(channel_id: int, reason: str) -> bool:

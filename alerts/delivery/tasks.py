@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
+from alerts.delivery.channel_test import run_test
 from alerts.delivery.kinds.email import smtp_session
 from alerts.delivery.send import deliver
 
@@ -57,6 +58,13 @@ def send_notifications(notification_ids: list[int], expected_attempts: int | Non
                 )
             outcomes[delivery.outcome] = outcomes.get(delivery.outcome, 0) + 1
     return outcomes
+
+
+@shared_task(name="alerts.tasks.test_channel", ignore_result=True)
+def test_channel(channel_id: int, token: str) -> bool | None:
+    """POST /channels/<id>/test, sent here rather than in the web request (see channel_test)."""
+    outcome = run_test(channel_id, token)
+    return None if outcome is None else outcome.delivered
 
 
 def enqueue_notifications(notification_ids: Iterable[int], expected_attempts: int | None = 0) -> None:

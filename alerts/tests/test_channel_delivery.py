@@ -18,7 +18,8 @@ from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
 from tests.support.http import HookServer
 
-pytestmark = pytest.mark.django_db
+# Their webhook and Apprise servers listen on 127.0.0.1: the operator allow-list lets them in.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_local_delivery")]
 T0 = 1_790_000_000_000
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from alerts.delivery.errors import NotificationError
+from alerts.delivery.errors import NotificationError, failure_category
 from alerts.delivery.messages import Email, Message
 
 
@@ -82,11 +82,22 @@ def _smtp_error(exc: Exception) -> NotificationError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-        return NotificationError(f"recipient refused: {exc.recipients}", permanent=permanent)
+        category = f"recipient refused (SMTP {codes[0]})" if codes else "recipient refused"
+        return NotificationError(
+            f"recipient refused: {exc.recipients}", permanent=permanent, category=category
+        )
     if isinstance(exc, smtplib.SMTPDataError):
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc
         return NotificationError(
-            f"message refused: {exc.smtp_code} {message}", permanent=500 <= exc.smtp_code < 600
+            f"message refused: {exc.smtp_code} {message}",
+            permanent=500 <= exc.smtp_code < 600,
+            category=f"message refused (SMTP {exc.smtp_code})",
         )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        category = "mail server login failed"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        category = f"mail server error (SMTP {exc.smtp_code})"
+    else:
+        category = failure_category(exc)
     # Everything else may pass later: retried a bounded number of times.
-    return NotificationError(f"{type(exc).__name__}: {exc}")
+    return NotificationError(f"{type(exc).__name__}: {exc}", category=category)

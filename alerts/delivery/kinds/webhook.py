@@ -4,7 +4,10 @@ Every failure is a NotificationError: ``permanent`` when retrying cannot help (a
 4xx answer, a redirect), and ``disable_channel`` when the endpoint says it is
 gone for good (404, 410), so the channel is switched off with that reason for
 its owner to see. 5xx, 408, 429, timeouts and connection errors are retried.
-The timeout is the ALERTS_WEBHOOK_TIMEOUT_SECONDS setting.
+The whole request (connect and read) has OUTBOUND_TIMEOUT_SECONDS, and goes only
+where the egress policy allows (alerts.delivery.egress), redirects never followed.
+Error texts are short categories ("timed out", "HTTP 404"), never the
+destination's own words.
 
 Webhook requests are signed: ``X-Pricealert-Signature: sha256=<hex>``, the
 HMAC-SHA256 with the channel's secret over ``<timestamp>.<body>``, where the
@@ -20,10 +23,11 @@ import time
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from alerts.delivery.errors import NotificationError
+from alerts.delivery import egress
+from alerts.delivery.deadline import outbound_timeout, send_deadline
+from alerts.delivery.errors import NotificationError, failure_category
 from alerts.delivery.messages import Message
 
 SIGNATURE_HEADER = "X-Pricealert-Signature"
@@ -38,9 +42,13 @@ RETRY_4XX = (408, 429)
 
 def check_url(url: str) -> str:
     url = url.strip()
+    if problem := egress.control_character_problem(url):
+        raise ValidationError({"url": problem})
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"url": "A webhook URL must be an http:// or https:// URL with a host."})
+    if problem := egress.destination_problem(url):
+        raise ValidationError({"url": problem})
     return url
 
 
@@ -66,22 +74,24 @@ def send(channel, message: Message, *, connection=None) -> None:
         SIGNATURE_HEADER: sign(channel.secret, timestamp, body),
         DELIVERY_HEADER: message.delivery_id,
     }
-    timeout = settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS
+    if egress.control_character_problem(channel.url):  # stored before the check existed
+        raise NotificationError("invalid URL", permanent=True)
+    timeout = outbound_timeout()
     try:
-        response = requests.post(
-            channel.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.Timeout as exc:
-        raise NotificationError(f"timed out after {timeout:g} s: {exc}") from exc
-    except requests.RequestException as exc:  # connection refused, DNS, TLS, a reset
-        raise NotificationError(f"{type(exc).__name__}: {exc}") from exc
+        with egress.guarded(), send_deadline(timeout):
+            response = requests.post(
+                channel.url, data=body, headers=headers, timeout=(timeout, timeout), allow_redirects=False
+            )
+    except requests.RequestException as exc:  # refused by the policy, timed out, DNS, TLS, a reset
+        category = failure_category(exc)
+        raise NotificationError(category, permanent=category == "destination not allowed") from exc
     code = response.status_code
     if 200 <= code < 300:
         return
-    reason = f"HTTP {code} {response.reason or ''}".strip()
+    # The status code only: the reason phrase is the destination's own words.
     if code in GONE_STATUSES:
-        raise NotificationError(f"The webhook answered {reason}: the endpoint is gone.", disable_channel=True)
+        raise NotificationError(f"HTTP {code}: the endpoint is gone", disable_channel=True)
     if code >= 500 or code in RETRY_4XX:
-        raise NotificationError(f"The webhook answered {reason}.")
+        raise NotificationError(f"HTTP {code}")
     # Other 4xx (and redirects, which are not followed): this request will never be accepted.
-    raise NotificationError(f"The webhook answered {reason}.", permanent=True)
+    raise NotificationError(f"HTTP {code}", permanent=True)
