@@ -18,15 +18,9 @@ from accounts.serializers import (
     UserOutputSerializer,
 )
 from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
-from accounts.throttling import (
-    LOGIN_THROTTLES,
-    REFRESH_THROTTLES,
-    REGISTER_THROTTLES,
-    RETRY_AFTER,
-    TOO_MANY_REQUESTS,
-    TooManyAttempts,
-)
+from accounts.throttling import LOGIN_THROTTLES, REFRESH_THROTTLES, REGISTER_THROTTLES, TOO_MANY_REQUESTS
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
 TAG = "accounts"
 REGISTRATION_RECEIVED = (
@@ -35,7 +29,7 @@ REGISTRATION_RECEIVED = (
 )
 
 
-class PublicApi(APIView):
+class PublicApi(TooManyAttemptsAnswer, APIView):
     """An endpoint that takes credentials in its body instead of a bearer token."""
 
     authentication_classes = []
@@ -44,9 +38,6 @@ class PublicApi(APIView):
     def get_authenticate_header(self, request):
         # Makes a failed login a 401 (DRF turns it into a 403 without a challenge).
         return f'{jwt_settings.AUTH_HEADER_TYPES[0]} realm="api"'
-
-    def throttled(self, request, wait):
-        raise TooManyAttempts(wait)
 
 
 class RegisterApi(PublicApi):

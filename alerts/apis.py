@@ -25,7 +25,9 @@ from alerts.serializers import (
     AlertUpdateInputSerializer,
 )
 from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_delete, alert_update
+from alerts.throttling import AlertCreateThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
 TAG = "alerts"
 ALERT_ID = OpenApiParameter(
@@ -60,7 +62,10 @@ def _page_link(request, number: int | None) -> str | None:
     return remove_query_param(url, "page") if number == 1 else replace_query_param(url, "page", number)
 
 
-class AlertCreateApi(APIView):
+class AlertCreateApi(TooManyAttemptsAnswer, APIView):
+    # One budget for POST /alerts/create and POST /alerts/ (AlertCollectionApi inherits it).
+    throttle_classes = [AlertCreateThrottle]
+
     @extend_schema(
         tags=[TAG],
         summary="Create an alert",
@@ -72,15 +77,18 @@ class AlertCreateApi(APIView):
             "inferred from the latest price (target above it: `above`; below: `below`); `cross` fixes "
             "the side the same way. With no price known yet, `direction` above/below and `target_price` "
             "are required. `repeat: every` fires again after `cooldown_seconds` once the price has moved "
-            "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional."
+            "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional. "
+            "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After."
         ),
         request=AlertCreateInputSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             201: AlertOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             409: error("The caller already has ALERTS_MAX_WAITING_PER_USER active alerts (default 200)."),
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: too_many("alerts created", "ALERT_CREATE"),
         },
     )
     def post(self, request, *args, **kwargs):

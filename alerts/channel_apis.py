@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from alerts.channels import (
     ChannelConflict,
+    ChannelLimitReached,
     channel_create,
     channel_delete,
     channel_get,
@@ -29,7 +30,9 @@ from alerts.serializers import (
     ChannelTestQueuedSerializer,
     ChannelUpdateInputSerializer,
 )
+from alerts.throttling import ChannelCreateThrottle, ChannelTestThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
+from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
 TAG = "channels"
 CHANNEL_ID = OpenApiParameter(
@@ -44,6 +47,12 @@ class ChannelStateConflict(APIException):
     default_code = "conflict"
 
 
+class ChannelLimitConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "You have as many channels as allowed."
+    default_code = "limit_reached"
+
+
 def _owned_channel(request, channel_id: str) -> Channel:
     channel = channel_get(user=request.user, channel_id=int(channel_id))
     if channel is None:
@@ -51,7 +60,10 @@ def _owned_channel(request, channel_id: str) -> Channel:
     return channel
 
 
-class ChannelCollectionApi(APIView):
+class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
+    # Counts POSTs only: listing is free.
+    throttle_classes = [ChannelCreateThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="channels_list",
@@ -75,15 +87,22 @@ class ChannelCollectionApi(APIView):
             "retried with backoff on 5xx, 408, 429, timeouts and connection errors, never on "
             "other 4xx; a 404 or 410 disables the channel (see `disabled_reason`). The `secret` is in "
             "this answer only. `apprise`: `url` is an Apprise URL (Telegram, Discord, Slack, ntfy, "
-            "Pushover, ...). `email`: every user already has one (a second is a 409)."
+            "Pushover, ...). `email`: every user already has one (a second is a 409). A user has at "
+            "most `ALERTS_MAX_CHANNELS_PER_USER` channels (default 10), the email one included: one "
+            "more is a 409. Creates are throttled per user (429 + Retry-After)."
         ),
         request=ChannelCreateInputSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             201: ChannelCreatedOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
-            409: error("The caller already has an email channel."),
+            409: error(
+                "The caller already has an email channel, or ALERTS_MAX_CHANNELS_PER_USER channels "
+                "(default 10)."
+            ),
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: too_many("channels created", "CHANNEL_CREATE"),
         },
     )
     def post(self, request, *args, **kwargs):
@@ -93,6 +112,8 @@ class ChannelCollectionApi(APIView):
             channel = channel_create(user=request.user, **payload.validated_data)
         except ChannelConflict as exc:
             raise ChannelStateConflict(str(exc)) from exc
+        except ChannelLimitReached as exc:
+            raise ChannelLimitConflict(str(exc)) from exc
         return Response(ChannelCreatedOutputSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
@@ -149,7 +170,9 @@ class ChannelItemApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChannelTestApi(APIView):
+class ChannelTestApi(TooManyAttemptsAnswer, APIView):
+    throttle_classes = [ChannelTestThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="channels_test",
@@ -160,14 +183,15 @@ class ChannelTestApi(APIView):
         "why, in a short category (`timed out`, `connection refused`, `HTTP 404`, `destination not "
         "allowed`); otherwise 202, and the outcome appears on the channel (`last_test_delivered`, "
         "`last_test_error`, `last_test_at`) when the worker is done. A failed test never disables "
-        "the channel.",
-        parameters=[CHANNEL_ID],
+        "the channel. Tests are throttled per user (429 + Retry-After).",
+        parameters=[CHANNEL_ID, RETRY_AFTER],
         request=None,
         responses={
             200: ChannelTestOutputSerializer,
             202: ChannelTestQueuedSerializer,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
+            429: too_many("channel tests", "CHANNEL_TEST"),
         },
     )
     def post(self, request, channel_id, *args, **kwargs):

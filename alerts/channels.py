@@ -21,6 +21,10 @@ class ChannelConflict(Exception):
     """The change is not allowed for this channel (a second email channel, deleting the email one)."""
 
 
+class ChannelLimitReached(Exception):
+    """The user already has as many channels as ALERTS_MAX_CHANNELS_PER_USER allows."""
+
+
 def email_channel_for(user) -> Channel:
     """The user's email channel, made if missing."""
     channel, _ = Channel.objects.get_or_create(user=user, kind=Channel.Kind.EMAIL, defaults={"name": "Email"})
@@ -28,16 +32,31 @@ def email_channel_for(user) -> Channel:
 
 
 def channel_create(*, user, kind: str, name: str = "", url: str = "") -> Channel:
-    """A new enabled channel. A second email channel is a ChannelConflict."""
+    """A new enabled channel. A second email channel is a ChannelConflict; one past the
+    per-user cap (every channel counts, the email one too) is ChannelLimitReached."""
     if kind not in Channel.Kind.values:
         raise ValidationError({"kind": 'Must be "email", "webhook" or "apprise".'})
     url = KINDS[kind].check_url(url)
     secret = KINDS[kind].new_secret()
     try:
         with transaction.atomic():
+            _check_channel_cap(user)
             return Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
     except IntegrityError as exc:
         raise ChannelConflict("You already have an email channel: enable or rename that one.") from exc
+
+
+def _check_channel_cap(user) -> None:
+    cap = settings.ALERTS_MAX_CHANNELS_PER_USER
+    if cap <= 0:
+        return
+    # Locks the user's row first (PostgreSQL; SQLite's write lock is global), so concurrent
+    # creates count one after the other and cannot both pass the cap.
+    type(user).objects.select_for_update().filter(pk=user.pk).exists()
+    if Channel.objects.filter(user=user).count() >= cap:
+        raise ChannelLimitReached(
+            f"You have {cap} channels, the most allowed: delete one (or re-point it) to add another."
+        )
 
 
 def channel_update(

@@ -278,7 +278,7 @@ class Notification(models.Model):
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"
             ),
-            # alerts.delivery.outbox._suppressed: a user's notifications of the last hour (the per-hour cap).
+            # alerts.delivery.outbox._over_the_cap: a user's notifications of the last hour (hourly cap).
             models.Index(fields=["user", "created_at"], name="notification_user_created_idx"),
         ]
         constraints = [

@@ -1,5 +1,6 @@
-"""The HTTP pieces every API shares: the JSON error shape, the body parser, routing and schema helpers.
+"""What every API shares: the JSON error shape, the body parser, routing, schema helpers, throttles.
 
-A leaf: it imports only Django and DRF, and every app's API imports it. A plain
-package, not an installed app: it has no models, templates or commands.
+A leaf: it imports only Django, DRF and the cache's Redis client, and every
+app's API imports it. A plain package, not an installed app: it has no models,
+templates or commands.
 """

@@ -251,10 +251,12 @@ ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 ALERTS_NOTIFY_MAX_ATTEMPTS = env.int("ALERTS_NOTIFY_MAX_ATTEMPTS", default=8)
 ALERTS_NOTIFY_RETRY_SECONDS = env.float("ALERTS_NOTIFY_RETRY_SECONDS", default=10.0)
 ALERTS_NOTIFY_STUCK_SECONDS = env.int("ALERTS_NOTIFY_STUCK_SECONDS", default=300)
-# Per-user limits: active (waiting or re-arming) alerts, and alert firings notified per
-# hour (later ones are recorded as "suppressed"); 0 turns a limit off.
+# Per-user limits: active (waiting or re-arming) alerts, deliveries (one per channel of a
+# firing) per hour, later ones recorded "suppressed", and channels, the email one included;
+# 0 turns a limit off.
 ALERTS_MAX_WAITING_PER_USER = env.int("ALERTS_MAX_WAITING_PER_USER", default=200)
 ALERTS_MAX_NOTIFICATIONS_PER_HOUR = env.int("ALERTS_MAX_NOTIFICATIONS_PER_HOUR", default=60)
+ALERTS_MAX_CHANNELS_PER_USER = env.int("ALERTS_MAX_CHANNELS_PER_USER", default=10)
 # Seconds one outbound delivery (a webhook, an Apprise notification) may take, connect and
 # read together. ALERTS_WEBHOOK_TIMEOUT_SECONDS is its older, webhook-only name: still read,
 # and the default of OUTBOUND_TIMEOUT_SECONDS; both names hold the value in force.
@@ -371,7 +373,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.json_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
-    # Throttles of login, register and refresh (accounts.throttling), counted in the cache.
+    # Throttles of login, register and refresh (accounts.throttling) and, per user, of creating
+    # alerts and channels and testing channels (alerts' APIs), counted in the cache.
     "DEFAULT_THROTTLE_RATES": {
         "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
         "login_account": _throttle_rate(
@@ -386,6 +389,15 @@ REST_FRAMEWORK = {
         "refresh_ip": _throttle_rate("THROTTLE_REFRESH_IP", env.str("THROTTLE_REFRESH_IP", default="30/min")),
         "refresh_account": _throttle_rate(
             "THROTTLE_REFRESH_ACCOUNT", env.str("THROTTLE_REFRESH_ACCOUNT", default="10/min")
+        ),
+        "alert_create": _throttle_rate(
+            "THROTTLE_ALERT_CREATE", env.str("THROTTLE_ALERT_CREATE", default="60/min")
+        ),
+        "channel_create": _throttle_rate(
+            "THROTTLE_CHANNEL_CREATE", env.str("THROTTLE_CHANNEL_CREATE", default="20/hour")
+        ),
+        "channel_test": _throttle_rate(
+            "THROTTLE_CHANNEL_TEST", env.str("THROTTLE_CHANNEL_TEST", default="20/hour")
         ),
     },
     # Reverse proxies in front of the app that append to X-Forwarded-For. 0: the client

@@ -48,40 +48,32 @@ def enqueue_sends(notification_ids: list[int]) -> None:
     enqueue_notifications(notification_ids)
 
 
-def _suppressed(fired: Sequence[tuple[int, int]]) -> list[int]:
-    """The fired alerts over their owner's notifications-per-hour cap: recorded, never sent.
+def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, list]:
+    """SQL pieces that mark a row over its owner's deliveries-per-hour cap: (condition, join, params).
 
-    The cap counts firings (an alert notifying three channels once is one),
-    excluding suppressed ones, over the last hour; within one tick a user's
-    alerts are let through in id order.
+    The cap counts deliveries, one per channel of a firing (a firing notifying
+    three channels is three), excluding suppressed ones, over the last hour:
+    the owner's earlier rows (those of this tick's earlier statements too, in
+    the same transaction) plus the rows before this one in the statement, in
+    (alert id, channel id) order. So a firing may be cut short: its first
+    channels notified, the rest "suppressed". ``alerts_match`` picks the
+    statement's alerts (``a2``), whose owners' recent rows are counted once each.
     """
     cap = settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR
     if cap <= 0:
-        return []
-    sql = dialect()
-    user_ids = sorted({user_id for _, user_id in fired})
+        return "1 = 0", "", []
     since = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=1))
-    used: dict[int, int] = {}
-    with connection.cursor() as cursor:
-        for chunk in sql.id_chunks(user_ids):
-            match, params = sql.id_match("user_id", chunk)
-            cursor.execute(
-                f"""
-                SELECT user_id, COUNT(*) FROM (
-                    SELECT DISTINCT user_id, alert_id, firing FROM {NOTIFICATION_TABLE}
-                    WHERE {match} AND created_at > %s AND status <> 'suppressed'
-                ) recent GROUP BY user_id
-                """,
-                [*params, since],
-            )
-            used.update(dict(cursor.fetchall()))
-    suppressed = []
-    for alert_id, user_id in sorted(fired):
-        if used.get(user_id, 0) >= cap:
-            suppressed.append(alert_id)
-        else:
-            used[user_id] = used.get(user_id, 0) + 1
-    return suppressed
+    join = f"""
+        LEFT JOIN (
+            SELECT n.user_id, COUNT(*) AS used FROM {NOTIFICATION_TABLE} n
+            WHERE n.user_id IN (SELECT a2.user_id FROM {ALERT_TABLE} a2 WHERE {alerts_match})
+                AND n.created_at > %s AND n.status <> 'suppressed'
+            GROUP BY n.user_id
+        ) recent ON recent.user_id = a.user_id"""
+    over = (
+        f"COALESCE(recent.used, 0) + ROW_NUMBER() OVER (PARTITION BY a.user_id ORDER BY a.id, c.id) > {cap:d}"
+    )
+    return over, join, [*alerts_params, since]
 
 
 def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
@@ -91,23 +83,21 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     of its owner's), carrying the firing's number, price and time as the alert
     row holds them now. A user without any channel (made outside the API) gets
     email to the account's address; a user whose channels are all disabled gets
-    one "failed" row saying so, and a user over the hourly cap "suppressed"
-    rows: a firing is never silently lost.
+    one "failed" row saying so, and deliveries over the hourly cap are
+    "suppressed" rows: a firing is never silently lost.
     """
     sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
-    suppressed = set(_suppressed(fired))
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     ids: list[int] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
             match, params = sql.id_match("a.id", chunk)
-            # Only this chunk's suppressed ids (bound twice below): a statement then binds at
-            # most three chunks' worth, whatever the batch (the whole list overflowed SQLite's
-            # bound-parameter limit past ~13,900 suppressed firings).
-            quiet, quiet_params = sql.id_match("a.id", [i for i in chunk if i in suppressed])
+            # The chunk bound twice: a statement binds two chunks' worth whatever the batch
+            # (binding the whole batch overflowed SQLite's bound-parameter limit).
+            over, recent, recent_params = _over_the_cap(*sql.id_match("a2.id", chunk))
             # ``to``: the address for email (and for a user without channels), the
             # channel's name for the others.
             cursor.execute(
@@ -118,21 +108,21 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
                     CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
-                         WHEN {quiet} THEN 'suppressed' ELSE 'pending' END,
+                         WHEN {over} THEN 'suppressed' ELSE 'pending' END,
                     0,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
-                         WHEN {quiet} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
+                         WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
                     %s, a.trigger_count, a.triggered_price, a.triggered_at
                 FROM {ALERT_TABLE} a
                 JOIN {USER_TABLE} u ON u.id = a.user_id
                 LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
                     NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
                     OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
-                               WHERE ac.alert_id = a.id AND ac.channel_id = c.id))
+                               WHERE ac.alert_id = a.id AND ac.channel_id = c.id)){recent}
                 WHERE {match}
                 RETURNING id, status
                 """,
-                [*quiet_params, *quiet_params, now, True, *params],
+                [now, True, *recent_params, *params],
             )
             ids += [row_id for row_id, status in cursor.fetchall() if status == "pending"]
     return ids

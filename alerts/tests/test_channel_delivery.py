@@ -134,16 +134,24 @@ class TestWhichChannels:
 
 
 class TestHourlyCap:
-    def test_firings_past_the_cap_are_recorded_as_suppressed(self, settings, alice, bob):
-        settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 2
-        webhook(alice, "http://127.0.0.1:9/a")  # two channels: a firing still counts once
+    def test_deliveries_past_the_cap_are_recorded_as_suppressed_in_alert_then_channel_order(
+        self, settings, alice, bob
+    ):
+        settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR = 3
+        hook = webhook(alice, "http://127.0.0.1:9/a")  # two channels: a firing is two deliveries
         alices = [make_alert(alice) for _ in range(3)]
         bobs = make_alert(bob)
         assert fire() == 4
         statuses = [
-            sorted(Notification.objects.filter(alert=a).values_list("status", flat=True)) for a in alices
+            list(Notification.objects.filter(alert=a).order_by("via_id").values_list("via_id", "status"))
+            for a in alices
         ]
-        assert statuses == [["pending", "pending"], ["pending", "pending"], ["suppressed", "suppressed"]]
+        email = Channel.objects.get(user=alice, kind="email").pk
+        assert statuses == [
+            [(email, "pending"), (hook.pk, "pending")],
+            [(email, "pending"), (hook.pk, "suppressed")],
+            [(email, "suppressed"), (hook.pk, "suppressed")],
+        ]
         assert Notification.objects.get(alert=bobs).status == "pending"
         assert "limit" in Notification.objects.filter(status="suppressed").first().last_error
 

@@ -2,11 +2,21 @@
 
 import pytest
 
-from accounts.throttling import WindowThrottle
+from api.throttling import WindowThrottle
 
 # What every scope gets unless a test lowers it (the test settings' rate).
 HIGH = "100000/min"
-SCOPES = ("login_ip", "login_account", "register_ip", "register_account", "refresh_ip", "refresh_account")
+SCOPES = (
+    "login_ip",
+    "login_account",
+    "register_ip",
+    "register_account",
+    "refresh_ip",
+    "refresh_account",
+    "alert_create",
+    "channel_create",
+    "channel_test",
+)
 
 
 @pytest.fixture

@@ -268,13 +268,28 @@ class TestRateSettings:
             "register_account": "5/hour",
             "refresh_ip": "30/min",
             "refresh_account": "10/min",
+            "alert_create": "60/min",
+            "channel_create": "20/hour",
+            "channel_test": "20/hour",
         }
         assert settings_value("settings.REST_FRAMEWORK['NUM_PROXIES']", container_env()) == 0
 
     def test_rates_come_from_the_environment(self):
-        env = container_env(THROTTLE_LOGIN_ACCOUNT="3/hour", THROTTLE_REFRESH_IP="off", NUM_PROXIES="1")
+        env = container_env(
+            THROTTLE_LOGIN_ACCOUNT="3/hour",
+            THROTTLE_REFRESH_IP="off",
+            NUM_PROXIES="1",
+            THROTTLE_ALERT_CREATE="5/s",
+            THROTTLE_CHANNEL_CREATE="3/day",
+            THROTTLE_CHANNEL_TEST="off",
+        )
         rates = settings_value("settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']", env)
         assert (rates["login_account"], rates["refresh_ip"]) == ("3/hour", None)
+        assert (rates["alert_create"], rates["channel_create"], rates["channel_test"]) == (
+            "5/s",
+            "3/day",
+            None,
+        )
         assert settings_value("settings.REST_FRAMEWORK['NUM_PROXIES']", env) == 1
 
     @pytest.mark.parametrize("value", ["10", "ten/min", "10/fortnight", "0/min", "10 per minute"])

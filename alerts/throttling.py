@@ -1,0 +1,29 @@
+"""Per-user throttles of the alerts API's costly writes: creating alerts and channels, testing channels.
+
+Each is counted per authenticated user (``api.throttling.UserThrottle``), so
+neither new tokens nor new addresses buy a fresh budget; over it the answer is
+the login throttles' 429 with ``Retry-After``. Both alert-create routes
+(``POST /alerts/create`` and ``POST /alerts/``) share one scope, so one budget.
+"""
+
+from api.openapi import error
+from api.throttling import UserThrottle
+
+
+class AlertCreateThrottle(UserThrottle):
+    scope = "alert_create"
+
+
+class ChannelCreateThrottle(UserThrottle):
+    scope = "channel_create"
+
+
+class ChannelTestThrottle(UserThrottle):
+    """Each test is a message sent now (an email, a request to the user's URL): a mail-bomb lever."""
+
+    scope = "channel_test"
+
+
+def too_many(what: str, setting: str):
+    """The 429 of a per-user throttle, for the schema."""
+    return error(f"Too many {what} by this account (THROTTLE_{setting}); see Retry-After.")
