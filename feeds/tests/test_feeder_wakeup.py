@@ -74,11 +74,14 @@ def test_a_burst_of_crossings_queues_one_tick_until_a_tick_lowers_the_flag(binan
     assert wait_for(lambda: Decimal("70199") in stream_prices("BTCUSDT"))
     flusher = btc_feeder.feeder.flusher
     assert wait_for(lambda: flusher.wakeups == 1 and engine_queue(clean_redis) == [EVALUATE])
+    binance.publish_trade("BTCUSDT", "70250")  # crosses again, flushed at once: the flag holds the wake-up
+    assert wait_for(lambda: flusher.wakeups_coalesced == 1)
+    assert Decimal("70250") in stream_prices("BTCUSDT")
+    assert engine_queue(clean_redis) == [EVALUATE]
 
     store.clear_wake(clean_redis)  # what a tick does before it reads the stream
     binance.publish_trade("BTCUSDT", "70300")
     assert wait_for(lambda: flusher.wakeups == 2 and engine_queue(clean_redis) == [EVALUATE, EVALUATE])
-    assert flusher.wakeups_coalesced > 0
 
 
 def test_after_a_crossing_only_a_trade_further_out_crosses_again(binance, btc_feeder, clean_redis):
