@@ -9,13 +9,14 @@ from decimal import Decimal
 import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 
 from alerts.cache import cached_alert_page
+from alerts.dialect import dialect
 from alerts.filters import AlertFilter
 from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
@@ -61,6 +62,53 @@ def waiting_symbols() -> set[str]:
     not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
     active = Alert.objects.filter(not_expired, status__in=Alert.ACTIVE_STATUSES)
     return set(active.values_list("symbol", flat=True).distinct())
+
+
+# The partial index's condition, stated literally: SQLite uses a partial index
+# only for a query that states its condition (a bound parameter does not count).
+_ACTIVE = "(" + ", ".join(f"'{status}'" for status in Alert.ACTIVE_STATUSES) + ")"
+
+
+def _nearest(watch: str, order: str, now_ms: str) -> str:
+    """SQL: the nearest price alerts of ``s.symbol`` watch in ``watch``: one probe of alert_watch_idx.
+
+    A re-arming alert counts once its cooldown is over (as the engine's own
+    probe counts it), so a price hovering past the re-arm band during the
+    cooldown wakes nobody.
+    """
+    return f"""(SELECT a.watch_price FROM {Alert._meta.db_table} a
+            WHERE a.status IN {_ACTIVE} AND a.symbol = s.symbol AND a.watch_direction = '{watch}'
+              AND (a.status = 'created' OR a.rearm_after_ms < {now_ms})
+            ORDER BY a.watch_price {order} LIMIT 1)"""
+
+
+def waiting_frontiers() -> dict[str, tuple[Decimal | None, Decimal | None]]:
+    """``waiting_symbols``, each with its frontier: what the feeder follows, where a trade wakes the engine.
+
+    symbol -> (above, below): the lowest price an alert of the symbol watches
+    from below (a trade at or over it may fire one, or re-arm one whose
+    cooldown is over) and the highest one watched from above; None when
+    nothing waits on that side. Two index probes per symbol, in one statement
+    (``feeds.feeder.frontier`` explains what the feeder does with them).
+    """
+    symbols = sorted(waiting_symbols())
+    if not symbols:
+        return {}
+    moved, params = dialect().rows(("text",), (symbols,))
+    now_ms = int(timezone.now().timestamp() * 1000)
+    sql = f"""
+        WITH s(symbol) AS ({moved})
+        SELECT s.symbol, {_nearest("above", "ASC", "%s")}, {_nearest("below", "DESC", "%s")} FROM s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, now_ms, now_ms])
+        rows = cursor.fetchall()
+    return {symbol: (_price(above), _price(below)) for symbol, above, below in rows}
+
+
+def _price(value) -> Decimal | None:
+    # SQLite hands numeric columns back as int or float: their shortest repr is the stored value.
+    return None if value is None else value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
 @dataclass(frozen=True, slots=True)

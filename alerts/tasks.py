@@ -1,7 +1,10 @@
 """Celery entry points of the alerts app: thin wrappers that own scheduling.
 
-- ``evaluate_alerts``: one engine tick (beat, every ALERTS_EVALUATE_INTERVAL),
-  skipped while another tick holds the short Redis lock.
+- ``evaluate_alerts``: one engine tick, queued by beat every
+  ALERTS_EVALUATE_INTERVAL and by the feeder right after a trade crossed an
+  alert's frontier (a wake-up: the same task, an extra tick). Skipped while
+  another tick holds the Redis lock, which its holder renews for as long as it
+  runs, so two ticks never overlap however long one takes.
 - ``requeue_stuck_notifications``: beat, every minute: re-enqueue pending
   notifications nobody has touched for ALERTS_NOTIFY_STUCK_SECONDS
   (``alerts.delivery.outbox.requeue_stuck``).
@@ -11,7 +14,11 @@ registers them with the worker (Celery autodiscovers ``<app>.tasks``).
 """
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import redis
 from celery import shared_task
 from django.conf import settings
 from redis.exceptions import LockError
@@ -19,6 +26,7 @@ from redis.exceptions import LockError
 from alerts import engine
 from alerts.delivery import outbox
 from alerts.delivery.tasks import send_notification, send_notifications
+from feeds import store
 from feeds.store import redis_client
 
 __all__ = ["evaluate_alerts", "requeue_stuck_notifications", "send_notification", "send_notifications"]
@@ -26,31 +34,77 @@ __all__ = ["evaluate_alerts", "requeue_stuck_notifications", "send_notification"
 logger = logging.getLogger(__name__)
 
 EVALUATE_LOCK_KEY = "alerts:evaluate:lock"
+# Rounds one task runs while wake-ups keep arriving during its ticks; past them
+# the wake-up's own queued task (or the next beat) goes on.
+MAX_ROUNDS = 5
 
 
 def evaluate_lock_seconds() -> float:
-    """A few ticks long: covers a slow tick, yet a crashed holder blocks evaluation only briefly."""
+    """The lock's lifetime between renewals: a crashed holder blocks evaluation this long at most."""
     return max(5.0, 5 * settings.ALERTS_EVALUATE_INTERVAL)
+
+
+@contextmanager
+def renewed_lock(client: redis.Redis, key: str, seconds: float) -> Iterator[bool]:
+    """Take the lock without waiting; yields whether it was taken, and renews it until the block ends.
+
+    A thread puts the lock's lifetime back to ``seconds`` every third of it, so
+    a long tick (a big firing, a slow database) keeps it to the end, while a
+    holder that died stops renewing and its lock lapses within ``seconds``.
+    """
+    # thread_local=False: the renewing thread must see the token the acquiring thread got.
+    lock = client.lock(key, timeout=seconds, blocking=False, thread_local=False)
+    if not lock.acquire():
+        yield False
+        return
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 3):
+            try:
+                lock.reacquire()
+            except (LockError, redis.RedisError) as exc:
+                logger.error("Evaluation lock could not be renewed (%s): another tick may start", exc)
+                return
+
+    renewer = threading.Thread(target=renew, name="evaluate-lock-renewer", daemon=True)
+    renewer.start()
+    try:
+        yield True
+    finally:
+        done.set()
+        renewer.join()
+        try:
+            lock.release()
+        except LockError:  # lost (Redis restarted, renewal failed): a later tick may hold it now
+            logger.warning("Evaluation lock expired before the tick finished")
 
 
 @shared_task(name="alerts.tasks.evaluate_alerts", ignore_result=True)
 def evaluate_alerts() -> dict | None:
+    """One tick, whether beat or a wake-up queued it; again while a wake-up came during it."""
+    client = redis_client()
     lock_seconds = evaluate_lock_seconds()
-    lock = redis_client().lock(EVALUATE_LOCK_KEY, timeout=lock_seconds, blocking=False)
-    if not lock.acquire():
-        logger.debug("Evaluation skipped: another tick is running")
+    result = None
+    entries = fired = 0
+    for _ in range(MAX_ROUNDS):
+        with renewed_lock(client, EVALUATE_LOCK_KEY, lock_seconds) as held:
+            if not held:
+                # The holder looks at the wake-up flag after it lets go: a wake-up skipped here is not lost.
+                logger.debug("Evaluation skipped: another tick is running")
+                break
+            # Lowered before the stream is read: a crossing written after this raises it again.
+            store.clear_wake(client)
+            # Same bound as ever: a backlog is read in slices, the next tick goes on from the checkpoint.
+            result = engine.evaluate_pending(max_seconds=lock_seconds / 2)
+            entries, fired = entries + result.entries, fired + result.fired
+            if result.fired:
+                logger.info("Evaluation fired %d alerts from %d stream entries", result.fired, result.entries)
+        if not store.wake_requested(client):
+            break
+    if result is None:
         return None
-    try:
-        # Stop well inside the lock's lifetime; the next tick goes on from the checkpoint.
-        result = engine.evaluate_pending(max_seconds=lock_seconds / 2)
-    finally:
-        try:
-            lock.release()
-        except LockError:  # expired: a later tick may already hold it, and is not ours to drop
-            logger.warning("Evaluation lock expired before the tick finished")
-    if result.fired:
-        logger.info("Evaluation fired %d alerts from %d stream entries", result.fired, result.entries)
-    return {"entries": result.entries, "fired": result.fired, "stream_id": result.stream_id}
+    return {"entries": entries, "fired": fired, "stream_id": result.stream_id}
 
 
 @shared_task(name="alerts.tasks.requeue_stuck_notifications", ignore_result=True)

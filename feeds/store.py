@@ -8,6 +8,10 @@ Layout (all under REDIS_URL):
   Capped with ``MAXLEN ~`` so Redis memory stays bounded.
 - ``feed:heartbeat``: a hash of connection name -> unix time of its last message.
 - ``feed:epoch``: the running feeder's marker; missing means Redis restarted empty.
+- ``engine:wake``: set (NX) by the feeder when it queued a wake-up tick for the
+  engine, cleared by every tick before it reads the stream: while it is set, a
+  tick that will read the newest windows is already on its way, so a burst of
+  crossings queues one tick, not thousands.
 """
 
 from dataclasses import dataclass
@@ -28,6 +32,10 @@ EPOCH_KEY = "feed:epoch"
 # About a day of flushes at 5 per second: the engine can be down that long and
 # still replay every window it missed.
 WINDOW_STREAM_MAXLEN = 500_000
+WAKE_KEY = "engine:wake"
+# A wake-up whose tick never came (its message expired unread, no engine is
+# running) stops blocking the next one after this long; the beat clears it sooner.
+WAKE_FLAG_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +153,18 @@ def clear_heartbeat(connection: str, client: redis.Redis | None = None) -> None:
 def heartbeats(client: redis.Redis | None = None) -> dict[str, float]:
     client = client or redis_client()
     return {name: float(at) for name, at in client.hgetall(HEARTBEAT_KEY).items()}
+
+
+def request_wake(client: redis.Redis | None = None) -> bool:
+    """Raise the wake-up flag; True when it was down, i.e. the caller must queue the wake-up tick."""
+    client = client or redis_client()
+    return bool(client.set(WAKE_KEY, "1", nx=True, ex=WAKE_FLAG_SECONDS))
+
+
+def clear_wake(client: redis.Redis | None = None) -> None:
+    """Lower the wake-up flag: a tick does before it reads the stream, a feeder whose send failed too."""
+    (client or redis_client()).delete(WAKE_KEY)
+
+
+def wake_requested(client: redis.Redis | None = None) -> bool:
+    return bool((client or redis_client()).exists(WAKE_KEY))

@@ -201,8 +201,9 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 # --- Binance market data ------------------------------------------------------
 BINANCE_WS_URL = env.str("BINANCE_WS_URL", default="wss://stream.binance.com:9443")
 BINANCE_REST_URL = env.str("BINANCE_REST_URL", default="https://data-api.binance.vision")
-# The callable that tells the feeder which symbols to follow; feeds never imports alerts.
-FEEDER_SYMBOLS_SOURCE = env.str("FEEDER_SYMBOLS_SOURCE", default="alerts.selectors.waiting_symbols")
+# The callable that tells the feeder which symbols to follow, and each one's frontier (the
+# prices past which a trade wakes the engine at once); feeds never imports alerts.
+FEEDER_SYMBOLS_SOURCE = env.str("FEEDER_SYMBOLS_SOURCE", default="alerts.selectors.waiting_frontiers")
 # A feed older than this while alerts wait makes /health report "degraded".
 FEED_STALE_SECONDS = env.float("FEED_STALE_SECONDS", default=60.0)
 # manage.py runfeeder: how often windows go to Redis, how often the symbol set is re-read,

@@ -12,7 +12,9 @@ Three kinds of objects, each with one job and one module:
 - ``Flusher`` (``flusher.py``, one thread): merges the windows it is handed and
   writes them with ``store.write_windows`` (one stream entry per flush, plus
   the latest prices), and the connections' heartbeats. A Redis failure never
-  drops a window, and receiving never waits for Redis.
+  drops a window, and receiving never waits for Redis. Windows with a trade
+  past the ``Frontier`` (``frontier.py``: per symbol, the nearest prices an
+  alert watches) are written at once, and then the engine is woken.
 - ``Feeder`` (``controller.py``): the controller. ``follow(symbols)`` shards the
   streams over connections; ``maintain()`` replaces a connection before
   Binance's 24-hour limit or after a ``serverShutdown`` event,

@@ -32,5 +32,10 @@ class FeederConfig:
     # Windows written in this many seconds are written again if Redis comes back
     # empty: the engine may not have read them yet (far more than a tick's lag).
     replay_seconds: float = 30.0
+    # The wake-up after a crossing: this task, by name, on this queue (the engine's own);
+    # a wake-up nobody ran this soon is dropped (the beat tick has evaluated by then).
+    wake_task: str = "alerts.tasks.evaluate_alerts"
+    wake_queue: str = "engine"
+    wake_expires: float = 5.0
     # Connection names (heartbeats) are "<name>/<shard>".
     name: str = socket.gethostname()

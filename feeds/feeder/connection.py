@@ -4,7 +4,8 @@ It keeps its subscriptions equal to the streams it is told to follow
 (``Subscriptions``), answers pings (websocket-client's ``recv_data_frame``
 pongs them; the pongs count against the rate limit), folds every trade into a
 ``PriceWindow`` per symbol, and hands its windows to the flusher every
-``flush_interval``. After a drop it reconnects with exponential backoff and
+``flush_interval``, or at once after a trade past the frontier
+(``frontier.py``). After a drop it reconnects with exponential backoff and
 full jitter (capped, reset once a connection stayed healthy) and resubscribes
 everything.
 """
@@ -208,6 +209,7 @@ class Connection(threading.Thread):
         opcode_text = ABNF.OPCODE_TEXT
         monotonic = time.monotonic
         windows = self._windows
+        crossed = self.flusher.frontier.crossed
         messages = trades = 0
         messages_at_last_tick = 0
         next_tick = next_flush = 0.0
@@ -243,6 +245,9 @@ class Connection(threading.Thread):
                             windows[symbol] = PriceWindow(symbol, price, price, price, event_ms, event_ms)
                         else:
                             window.add(price, event_ms)
+                        if crossed(symbol, price):  # may fire an alert: to Redis now, and wake the engine
+                            self.flusher.submit(windows, urgent=True)
+                            windows = self._windows = {}
                     else:
                         self._on_control(result, subscriptions)
                 elif opcode == ABNF.OPCODE_PING:

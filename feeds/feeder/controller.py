@@ -10,7 +10,7 @@ make-before-break: the successor subscribes first, then the old one closes
 import itertools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import redis
 
@@ -19,6 +19,7 @@ from feeds.binance import stream_name, symbol_of
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.connection import Connection
 from feeds.feeder.flusher import Flusher
+from feeds.feeder.frontier import Bounds
 
 # One logger for the whole feeder: its log lines keep the name operators know.
 logger = logging.getLogger("feeds.feeder")
@@ -46,9 +47,15 @@ class _Shard:
 class Feeder:
     """Follows a set of symbols over as many connections as Binance's limits require."""
 
-    def __init__(self, config: FeederConfig, redis_client: redis.Redis | None = None):
+    def __init__(
+        self,
+        config: FeederConfig,
+        redis_client: redis.Redis | None = None,
+        wake: Callable[[], None] | None = None,
+    ):
         self.config = config
-        self.flusher = Flusher(config, self.heartbeats, client=redis_client)
+        # wake: what a crossing calls once its windows are written (default: the engine's task by name).
+        self.flusher = Flusher(config, self.heartbeats, client=redis_client, wake=wake)
         self._shards: list[_Shard] = []
         self._assigned: dict[str, _Shard] = {}
         self._retired: list[Connection] = []
@@ -70,8 +77,15 @@ class Feeder:
     def connections(self) -> list[Connection]:
         return [c for shard in self._shards for c in shard.connections()]
 
-    def follow(self, symbols: Iterable[str]) -> bool:
-        """Follow exactly these symbols from now on; returns whether anything changed."""
+    def follow(self, symbols: Iterable[str], frontier: Mapping[str, Bounds] | None = None) -> bool:
+        """Follow exactly these symbols from now on; returns whether the symbol set changed.
+
+        ``frontier`` (symbol -> (above, below), ``frontier.py``), when given,
+        replaces the one trades are tested against: a symbol left out of it
+        never wakes the engine, its windows wait for the regular flush.
+        """
+        if frontier is not None:
+            self.flusher.frontier.replace(frontier)
         wanted = {stream_name(symbol) for symbol in symbols}
         removed = self._assigned.keys() - wanted
         added = sorted(wanted - self._assigned.keys())

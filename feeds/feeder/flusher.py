@@ -1,11 +1,20 @@
 """The flusher thread: merges the connections' windows and writes them, and their heartbeats, to Redis.
 
+A connection whose trade crossed the frontier (``frontier.py``) hands its
+windows over at once, marked urgent: the flusher writes them at once and then
+wakes the engine, raising the wake-up flag in Redis (``store.request_wake``)
+and, only if it was down, sending the evaluation task by name on the engine
+queue through the Celery app. The tick lowers the flag before it reads the
+stream, so however many crossings come in a burst, one wake-up is queued at a
+time, and the tick it queues reads every window written before the flag went up.
+
 When Redis fails it keeps merging and retries with backoff, so no window is
 ever dropped and receiving never waits for Redis. If Redis comes back empty
 (a restart without persistence), it writes the last ``replay_seconds`` of
 windows again: the engine may not have read them yet.
 """
 
+import contextlib
 import copy
 import logging
 import threading
@@ -15,9 +24,11 @@ from collections import deque
 from collections.abc import Callable
 
 import redis
+from celery import current_app
 
 from feeds import store
 from feeds.feeder.config import FeederConfig
+from feeds.feeder.frontier import Frontier
 from feeds.feeder.pacing import Backoff
 from feeds.windows import PriceWindow
 
@@ -33,11 +44,19 @@ class Flusher(threading.Thread):
         config: FeederConfig,
         heartbeat_source: Callable[[], dict[str, float]],
         client: redis.Redis | None = None,
+        wake: Callable[[], None] | None = None,
     ):
         super().__init__(name="feeder-flusher", daemon=True)
         self.config = config
         self.heartbeat_source = heartbeat_source
         self.client = client
+        # Shared with the connections, which test every trade against it.
+        self.frontier = Frontier()
+        self.wake = wake or celery_wake(config)
+        self._urgent = False
+        self._wake_due = False
+        self.wakeups = 0
+        self.wakeups_coalesced = 0
         self._lock = threading.Lock()
         self._incoming: dict[str, PriceWindow] = {}
         self._unsent: dict[str, PriceWindow] = {}
@@ -53,9 +72,11 @@ class Flusher(threading.Thread):
         self._replay_due = False
         self.replays = 0
 
-    def submit(self, windows: dict[str, PriceWindow]) -> None:
+    def submit(self, windows: dict[str, PriceWindow], *, urgent: bool = False) -> None:
+        """Hand windows over; ``urgent``: they crossed the frontier, write them now and wake the engine."""
         with self._lock:
             merge_windows(self._incoming, windows)
+            self._urgent = self._urgent or urgent
         self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -73,13 +94,17 @@ class Flusher(threading.Thread):
             stopping = self._stopping.is_set()
             with self._lock:
                 incoming, self._incoming = self._incoming, {}
+                urgent, self._urgent = self._urgent, False
             merge_windows(self._unsent, incoming)
+            self._wake_due = self._wake_due or urgent
             now = time.monotonic()
             if self._unsent and now >= retry_at:
                 if self._write_unsent():
                     backoff.reset()
                 else:
                     retry_at = now + backoff.next_delay()
+            if self._wake_due and not self._unsent:
+                self._wake_engine()
             if now >= next_heartbeat:
                 next_heartbeat = now + self.config.heartbeat_interval
                 self._write_heartbeats()
@@ -142,6 +167,25 @@ class Flusher(threading.Thread):
         self._replay_due = False
         self.replays += 1
 
+    def _wake_engine(self) -> None:
+        """The crossing windows are in the stream: queue a tick, unless one is already on its way."""
+        self._wake_due = False
+        try:
+            if not store.request_wake(client=self.client):
+                self.wakeups_coalesced += 1
+                return
+        except redis.RedisError as exc:
+            logger.debug("engine not woken (%s): the beat tick will evaluate", exc)
+            return
+        try:
+            self.wake()
+            self.wakeups += 1
+        except Exception as exc:
+            # Lowered, so the next crossing tries again; until then the beat tick evaluates.
+            logger.warning("could not wake the engine (%s): the beat tick will evaluate", exc)
+            with contextlib.suppress(redis.RedisError):
+                store.clear_wake(client=self.client)
+
     def _write_heartbeats(self) -> None:
         beats = self.heartbeat_source()
         if not beats:
@@ -163,6 +207,15 @@ class Flusher(threading.Thread):
                 )
                 return
             time.sleep(0.2)
+
+
+def celery_wake(config: FeederConfig) -> Callable[[], None]:
+    """Sends the engine's evaluation task by name (feeds never imports alerts) through the Celery app."""
+
+    def wake() -> None:
+        current_app.send_task(config.wake_task, queue=config.wake_queue, expires=config.wake_expires)
+
+    return wake
 
 
 def merge_windows(into: dict[str, PriceWindow], windows: dict[str, PriceWindow]) -> None:

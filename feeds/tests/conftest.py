@@ -42,8 +42,8 @@ class RunningFeeder:
         while not self._stop.wait(0.02):
             self.feeder.maintain()
 
-    def follow(self, symbols):
-        return self.feeder.follow(symbols)
+    def follow(self, symbols, frontier=None):
+        return self.feeder.follow(symbols, frontier)
 
     @property
     def connections(self):

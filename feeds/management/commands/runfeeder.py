@@ -3,13 +3,17 @@
 Thin on purpose: it reads the settings, installs the SIGTERM/SIGINT handlers,
 re-reads the symbol set every FEEDER_REFRESH_SECONDS from the callable named by
 FEEDER_SYMBOLS_SOURCE (feeds never imports alerts), keeps only the symbols the
-catalogue lists as TRADING, and hands them to ``feeds.feeder.Feeder``.
+catalogue lists as TRADING, and hands them to ``feeds.feeder.Feeder``. A source
+that returns a mapping (symbol -> (above, below)) gives the frontier too, and
+crossing trades wake the engine (``feeds.feeder.frontier``); a plain set of
+symbols leaves evaluation to the beat tick.
 """
 
 import logging
 import signal
 import threading
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -96,7 +100,9 @@ class Command(BaseCommand):
         """Follow the TRADING symbols that have waiting alerts; on any read error keep the current set."""
         close_old_connections()
         try:
-            wanted = {symbol.upper() for symbol in self.symbols_source()}
+            found = self.symbols_source()
+            wanted = {symbol.upper() for symbol in found}
+            frontier = {s.upper(): bound for s, bound in found.items()} if isinstance(found, Mapping) else {}
             statuses = symbol_statuses(sorted(wanted))
         except Exception:
             logger.exception(
@@ -109,7 +115,7 @@ class Command(BaseCommand):
         self.report_unfollowable(
             {symbol: statuses.get(symbol, NOT_IN_CATALOGUE) for symbol in wanted - trading}
         )
-        return self.feeder.follow(trading)
+        return self.feeder.follow(trading, {s: frontier[s] for s in trading if s in frontier})
 
     def report_unfollowable(self, unfollowable: dict[str, str]) -> None:
         """Log each symbol with waiting alerts that is not followed, once per status change."""
