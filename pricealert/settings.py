@@ -5,15 +5,14 @@ Every value is read once, here, from the environment through one reader
 (DEBUG false) must set SECRET_KEY or the process refuses to start.
 """
 
-import re
 from datetime import timedelta
-from ipaddress import ip_network
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+
+from pricealert.env_values import check_networks, redis_url_with_password, throttle_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,22 +146,12 @@ WHITENOISE_USE_FINDERS = True
 # --- Redis: Celery broker, live price store, Django cache -------------------
 
 
-def _redis_url_with_password(url: str, password: str) -> str:
-    """REDIS_URL with REDIS_PASSWORD in it (kept when the URL already carries the same one)."""
-    parts = urlsplit(url)
-    if parts.password is not None and unquote(parts.password) != password:
-        raise ImproperlyConfigured("REDIS_URL carries a password other than REDIS_PASSWORD: set one of them.")
-    user = quote(unquote(parts.username or ""), safe="")
-    address = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{address}"))
-
-
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Redis takes a password (docs/SECURITY.md): in REDIS_URL, or on its own here.
 # docker-compose.yml generates one (scripts/docker-entrypoint.sh) and hands it over
 # this way; REDIS_URL then carries it to the broker, the price store and the cache.
 if _redis_password := env.str("REDIS_PASSWORD", default=""):
-    REDIS_URL = _redis_url_with_password(REDIS_URL, _redis_password)
+    REDIS_URL = redis_url_with_password(REDIS_URL, _redis_password)
 
 CACHES = {
     "default": {
@@ -299,10 +288,7 @@ CHANNEL_TEST_WAIT_SECONDS = env.float("CHANNEL_TEST_WAIT_SECONDS", default=1.0)
 # CIDRs a user's webhook or Apprise URL may reach although they are private or local
 # (a self-hosted ntfy or Gotify on the LAN); empty: the public internet only.
 OUTBOUND_ALLOW_NETWORKS = env.str("OUTBOUND_ALLOW_NETWORKS", default="")
-try:
-    [ip_network(cidr.strip(), strict=False) for cidr in OUTBOUND_ALLOW_NETWORKS.split(",") if cidr.strip()]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"OUTBOUND_ALLOW_NETWORKS={OUTBOUND_ALLOW_NETWORKS!r}: {exc}") from None
+check_networks("OUTBOUND_ALLOW_NETWORKS", OUTBOUND_ALLOW_NETWORKS)
 # Apprise schemes whose host the service itself fixes (the user names only a token,
 # a channel or a topic). Any other scheme (json, xml, form, irc, mailto, syslog,
 # apprise, ...) lets the user pick the host and is refused unless that host is
@@ -346,22 +332,6 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- API ----------------------------------------------------------------------
-_THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
-
-
-def _throttle_rate(name: str, rate: str) -> str | None:
-    """A throttle rate such as "10/min", read from the variable ``name``; "off" disables that throttle."""
-    rate = rate.strip()
-    if rate.lower() in ("off", "none", ""):
-        return None
-    if not _THROTTLE_RATE.fullmatch(rate):
-        raise ImproperlyConfigured(
-            f"{name}={rate!r} is not a throttle rate: use requests/period such as 10/min "
-            "(period: s, min, hour or day), or off."
-        )
-    return rate
-
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -377,27 +347,27 @@ REST_FRAMEWORK = {
     # Throttles of login, register and refresh (accounts.throttling) and, per user, of creating
     # alerts and channels and testing channels (alerts' APIs), counted in the cache.
     "DEFAULT_THROTTLE_RATES": {
-        "login_ip": _throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
-        "login_account": _throttle_rate(
+        "login_ip": throttle_rate("THROTTLE_LOGIN_IP", env.str("THROTTLE_LOGIN_IP", default="10/min")),
+        "login_account": throttle_rate(
             "THROTTLE_LOGIN_ACCOUNT", env.str("THROTTLE_LOGIN_ACCOUNT", default="5/min")
         ),
-        "register_ip": _throttle_rate(
+        "register_ip": throttle_rate(
             "THROTTLE_REGISTER_IP", env.str("THROTTLE_REGISTER_IP", default="20/hour")
         ),
-        "register_account": _throttle_rate(
+        "register_account": throttle_rate(
             "THROTTLE_REGISTER_ACCOUNT", env.str("THROTTLE_REGISTER_ACCOUNT", default="5/hour")
         ),
-        "refresh_ip": _throttle_rate("THROTTLE_REFRESH_IP", env.str("THROTTLE_REFRESH_IP", default="30/min")),
-        "refresh_account": _throttle_rate(
+        "refresh_ip": throttle_rate("THROTTLE_REFRESH_IP", env.str("THROTTLE_REFRESH_IP", default="30/min")),
+        "refresh_account": throttle_rate(
             "THROTTLE_REFRESH_ACCOUNT", env.str("THROTTLE_REFRESH_ACCOUNT", default="10/min")
         ),
-        "alert_create": _throttle_rate(
+        "alert_create": throttle_rate(
             "THROTTLE_ALERT_CREATE", env.str("THROTTLE_ALERT_CREATE", default="60/min")
         ),
-        "channel_create": _throttle_rate(
+        "channel_create": throttle_rate(
             "THROTTLE_CHANNEL_CREATE", env.str("THROTTLE_CHANNEL_CREATE", default="20/hour")
         ),
-        "channel_test": _throttle_rate(
+        "channel_test": throttle_rate(
             "THROTTLE_CHANNEL_TEST", env.str("THROTTLE_CHANNEL_TEST", default="20/hour")
         ),
     },

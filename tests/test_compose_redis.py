@@ -25,7 +25,7 @@ import pytest
 import yaml
 from django.core.exceptions import ImproperlyConfigured
 
-from pricealert.settings import _redis_url_with_password
+from pricealert.env_values import redis_url_with_password
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICES = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())["services"]
@@ -228,8 +228,8 @@ def test_the_password_never_appears_on_a_command_line():
 
 
 def test_settings_put_redis_password_into_redis_url_quoted_and_refuse_a_clash():
-    assert _redis_url_with_password("redis://h:1/2", "a/b@c") == "redis://:a%2Fb%40c@h:1/2"
-    assert _redis_url_with_password("redis://default@h:1/2", "pw") == "redis://default:pw@h:1/2"
-    assert _redis_url_with_password("redis://:pw@h:1/2", "pw") == "redis://:pw@h:1/2"
+    assert redis_url_with_password("redis://h:1/2", "a/b@c") == "redis://:a%2Fb%40c@h:1/2"
+    assert redis_url_with_password("redis://default@h:1/2", "pw") == "redis://default:pw@h:1/2"
+    assert redis_url_with_password("redis://:pw@h:1/2", "pw") == "redis://:pw@h:1/2"
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL carries a password other than REDIS_PASSWORD"):
-        _redis_url_with_password("redis://:one@h:1/2", "two")
+        redis_url_with_password("redis://:one@h:1/2", "two")

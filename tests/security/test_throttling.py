@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.throttling import LoginAddressThrottle
 from conftest import PASSWORD
-from pricealert import settings as settings_module
+from pricealert import env_values
 from tests.test_deploy_settings import container_env, django_run, settings_value
 
 pytestmark = pytest.mark.django_db
@@ -295,7 +295,7 @@ class TestRateSettings:
     @pytest.mark.parametrize("value", ["10", "ten/min", "10/fortnight", "0/min", "10 per minute"])
     def test_a_malformed_rate_is_refused_with_a_clear_message(self, value):
         with pytest.raises(ImproperlyConfigured, match=r"THROTTLE_LOGIN_IP=.* is not a throttle rate"):
-            settings_module._throttle_rate("THROTTLE_LOGIN_IP", value)
+            env_values.throttle_rate("THROTTLE_LOGIN_IP", value)
 
     def test_a_malformed_rate_in_the_environment_stops_startup(self):
         result = django_run(["manage.py", "check"], container_env(THROTTLE_REGISTER_IP="lots"))
