@@ -346,6 +346,11 @@ class FakeBinance:
 
         return self._call(send)
 
+    def lose_trades(self, trades: Iterable[tuple[str, Decimal | str | int, int | None]]) -> None:
+        """Trades ``(symbol, price, event_ms)`` the exchange makes whose frames reach nobody (an id gap)."""
+        batch = [(symbol, price, "1", event_ms, None) for symbol, price, event_ms in trades]
+        self._call(self._encode_trades, batch, None)
+
     def queue_rest_failure(self, status: int = 429, retry_after: float = 1.0, count: int = 1) -> None:
         """The next ``count`` REST requests get ``status`` (429 or 418) with ``Retry-After``."""
         self._call(self.rest.queue_failure, status, retry_after, count)

@@ -32,5 +32,13 @@ class FeederConfig:
     # Windows written in this many seconds are written again if Redis comes back
     # empty: the engine may not have read them yet (far more than a tick's lag).
     replay_seconds: float = 30.0
+    # Binance's REST base URL for backfills (BINANCE_API_URL); None: no backfill, gaps unseen.
+    api_url: str | None = None
+    # Backfill nothing older than this; an older gap is logged and recorded in Redis.
+    backfill_cap_seconds: float = 600.0
+    # How long a symbol's live frames wait for its backfill before the gap is reported and they go on.
+    backfill_hold_seconds: float = 10.0
+    # The share of Binance's REST request-weight limit backfills may use.
+    rest_weight_share: float = 0.5
     # Connection names (heartbeats) are "<name>/<shard>".
     name: str = socket.gethostname()

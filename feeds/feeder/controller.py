@@ -15,10 +15,12 @@ from collections.abc import Iterable
 import redis
 
 from feeds import store
+from feeds.backfill import Backfiller
 from feeds.binance import stream_name, symbol_of
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.connection import Connection
 from feeds.feeder.flusher import Flusher
+from feeds.rest import BinanceRest
 
 # One logger for the whole feeder: its log lines keep the name operators know.
 logger = logging.getLogger("feeds.feeder")
@@ -49,6 +51,7 @@ class Feeder:
     def __init__(self, config: FeederConfig, redis_client: redis.Redis | None = None):
         self.config = config
         self.flusher = Flusher(config, self.heartbeats, client=redis_client)
+        self.backfiller = make_backfiller(config, redis_client)
         self._shards: list[_Shard] = []
         self._assigned: dict[str, _Shard] = {}
         self._retired: list[Connection] = []
@@ -56,6 +59,9 @@ class Feeder:
 
     def start(self) -> "Feeder":
         self.flusher.start()
+        if self.backfiller is not None:
+            self.backfiller.load_last_ids()
+            self.backfiller.start()
         self._started = True
         for connection in self.connections:  # shards made by a follow() before start()
             connection.start()
@@ -70,8 +76,14 @@ class Feeder:
     def connections(self) -> list[Connection]:
         return [c for shard in self._shards for c in shard.connections()]
 
-    def follow(self, symbols: Iterable[str]) -> bool:
-        """Follow exactly these symbols from now on; returns whether anything changed."""
+    def follow(self, symbols: Iterable[str], armed_since: dict[str, int] | None = None) -> bool:
+        """Follow exactly these symbols from now on; returns whether anything changed.
+
+        ``armed_since``: the earliest armed_at (ms) of each symbol's waiting
+        alerts; a newly followed symbol is backfilled from there.
+        """
+        if self.backfiller is not None and armed_since is not None:
+            self.backfiller.armed_since = dict(armed_since)
         wanted = {stream_name(symbol) for symbol in symbols}
         removed = self._assigned.keys() - wanted
         added = sorted(wanted - self._assigned.keys())
@@ -138,6 +150,8 @@ class Feeder:
             connection.join(max(0.0, deadline - time.monotonic()))
         if self._started:
             self.flusher.stop(max(1.0, deadline - time.monotonic()) + self.config.shutdown_flush_timeout)
+            if self.backfiller is not None:
+                self.backfiller.stop()
         for shard in self._shards:
             self._clear_heartbeat(shard.name)
         logger.info("feeder stopped")
@@ -155,7 +169,7 @@ class Feeder:
         return shard
 
     def _start_connection(self, shard: _Shard) -> Connection:
-        connection = Connection(shard.name, self.config, self.flusher, shard.streams)
+        connection = Connection(shard.name, self.config, self.flusher, shard.streams, self.backfiller)
         if self._started:
             connection.start()
         return connection
@@ -172,3 +186,15 @@ class Feeder:
             store.clear_heartbeat(name, client=self.flusher.client)
         except redis.RedisError as exc:
             logger.debug("heartbeat %s not cleared: %s", name, exc)
+
+
+def make_backfiller(config: FeederConfig, redis_client: redis.Redis | None) -> Backfiller | None:
+    if not config.api_url:
+        return None
+    rest = BinanceRest(config.api_url, weight_share=config.rest_weight_share)
+    return Backfiller(
+        rest,
+        cap_seconds=config.backfill_cap_seconds,
+        hold_seconds=config.backfill_hold_seconds,
+        redis_client=redis_client,
+    )
