@@ -56,11 +56,24 @@ DATETIME_FIELDS = frozenset(
 )
 
 
-def waiting_symbols() -> set[str]:
+class WaitingSymbols(set):
+    """The waited symbols (a set, as ever) and, in ``armed_since``, the earliest armed_at of each.
+
+    The feeder backfills a newly followed symbol from there (feeds never
+    imports alerts: it reads the attribute if the symbol source has it).
+    """
+
+    armed_since: dict[str, datetime]
+
+
+def waiting_symbols() -> WaitingSymbols:
     """Symbols with an alert waiting to fire or re-arm, not past its expiry: what the feeder follows."""
     not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
     active = Alert.objects.filter(not_expired, status__in=Alert.ACTIVE_STATUSES)
-    return set(active.values_list("symbol", flat=True).distinct())
+    rows = list(active.values("symbol").annotate(since=Min("armed_at")).order_by())
+    symbols = WaitingSymbols(row["symbol"] for row in rows)
+    symbols.armed_since = {row["symbol"]: row["since"] for row in rows}
+    return symbols
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,8 +186,11 @@ class Backfiller(threading.Thread):
         """A gap not backfilled: an operator must see it (the log, and ``feed:gaps`` in Redis)."""
         self.gaps_reported += 1
         ids = f"ids {first_id or '?'}..{last_id or '?'}" if first_id or last_id else "trades"
-        span = f" from {store.ms_to_datetime(from_ms):%H:%M:%S} to {store.ms_to_datetime(to_ms):%H:%M:%S}"
-        description = f"{ids}{span if from_ms is not None else ''} not backfilled: {reason}"
+        span = ""
+        if from_ms is not None and to_ms is not None:
+            start, end = store.ms_to_datetime(from_ms), store.ms_to_datetime(to_ms)
+            span = f" from {start:%H:%M:%S} to {end:%H:%M:%S} UTC"
+        description = f"{ids}{span} not backfilled: {reason}"
         logger.error("backfill: %s %s", symbol, description)
         try:
             store.record_gap(symbol, description, client=self.redis_client)

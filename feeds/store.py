@@ -11,8 +11,11 @@ Layout (all under REDIS_URL):
 - ``feed:last_ids``: a hash of symbol -> the last aggregate trade id written to
   the stream, in the same MULTI: a restarted feeder backfills from there.
 - ``feed:gaps``: a hash of symbol -> the last gap the feeder could not backfill.
+- ``feed:follow``: a pub/sub channel; the alert service publishes the symbols
+  of an alert it just created or re-armed, and the feeder follows them at once.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +26,8 @@ from django.conf import settings
 
 from feeds.windows import PriceWindow
 
+logger = logging.getLogger(__name__)
+
 PRICE_KEY = "price:{symbol}"
 WINDOW_STREAM = "prices"
 HEARTBEAT_KEY = "feed:heartbeat"
@@ -30,6 +35,7 @@ HEARTBEAT_KEY = "feed:heartbeat"
 EPOCH_KEY = "feed:epoch"
 LAST_IDS_KEY = "feed:last_ids"
 GAPS_KEY = "feed:gaps"
+FOLLOW_CHANNEL = "feed:follow"
 # About a day of flushes at 5 per second: the engine can be down that long and
 # still replay every window it missed.
 WINDOW_STREAM_MAXLEN = 500_000
@@ -144,6 +150,15 @@ def record_gap(symbol: str, description: str, client: redis.Redis | None = None)
     client = client or redis_client()
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     client.hset(GAPS_KEY, symbol, f"{stamp} {description}")
+
+
+def announce_symbols(symbols, client: redis.Redis | None = None) -> None:
+    """Tell the feeder to follow these symbols now; best effort (its periodic refresh is the backstop)."""
+    if symbols:
+        try:
+            (client or redis_client()).publish(FOLLOW_CHANNEL, " ".join(sorted(symbols)))
+        except redis.RedisError as exc:
+            logger.warning("could not tell the feeder about %s: %s", ", ".join(sorted(symbols)), exc)
 
 
 def write_heartbeat(connection: str, at: float, client: redis.Redis | None = None) -> None:

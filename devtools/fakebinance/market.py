@@ -5,8 +5,8 @@ next step of the walk, and sends them to whoever follows the streams.
 """
 
 import itertools
-import time
 import random
+import time
 from decimal import Decimal
 
 from devtools.fakebinance.wire import (

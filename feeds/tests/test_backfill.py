@@ -107,7 +107,9 @@ def test_live_frames_plus_backfill_equal_an_uninterrupted_connection_frame_for_f
         binance.publish_trade(symbol, "100", event_ms=clock)
     for symbol in ("SOLUSDT", "XRPUSDT"):
         trades = binance.trades(symbol)
-        assert wait_for(lambda s=symbol, t=trades: windows_of(s) and windows_of(s)[-1].last_event_ms == t[-1][4])
+        assert wait_for(
+            lambda s=symbol, t=trades: windows_of(s) and windows_of(s)[-1].last_event_ms == t[-1][4]
+        )
         assert_windows_partition_the_trades(symbol, trades)
 
 

@@ -62,6 +62,8 @@ def latest(symbol):
 @pytest.fixture
 def feeder_settings(settings, binance):
     settings.BINANCE_WS_URL = binance.url
+    settings.BINANCE_API_URL = binance.api_url
+    settings.FEEDER_LINGER_SECONDS = 0  # these tests watch unsubscriptions; the linger has its own
     return settings
 
 
@@ -145,6 +147,7 @@ def test_runfeeder_process_flushes_and_exits_cleanly_on_sigterm(binance, tmp_pat
         "DJANGO_SETTINGS_MODULE": "pricealert.test_settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'feeder.sqlite3'}",
         "BINANCE_WS_URL": binance.url,
+        "BINANCE_API_URL": binance.api_url,
         "FEEDER_SYMBOLS_SOURCE": "feeds.tests.symbol_sources.from_file",
         "FEEDER_TEST_SYMBOLS_FILE": str(symbols_file),
         # No periodic flush during the test: the price can only reach Redis through the shutdown flush.
