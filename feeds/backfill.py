@@ -123,14 +123,17 @@ class Backfiller(threading.Thread):
             page = self._page(backfill, deadline, start_ms=lower_ms)
         else:
             page = self._page(backfill, deadline, from_id=backfill.after_id + 1)
-            if page and page[0].time_ms < lower_ms:
-                page = self._skip_old(backfill, page, lower_ms, since_ms, deadline)
+        # A full page: more may follow (judged before dropping what is too old).
+        more = page is not None and len(page) == MAX_AGG_TRADES
+        if page and page[0].time_ms < lower_ms:
+            page, more = self._skip_old(backfill, page, lower_ms, since_ms, deadline)
         while page is not None:
             done = self._keep(backfill, page)
-            if done or len(page) < MAX_AGG_TRADES:
+            if done or not more or not page:
                 backfill.complete = True
                 return
             page = self._page(backfill, deadline, from_id=page[-1].agg_id + 1)
+            more = page is not None and len(page) == MAX_AGG_TRADES
         if backfill.trades:
             first = backfill.trades[-1].agg_id + 1
         else:
@@ -142,10 +145,12 @@ class Backfiller(threading.Thread):
         skipped = [t for t in page if t.time_ms < lower_ms]
         needed = [t for t in skipped if since_ms is None or t.time_ms >= since_ms]
         kept = page[len(skipped) :]
-        if not kept and len(page) == MAX_AGG_TRADES:
+        more = len(page) == MAX_AGG_TRADES
+        if not kept and more:
             kept = self._page(backfill, deadline, start_ms=lower_ms)
             if kept is None:
-                return None
+                return None, False
+            more = len(kept) == MAX_AGG_TRADES
         if needed:
             last_skipped = kept[0].agg_id - 1 if kept else needed[-1].agg_id
             self._report(
@@ -156,7 +161,7 @@ class Backfiller(threading.Thread):
                 lower_ms,
                 "older than the backfill cap",
             )
-        return kept
+        return kept, more
 
     def _keep(self, backfill: Backfill, page: list[AggTrade]) -> bool:
         """Add a page's trades up to ``until_id``; returns whether the range is complete."""

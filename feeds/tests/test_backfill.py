@@ -174,3 +174,15 @@ def test_the_rest_client_counts_weight_from_the_header_and_stays_under_its_share
                 rest.agg_trades("BTCUSDT")  # 8 + 4 > 10: not sent
             assert len(binance.rest_requests()) == 2
             assert rest.ticker_price("BTCUSDT") == Decimal("1")  # 8 + 2 fits
+
+
+def test_a_gap_longer_than_a_page_is_paged_through_by_id(binance, backfilling):
+    backfilling({"DOGEUSDT"})
+    assert binance.wait_for_subscription("dogeusdt@aggTrade")
+    base = now_ms()
+    binance.publish_trade("DOGEUSDT", "0.1", event_ms=base)
+    binance.lose_trades([("DOGEUSDT", Decimal(i % 97 + 1) / 100, base + 1 + i) for i in range(2500)])
+    binance.publish_trade("DOGEUSDT", "0.2", event_ms=base + 2501)
+    assert wait_for(lambda: latest("DOGEUSDT") == Decimal("0.2"))
+    assert_windows_partition_the_trades("DOGEUSDT", binance.trades("DOGEUSDT"))
+    assert sum(r.path == "/api/v3/aggTrades" for r in binance.rest_requests()) == 3
