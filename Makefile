@@ -50,6 +50,7 @@ DEMO_REDIS := REDIS_URL="$${DEMO_REDIS_URL:-redis://127.0.0.1:6379/1}" $(ENSURE_
 DEMO_ENV := $(RUN_ENV) \
 	DATABASE_URL="sqlite:///$(abspath $(RUN_DIR))/demo.sqlite3" \
 	BINANCE_WS_URL="ws://127.0.0.1:$(DEMO_MARKET_PORT)" \
+	BINANCE_API_URL="http://127.0.0.1:$(DEMO_MARKET_PORT)" \
 	EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend \
 	DEMO_MARKET_PORT="$(DEMO_MARKET_PORT)" DEMO_PRICE_ARGS="$(DEMO_PRICE_ARGS)"
 

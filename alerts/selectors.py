@@ -57,11 +57,24 @@ DATETIME_FIELDS = frozenset(
 )
 
 
-def waiting_symbols() -> set[str]:
+class WaitingSymbols(set):
+    """The waited symbols (a set, as ever) and, in ``armed_since``, the earliest armed_at of each.
+
+    The feeder backfills a newly followed symbol from there (feeds never
+    imports alerts: it reads the attribute if the symbol source has it).
+    """
+
+    armed_since: dict[str, datetime]
+
+
+def waiting_symbols() -> WaitingSymbols:
     """Symbols with an alert waiting to fire or re-arm, not past its expiry: what the feeder follows."""
     not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
     active = Alert.objects.filter(not_expired, status__in=Alert.ACTIVE_STATUSES)
-    return set(active.values_list("symbol", flat=True).distinct())
+    rows = list(active.values("symbol").annotate(since=Min("armed_at")).order_by())
+    symbols = WaitingSymbols(row["symbol"] for row in rows)
+    symbols.armed_since = {row["symbol"]: row["since"] for row in rows}
+    return symbols
 
 
 # The partial index's condition, stated literally: SQLite uses a partial index
@@ -82,7 +95,13 @@ def _nearest(watch: str, order: str, now_ms: str) -> str:
             ORDER BY a.watch_price {order} LIMIT 1)"""
 
 
-def waiting_frontiers() -> dict[str, tuple[Decimal | None, Decimal | None]]:
+class WaitingFrontiers(dict):
+    """symbol -> frontier, and in ``armed_since`` the earliest armed_at of each (as WaitingSymbols)."""
+
+    armed_since: dict[str, datetime]
+
+
+def waiting_frontiers() -> WaitingFrontiers:
     """``waiting_symbols``, each with its frontier: what the feeder follows, where a trade wakes the engine.
 
     symbol -> (above, below): the lowest price an alert of the symbol watches
@@ -91,9 +110,12 @@ def waiting_frontiers() -> dict[str, tuple[Decimal | None, Decimal | None]]:
     nothing waits on that side. Two index probes per symbol, in one statement
     (``feeds.feeder.frontier`` explains what the feeder does with them).
     """
-    symbols = sorted(waiting_symbols())
+    waiting = waiting_symbols()
+    frontiers = WaitingFrontiers()
+    frontiers.armed_since = waiting.armed_since
+    symbols = sorted(waiting)
     if not symbols:
-        return {}
+        return frontiers
     moved, params = dialect().rows(("text",), (symbols,))
     now_ms = int(timezone.now().timestamp() * 1000)
     sql = f"""
@@ -103,7 +125,8 @@ def waiting_frontiers() -> dict[str, tuple[Decimal | None, Decimal | None]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, now_ms, now_ms])
         rows = cursor.fetchall()
-    return {symbol: (_price(above), _price(below)) for symbol, above, below in rows}
+    frontiers.update((symbol, (_price(above), _price(below))) for symbol, above, below in rows)
+    return frontiers
 
 
 def _price(value) -> Decimal | None:

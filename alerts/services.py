@@ -27,7 +27,7 @@ from alerts.models import (
 )
 from feeds.models import Symbol
 from feeds.selectors import symbol_get
-from feeds.store import latest_price
+from feeds.store import announce_symbols, latest_price
 
 
 class AlertNotEditable(Exception):
@@ -242,6 +242,7 @@ def alert_create(
         if chosen:
             alert.channels.set(chosen)
         invalidate_alert_lists([user.pk])
+        _follow_on_commit({symbol})
     return alert
 
 
@@ -347,6 +348,8 @@ def alert_update(
             alert.channels.set(chosen)
         if changes or chosen is not None:
             invalidate_alert_lists([alert.user_id])
+        if "armed_at" in changes:
+            _follow_on_commit({alert.symbol})
     alert.refresh_from_db()
     return alert
 
@@ -398,7 +401,14 @@ def alerts_rearm(*, alerts: QuerySet[Alert]) -> int:
         Alert.objects.filter(
             pk__in=alerts.values("pk"), status=Alert.Status.CREATED, expires_at__lte=now
         ).update(expires_at=None)
+        if changed:
+            _follow_on_commit(set(alerts.values_list("symbol", flat=True)))
     return changed
+
+
+def _follow_on_commit(symbols: set[str]) -> None:
+    """Once committed, the feeder follows these symbols within ~100 ms, not at its next refresh."""
+    transaction.on_commit(lambda: announce_symbols(symbols))
 
 
 def alerts_soft_delete(*, alerts: QuerySet[Alert]) -> int:

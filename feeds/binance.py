@@ -6,7 +6,7 @@ parser's tests run them on real recorded frames (tests/data/binance/*.jsonl).
 ``parse_message`` turns one text frame into exactly one of:
 
 - ``Trade``: an ``aggTrade`` or ``trade`` event (price as an exact ``Decimal``,
-  ``E`` event time in ms), raw or wrapped as ``{"stream", "data"}``;
+  ``T`` trade time in ms, the aggregate id), raw or wrapped as ``{"stream", "data"}``;
 - ``Ack``: ``{"result": ..., "id": ...}``, the reply to a control request;
 - ``ErrorReply``: ``{"error": {"code", "msg"}, "id": ...}``;
 - ``ServerShutdown``: the ``serverShutdown`` event (raw or ``!serverShutdown``);
@@ -32,7 +32,11 @@ MAX_INCOMING_MESSAGES_PER_SECOND = 5
 class Trade(NamedTuple):
     symbol: str
     price: Decimal
+    # The trade time ``T`` (the event time ``E`` if absent): REST's aggTrades carry only ``T``,
+    # so windows made of live frames and of backfilled trades keep the same times.
     event_ms: int
+    # ``a`` of an aggTrade (consecutive per symbol: a jump means missed trades); None for ``trade``.
+    agg_id: int | None = None
 
 
 class Ack(NamedTuple):
@@ -109,7 +113,7 @@ def _parse_trade(payload: dict) -> ParseResult:
     try:
         symbol = payload["s"]
         price = Decimal(payload["p"])
-        event_ms = payload["E"]
+        event_ms = payload.get("T", payload["E"])
     except KeyError as missing:
         return Skipped(f"{payload['e']} without field {missing}")
     except (InvalidOperation, TypeError):
@@ -119,7 +123,8 @@ def _parse_trade(payload: dict) -> ParseResult:
         return Skipped(f"{payload['e']} with a bad price {payload['p']!r}")
     if type(event_ms) is not int or type(symbol) is not str or not symbol:
         return Skipped(f"{payload['e']} with a bad symbol or event time")
-    return Trade(symbol, price, event_ms)
+    agg_id = payload.get("a") if payload["e"] == AGG_TRADE else None
+    return Trade(symbol, price, event_ms, agg_id if type(agg_id) is int else None)
 
 
 def _parse_reply(message: dict) -> ParseResult:

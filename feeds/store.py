@@ -12,8 +12,14 @@ Layout (all under REDIS_URL):
   engine, cleared by every tick before it reads the stream: while it is set, a
   tick that will read the newest windows is already on its way, so a burst of
   crossings queues one tick, not thousands.
+- ``feed:last_ids``: a hash of symbol -> the last aggregate trade id written to
+  the stream, in the same MULTI: a restarted feeder backfills from there.
+- ``feed:gaps``: a hash of symbol -> the last gap the feeder could not backfill.
+- ``feed:follow``: a pub/sub channel; the alert service publishes the symbols
+  of an alert it just created or re-armed, and the feeder follows them at once.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,11 +30,16 @@ from django.conf import settings
 
 from feeds.windows import PriceWindow
 
+logger = logging.getLogger(__name__)
+
 PRICE_KEY = "price:{symbol}"
 WINDOW_STREAM = "prices"
 HEARTBEAT_KEY = "feed:heartbeat"
 # Set by the feeder's first write: gone means Redis lost its data (feeds.feeder.flusher.Flusher).
 EPOCH_KEY = "feed:epoch"
+LAST_IDS_KEY = "feed:last_ids"
+GAPS_KEY = "feed:gaps"
+FOLLOW_CHANNEL = "feed:follow"
 # About a day of flushes at 5 per second: the engine can be down that long and
 # still replay every window it missed.
 WINDOW_STREAM_MAXLEN = 500_000
@@ -106,6 +117,9 @@ def _queue_windows(pipe, windows: list[PriceWindow], *, latest_prices: bool = Tr
     )
     for w in windows if latest_prices else ():
         pipe.hset(PRICE_KEY.format(symbol=w.symbol), mapping={"p": str(w.last), "E": w.last_event_ms})
+    last_ids = {w.symbol: w.last_id for w in windows if w.last_id is not None} if latest_prices else {}
+    if last_ids:
+        pipe.hset(LAST_IDS_KEY, mapping=last_ids)
 
 
 def write_price(symbol: str, price: Decimal, event_ms: int, client: redis.Redis | None = None) -> str:
@@ -131,6 +145,28 @@ def read_windows(
         (entry_id, [PriceWindow.decode(symbol, encoded) for symbol, encoded in fields.items()])
         for entry_id, fields in entries
     ]
+
+
+def last_trade_ids(client: redis.Redis | None = None) -> dict[str, int]:
+    """The last aggregate trade id written per symbol (``feed:last_ids``)."""
+    client = client or redis_client()
+    return {symbol: int(agg_id) for symbol, agg_id in client.hgetall(LAST_IDS_KEY).items()}
+
+
+def record_gap(symbol: str, description: str, client: redis.Redis | None = None) -> None:
+    """Record trades the feeder could not backfill, for operators (``feed:gaps``)."""
+    client = client or redis_client()
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    client.hset(GAPS_KEY, symbol, f"{stamp} {description}")
+
+
+def announce_symbols(symbols, client: redis.Redis | None = None) -> None:
+    """Tell the feeder to follow these symbols now; best effort (its periodic refresh is the backstop)."""
+    if symbols:
+        try:
+            (client or redis_client()).publish(FOLLOW_CHANNEL, " ".join(sorted(symbols)))
+        except redis.RedisError as exc:
+            logger.warning("could not tell the feeder about %s: %s", ", ".join(sorted(symbols)), exc)
 
 
 def write_heartbeat(connection: str, at: float, client: redis.Redis | None = None) -> None:

@@ -17,6 +17,8 @@ class PriceWindow:
     last: Decimal
     first_event_ms: int
     last_event_ms: int
+    # The highest aggregate trade id folded in (None: not sequenced); not part of the stream entry.
+    last_id: int | None = None
 
     @classmethod
     def opened_by(cls, symbol: str, price: Decimal, event_ms: int) -> "PriceWindow":
@@ -44,6 +46,8 @@ class PriceWindow:
             self.last_event_ms = other.last_event_ms
         if other.first_event_ms < self.first_event_ms:
             self.first_event_ms = other.first_event_ms
+        if other.last_id is not None and (self.last_id is None or other.last_id > self.last_id):
+            self.last_id = other.last_id
 
     def encode(self) -> str:
         return f"{self.high} {self.low} {self.last} {self.first_event_ms} {self.last_event_ms}"

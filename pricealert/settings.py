@@ -198,6 +198,14 @@ FEED_STALE_SECONDS = env.float("FEED_STALE_SECONDS", default=60.0)
 # manage.py runfeeder: how often windows go to Redis, how often the symbol set is re-read,
 # when a connection is replaced ahead of Binance's 24 h limit, and the reconnect backoff cap.
 FEEDER_FLUSH_SECONDS = env.float("FEEDER_FLUSH_SECONDS", default=0.2)
+# Backfill of missed trades (issue 15): Binance's REST API, how far back, how long a symbol's
+# frames wait for it, the share of the REST weight limit it may use; and how long a symbol
+# stays followed after its last waiting alert is gone.
+BINANCE_API_URL = env.str("BINANCE_API_URL", default="https://api.binance.com")
+FEEDER_BACKFILL_CAP_SECONDS = env.float("FEEDER_BACKFILL_CAP_SECONDS", default=600.0)
+FEEDER_BACKFILL_HOLD_SECONDS = env.float("FEEDER_BACKFILL_HOLD_SECONDS", default=10.0)
+FEEDER_REST_WEIGHT_SHARE = env.float("FEEDER_REST_WEIGHT_SHARE", default=0.5)
+FEEDER_LINGER_SECONDS = env.float("FEEDER_LINGER_SECONDS", default=600.0)
 FEEDER_REFRESH_SECONDS = env.float("FEEDER_REFRESH_SECONDS", default=1.5)
 FEEDER_MAX_CONNECTION_AGE_SECONDS = env.float(
     "FEEDER_MAX_CONNECTION_AGE_SECONDS", default=23 * 3600 + 50 * 60

@@ -15,6 +15,8 @@ os.environ["REDIS_URL"] = os.environ.get(
 # The tests' password, if any, is in TEST_REDIS_URL (`make test` puts it there): a
 # REDIS_PASSWORD in .env is the deployment's and must not be added to it.
 os.environ["REDIS_PASSWORD"] = ""
+# A feeder started by a test backfills from the fake Binance it is given, never from the real one.
+os.environ.setdefault("BINANCE_API_URL", "http://127.0.0.1:9")
 
 from .settings import *  # noqa: F403
 from .settings import CACHES, REST_FRAMEWORK

@@ -20,6 +20,10 @@ Use from Python (tests, benchmarks, the demo's market simulator)::
         binance.send_server_shutdown()                 # the serverShutdown event
         binance.subscriptions()                        # [set of streams] per open connection
         binance.rate_violations                        # clients closed for > 5 messages/s
+        settings.BINANCE_API_URL = binance.api_url      # REST on the same port: "http://127.0.0.1:<port>"
+        binance.lose_trades([("BTCUSDT", "1", None)])    # a trade whose frame reaches nobody (an id gap)
+        binance.queue_rest_failure(429, retry_after=2)  # the next REST answer
+        binance.trades("BTCUSDT"), binance.rest_requests()
 
 The whole public surface:
 
@@ -66,6 +70,13 @@ What it serves (PROTOCOL.md sections 1-4), one module each: ``connections``
   decimals, e.g. ``"58001.03000000"``). kline_1s updates are sent on trades
   (the candle of the previous second is sent closed, ``"x":true``, when the
   first trade of a new second arrives), not on a timer.
+
+- REST (``rest``): ``GET /api/v3/aggTrades`` (weight 4; ``fromId``,
+  ``startTime``, ``endTime`` inclusive, ``limit`` <= 1000) and
+  ``GET /api/v3/ticker/price`` (weight 2) from every trade the market made per
+  symbol (consecutive aggregate ids, kept whether anyone was subscribed or
+  not), ``X-MBX-USED-WEIGHT-1M`` per clock minute, 429 past the limit and 418
+  to a client asking again before ``Retry-After``. Any other path: 404.
 
 Choices where Binance's docs are silent (documented so tests do not over-trust
 them): the close code for a rate violation (1008) and the error message for

@@ -6,6 +6,7 @@ next step of the walk, and sends them to whoever follows the streams.
 
 import itertools
 import random
+import time
 from decimal import Decimal
 
 from devtools.fakebinance.wire import (
@@ -25,6 +26,8 @@ DEFAULT_START_PRICES = {
     "XRPUSDT": Decimal("0.5500"),
     "ETHBTC": Decimal("0.05000000"),
 }
+# Trades kept per symbol for REST (the oldest go first; a benchmark's millions must not fill memory).
+HISTORY_PER_SYMBOL = 1_000_000
 # Walk step rounding: coarse ticks for big prices, Binance's 8 decimals for small ones.
 _WALK_TICKS = ((Decimal(1000), Decimal("0.01")), (Decimal(1), Decimal("0.0001")))
 
@@ -37,10 +40,15 @@ class Market:
         self.trade_ids: dict[str, itertools.count] = {}
         self.candles: dict[str, dict] = {}
         self.walk_prices: dict[str, Decimal] = {}
+        # Every trade per symbol, oldest first, whoever was subscribed (the REST backfill reads it):
+        # (agg id, price, qty, trade id, time ms, buyer is maker).
+        self.history: dict[str, list[tuple]] = {}
 
     def next_ids(self, symbol: str) -> tuple[int, int]:
         if symbol not in self.agg_ids:
-            seed = 1_000_000 + (sum(symbol.encode()) * 7919) % 1_000_000
+            # From the clock: ids never go back when the fake restarts, as Binance's never do
+            # (a feeder that kept the last id in Redis would take newer trades for duplicates).
+            seed = int(time.time() * 1000)
             self.agg_ids[symbol] = itertools.count(seed)
             self.trade_ids[symbol] = itertools.count(seed * 3)
         return next(self.agg_ids[symbol]), next(self.trade_ids[symbol])
@@ -52,6 +60,10 @@ class Market:
         lower = symbol.lower()
         price_text, qty_text = format_decimal(price), format_decimal(qty)
         agg_id, trade_id = self.next_ids(symbol)
+        history = self.history.setdefault(symbol, [])
+        history.append((agg_id, Decimal(price_text), Decimal(qty_text), trade_id, event_ms, maker))
+        if len(history) > HISTORY_PER_SYMBOL + HISTORY_PER_SYMBOL // 10:
+            del history[: len(history) - HISTORY_PER_SYMBOL]
         payloads: dict[str, str | list[str]] = {
             f"{lower}@aggTrade": agg_trade_payload(
                 symbol, price_text, qty_text, event_ms, agg_id, trade_id, maker

@@ -24,6 +24,7 @@ from websockets.frames import Opcode
 from devtools.fakebinance import control
 from devtools.fakebinance.connections import Client, CountingConnection, RouteRefused, parse_route
 from devtools.fakebinance.market import Market
+from devtools.fakebinance.rest import RestApi
 from devtools.fakebinance.wire import server_shutdown_payload, stream_frame, text_frame
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class FakeBinance:
         max_messages_per_second: int = 5,
         max_streams_per_connection: int = 1024,
         max_params_per_request: int = 1024,
+        rest_weight_limit: int = 6000,
     ):
         self.host = host
         self.port = port
@@ -68,6 +70,7 @@ class FakeBinance:
         self.control_message_counts: dict[int, int] = {}  # client id -> requests received, kept after close
 
         self._market = Market()
+        self.rest = RestApi(self._market, weight_limit=rest_weight_limit)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -105,6 +108,11 @@ class FakeBinance:
     def url(self) -> str:
         """The base URL to give the feeder as BINANCE_WS_URL."""
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The base URL to give the feeder as BINANCE_API_URL (REST on the same port)."""
+        return f"http://{self.host}:{self.port}"
 
     def _run(self) -> None:
         try:
@@ -154,6 +162,8 @@ class FakeBinance:
     # --- handshake and connections ---------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request):
+        if request.path.startswith("/api/"):  # REST: a plain HTTP request, answered without a handshake
+            return self.rest.answer(request.path).response(connection)
         try:
             connection.binance_route = parse_route(request.path, self.max_streams_per_connection)
         except RouteRefused as refused:
@@ -335,6 +345,23 @@ class FakeBinance:
             return len(self._clients)
 
         return self._call(send)
+
+    def lose_trades(self, trades: Iterable[tuple[str, Decimal | str | int, int | None]]) -> None:
+        """Trades ``(symbol, price, event_ms)`` the exchange makes whose frames reach nobody (an id gap)."""
+        batch = [(symbol, price, "1", event_ms, None) for symbol, price, event_ms in trades]
+        self._call(self._encode_trades, batch, None)
+
+    def queue_rest_failure(self, status: int = 429, retry_after: float = 1.0, count: int = 1) -> None:
+        """The next ``count`` REST requests get ``status`` (429 or 418) with ``Retry-After``."""
+        self._call(self.rest.queue_failure, status, retry_after, count)
+
+    def rest_requests(self) -> list:
+        """Every REST request so far (``RestRequest``: time, path, params, status)."""
+        return self._call(lambda: list(self.rest.requests))
+
+    def trades(self, symbol: str) -> list[tuple]:
+        """Every trade of ``symbol`` so far: (agg id, price, qty, trade id, time ms, buyer is maker)."""
+        return self._call(lambda: list(self._market.history.get(symbol.upper(), ())))
 
     def drop_all(self, timeout: float = 10.0) -> int:
         """Cut every connection abruptly (no close frame), like a network failure; returns how many."""

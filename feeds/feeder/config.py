@@ -37,5 +37,13 @@ class FeederConfig:
     wake_task: str = "alerts.tasks.evaluate_alerts"
     wake_queue: str = "engine"
     wake_expires: float = 5.0
+    # Binance's REST base URL for backfills (BINANCE_API_URL); None: no backfill, gaps unseen.
+    api_url: str | None = None
+    # Backfill nothing older than this; an older gap is logged and recorded in Redis.
+    backfill_cap_seconds: float = 600.0
+    # How long a symbol's live frames wait for its backfill before the gap is reported and they go on.
+    backfill_hold_seconds: float = 10.0
+    # The share of Binance's REST request-weight limit backfills may use.
+    rest_weight_share: float = 0.5
     # Connection names (heartbeats) are "<name>/<shard>".
     name: str = socket.gethostname()

@@ -7,7 +7,9 @@ pongs them; the pongs count against the rate limit), folds every trade into a
 ``flush_interval``, or at once after a trade past the frontier
 (``frontier.py``). After a drop it reconnects with exponential backoff and
 full jitter (capped, reset once a connection stayed healthy) and resubscribes
-everything.
+everything. With a backfiller, trades are folded in aggregate-id order: a
+frame that is not the next id of its symbol, and every (re)subscription, go
+through the ``Sequencer`` (``sequencing.py``), which backfills what was missed.
 """
 
 import itertools
@@ -26,6 +28,7 @@ from websocket import (
     WebSocketTimeoutException,
 )
 
+from feeds.backfill import Backfiller
 from feeds.binance import (
     Ack,
     ErrorReply,
@@ -34,10 +37,12 @@ from feeds.binance import (
     Trade,
     combined_stream_url,
     parse_message,
+    symbol_of,
 )
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.flusher import Flusher, merge_windows
 from feeds.feeder.pacing import Backoff
+from feeds.feeder.sequencing import Sequencer
 from feeds.feeder.subscriptions import ReconnectNeeded, Subscriptions
 from feeds.windows import PriceWindow
 
@@ -85,7 +90,14 @@ class BufferedReceive:
 class Connection(threading.Thread):
     """One WebSocket to Binance's combined-stream endpoint, kept alive and subscribed."""
 
-    def __init__(self, name: str, config: FeederConfig, flusher: Flusher, streams: Iterable[str] = ()):
+    def __init__(
+        self,
+        name: str,
+        config: FeederConfig,
+        flusher: Flusher,
+        streams: Iterable[str] = (),
+        backfiller: Backfiller | None = None,
+    ):
         super().__init__(name=f"feeder-{name}", daemon=True)
         self.connection_name = name
         self.config = config
@@ -96,6 +108,8 @@ class Connection(threading.Thread):
         self._stopping = threading.Event()
         self._request_ids = itertools.count(1)
         self._windows: dict[str, PriceWindow] = {}
+        # Without a backfiller (no REST URL) trades are folded as they come, gaps unseen.
+        self.sequencer = Sequencer(name, backfiller) if backfiller is not None else None
         # Read by the controller and the flusher (published snapshots, replaced whole).
         self.connected = False
         self.connected_at = 0.0
@@ -213,11 +227,16 @@ class Connection(threading.Thread):
         messages = trades = 0
         messages_at_last_tick = 0
         next_tick = next_flush = 0.0
+        sequencer = self.sequencer
+        if sequencer is not None:
+            last_ids, held = sequencer.last_ids, sequencer.pending
         try:
             while not self._stopping.is_set():
                 now = monotonic()
                 if now >= next_tick:
                     next_tick = now + tick
+                    if sequencer is not None:
+                        sequencer.drain(windows)
                     if now >= next_flush:
                         next_flush = now + config.flush_interval
                         if windows:
@@ -239,12 +258,23 @@ class Connection(threading.Thread):
                     result = parse(frame.data)
                     if type(result) is Trade:
                         trades += 1
-                        symbol, price, event_ms = result
+                        symbol, price, event_ms, agg_id = result
+                        if sequencer is not None and agg_id is not None:
+                            # In id order only: a held symbol or an id that is not the next goes the slow way.
+                            if symbol in held or (
+                                (last := last_ids.get(symbol)) is not None and agg_id != last + 1
+                            ):
+                                sequencer.accept(result, windows)
+                                continue
+                            last_ids[symbol] = agg_id
                         window = windows.get(symbol)
                         if window is None:
-                            windows[symbol] = PriceWindow(symbol, price, price, price, event_ms, event_ms)
+                            windows[symbol] = PriceWindow(
+                                symbol, price, price, price, event_ms, event_ms, agg_id
+                            )
                         else:
                             window.add(price, event_ms)
+                            window.last_id = agg_id
                         if crossed(symbol, price):  # may fire an alert: to Redis now, and wake the engine
                             self.flusher.submit(windows, urgent=True)
                             windows = self._windows = {}
@@ -272,7 +302,10 @@ class Connection(threading.Thread):
         kind = type(result)
         if kind is Ack:
             if subscriptions.on_ack(result):
+                before = self.subscribed_streams
                 self.subscribed_streams = frozenset(subscriptions.subscribed)
+                if self.sequencer is not None:
+                    self.sequencer.subscribed(symbol_of(s) for s in self.subscribed_streams - before)
         elif kind is ErrorReply:
             subscriptions.on_error(result)
         elif kind is ServerShutdown:
@@ -312,7 +345,10 @@ class Connection(threading.Thread):
             if frame.opcode == ABNF.OPCODE_TEXT:
                 result = parse_message(frame.data)
                 if type(result) is Trade:
-                    symbol, price, event_ms = result
+                    if self.sequencer is not None:
+                        self.sequencer.accept(result, self._windows)
+                        continue
+                    symbol, price, event_ms, _ = result
                     merge_windows(self._windows, {symbol: PriceWindow.opened_by(symbol, price, event_ms)})
 
     def _hand_over_windows(self) -> None:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 import redis
 
 from feeds import store
+from feeds.backfill import Backfiller
 from feeds.binance import stream_name, symbol_of
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.connection import Connection
 from feeds.feeder.flusher import Flusher
 from feeds.feeder.frontier import Bounds
+from feeds.rest import BinanceRest
 
 # One logger for the whole feeder: its log lines keep the name operators know.
 logger = logging.getLogger("feeds.feeder")
@@ -56,6 +58,7 @@ class Feeder:
         self.config = config
         # wake: what a crossing calls once its windows are written (default: the engine's task by name).
         self.flusher = Flusher(config, self.heartbeats, client=redis_client, wake=wake)
+        self.backfiller = make_backfiller(config, redis_client)
         self._shards: list[_Shard] = []
         self._assigned: dict[str, _Shard] = {}
         self._retired: list[Connection] = []
@@ -63,6 +66,9 @@ class Feeder:
 
     def start(self) -> "Feeder":
         self.flusher.start()
+        if self.backfiller is not None:
+            self.backfiller.load_last_ids()
+            self.backfiller.start()
         self._started = True
         for connection in self.connections:  # shards made by a follow() before start()
             connection.start()
@@ -77,15 +83,24 @@ class Feeder:
     def connections(self) -> list[Connection]:
         return [c for shard in self._shards for c in shard.connections()]
 
-    def follow(self, symbols: Iterable[str], frontier: Mapping[str, Bounds] | None = None) -> bool:
+    def follow(
+        self,
+        symbols: Iterable[str],
+        frontier: Mapping[str, Bounds] | None = None,
+        armed_since: dict[str, int] | None = None,
+    ) -> bool:
         """Follow exactly these symbols from now on; returns whether the symbol set changed.
 
         ``frontier`` (symbol -> (above, below), ``frontier.py``), when given,
         replaces the one trades are tested against: a symbol left out of it
         never wakes the engine, its windows wait for the regular flush.
+        ``armed_since``: the earliest armed_at (ms) of each symbol's waiting
+        alerts; a newly followed symbol is backfilled from there.
         """
         if frontier is not None:
             self.flusher.frontier.replace(frontier)
+        if self.backfiller is not None and armed_since is not None:
+            self.backfiller.armed_since = dict(armed_since)
         wanted = {stream_name(symbol) for symbol in symbols}
         removed = self._assigned.keys() - wanted
         added = sorted(wanted - self._assigned.keys())
@@ -152,6 +167,8 @@ class Feeder:
             connection.join(max(0.0, deadline - time.monotonic()))
         if self._started:
             self.flusher.stop(max(1.0, deadline - time.monotonic()) + self.config.shutdown_flush_timeout)
+            if self.backfiller is not None:
+                self.backfiller.stop()
         for shard in self._shards:
             self._clear_heartbeat(shard.name)
         logger.info("feeder stopped")
@@ -169,7 +186,7 @@ class Feeder:
         return shard
 
     def _start_connection(self, shard: _Shard) -> Connection:
-        connection = Connection(shard.name, self.config, self.flusher, shard.streams)
+        connection = Connection(shard.name, self.config, self.flusher, shard.streams, self.backfiller)
         if self._started:
             connection.start()
         return connection
@@ -186,3 +203,15 @@ class Feeder:
             store.clear_heartbeat(name, client=self.flusher.client)
         except redis.RedisError as exc:
             logger.debug("heartbeat %s not cleared: %s", name, exc)
+
+
+def make_backfiller(config: FeederConfig, redis_client: redis.Redis | None) -> Backfiller | None:
+    if not config.api_url:
+        return None
+    rest = BinanceRest(config.api_url, weight_share=config.rest_weight_share)
+    return Backfiller(
+        rest,
+        cap_seconds=config.backfill_cap_seconds,
+        hold_seconds=config.backfill_hold_seconds,
+        redis_client=redis_client,
+    )

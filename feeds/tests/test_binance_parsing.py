@@ -15,12 +15,15 @@ def wrapped(line: str, stream: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["aggTrade.jsonl", "trade.jsonl"])
-def test_every_recorded_trade_parses_to_the_exact_price_symbol_and_event_time(name):
+def test_every_recorded_trade_parses_to_the_exact_price_symbol_trade_time_and_aggregate_id(name):
     lines = recorded_lines(name)
     assert len(lines) > 20
     for line in lines:
         raw = json.loads(line)
-        expected = Trade(raw["s"], Decimal(raw["p"]), raw["E"])
+        # The trade time T, which REST's aggTrades also carry (E is the stream's send time).
+        expected = Trade(
+            raw["s"], Decimal(raw["p"]), raw["T"], raw.get("a") if raw["e"] == "aggTrade" else None
+        )
         for frame in (line, line.encode(), wrapped(line, f"{raw['s'].lower()}@{raw['e']}")):
             trade = binance.parse_message(frame)
             assert trade == expected

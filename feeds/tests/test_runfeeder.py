@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -62,6 +63,8 @@ def latest(symbol):
 @pytest.fixture
 def feeder_settings(settings, binance):
     settings.BINANCE_WS_URL = binance.url
+    settings.BINANCE_API_URL = binance.api_url
+    settings.FEEDER_LINGER_SECONDS = 0  # these tests watch unsubscriptions; the linger has its own
     return settings
 
 
@@ -145,6 +148,7 @@ def test_runfeeder_process_flushes_and_exits_cleanly_on_sigterm(binance, tmp_pat
         "DJANGO_SETTINGS_MODULE": "pricealert.test_settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'feeder.sqlite3'}",
         "BINANCE_WS_URL": binance.url,
+        "BINANCE_API_URL": binance.api_url,
         "FEEDER_SYMBOLS_SOURCE": "feeds.tests.symbol_sources.from_file",
         "FEEDER_TEST_SYMBOLS_FILE": str(symbols_file),
         # No periodic flush during the test: the price can only reach Redis through the shutdown flush.
@@ -182,3 +186,39 @@ def test_runfeeder_process_flushes_and_exits_cleanly_on_sigterm(binance, tmp_pat
     assert store.heartbeats() == {}
     assert binance.wait_until(lambda: binance.connection_count == 0)
     assert binance.close_codes == [(1, 1000)]  # a close frame, not a dropped socket
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_created_alert_is_followed_at_once_by_a_push_not_at_the_next_refresh(
+    feeder_settings, binance, alice
+):
+    from alerts.services import alert_create
+
+    with running_runfeeder("--refresh-interval=60"):  # the periodic refresh would take a minute
+        assert binance.wait_for_connections(1)
+        alert_create(user=alice, symbol="BTCUSDT", target_price=Decimal("70000"), direction="above")
+        assert binance.wait_for_subscription("btcusdt@aggTrade", timeout=5)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_symbol_lingers_after_its_last_alert_is_gone_then_leaves(
+    feeder_settings, binance, alice, make_alert
+):
+    feeder_settings.FEEDER_LINGER_SECONDS = 1.5
+    alert = make_alert(alice, symbol="ETHUSDT", target_price="3000")
+    with running_runfeeder():
+        assert binance.wait_for_subscription("ethusdt@aggTrade")
+        Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.TRIGGERED)
+        gone = time.monotonic()
+        assert binance.wait_for_unsubscription("ethusdt@aggTrade", timeout=10)
+        assert time.monotonic() - gone >= 1.4
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_crossing_made_before_the_subscription_is_backfilled_from_armed_at(
+    feeder_settings, binance, alice, make_alert
+):
+    make_alert(alice, symbol="SOLUSDT", target_price="100", direction="below")
+    binance.publish_trade("SOLUSDT", "99.5")  # nobody follows SOLUSDT yet
+    with running_runfeeder():
+        assert wait_for(lambda: latest("SOLUSDT") == Decimal("99.5"))

@@ -135,6 +135,7 @@ class Stack:
             DATABASE_URL=self.process_database_url(self.database.url),
             REDIS_URL=self.redis_url,
             BINANCE_WS_URL=self.binance.url,
+            BINANCE_API_URL=self.binance.api_url,
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             EMAIL_HOST=self.mail.host,
             EMAIL_PORT=str(self.mail.port),

@@ -7,6 +7,9 @@ catalogue lists as TRADING, and hands them to ``feeds.feeder.Feeder``. A source
 that returns a mapping (symbol -> (above, below)) gives the frontier too, and
 crossing trades wake the engine (``feeds.feeder.frontier``); a plain set of
 symbols leaves evaluation to the beat tick.
+A symbol stays followed FEEDER_LINGER_SECONDS after its last waiting alert is
+gone (no unsubscribe/subscribe flapping), and a push on the ``feed:follow``
+Redis channel (the alert service, on commit) makes it re-read the set at once.
 """
 
 import logging
@@ -15,11 +18,13 @@ import threading
 import time
 from collections.abc import Mapping
 
+import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
 
+from feeds import store
 from feeds.binance import MAX_STREAMS_PER_CONNECTION
 from feeds.feeder import Feeder, FeederConfig
 from feeds.models import Symbol
@@ -48,6 +53,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._unfollowable: dict[str, str] = {}
+        self._wanted_at: dict[str, float] = {}
+        self._pubsub = None
+        self.armed_since: dict[str, int] = {}
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.on_signal)
             signal.signal(signal.SIGINT, self.on_signal)
@@ -69,9 +77,12 @@ class Command(BaseCommand):
                     self.refresh_symbols()
                     next_refresh = time.monotonic() + refresh_interval
                 self.feeder.maintain()
-                self.shutdown.wait(min(0.1, refresh_interval))
+                if self.wait_for_push(min(0.1, refresh_interval)):
+                    next_refresh = 0.0
         finally:
             logger.info("runfeeder: shutting down")
+            if self._pubsub is not None:
+                self._pubsub.close()
             self.feeder.stop()
             if threading.current_thread() is not threading.main_thread():
                 connections.close_all()  # a thread's connections would outlive it
@@ -94,7 +105,30 @@ class Command(BaseCommand):
             overrides["max_params_per_request"] = options["batch_size"]
         if options["name"]:
             overrides["name"] = options["name"]
-        return FeederConfig(ws_url=settings.BINANCE_WS_URL, **overrides)
+        return FeederConfig(
+            ws_url=settings.BINANCE_WS_URL,
+            api_url=settings.BINANCE_API_URL,
+            backfill_cap_seconds=settings.FEEDER_BACKFILL_CAP_SECONDS,
+            backfill_hold_seconds=settings.FEEDER_BACKFILL_HOLD_SECONDS,
+            rest_weight_share=settings.FEEDER_REST_WEIGHT_SHARE,
+            **overrides,
+        )
+
+    def wait_for_push(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a ``feed:follow`` push; True if one came."""
+        try:
+            if self._pubsub is None:
+                self._pubsub = store.redis_client().pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(store.FOLLOW_CHANNEL)
+            pushed = self._pubsub.get_message(timeout=timeout) is not None
+            while self._pubsub.get_message(timeout=0) is not None:  # one refresh for a burst
+                pushed = True
+            return pushed
+        except redis.RedisError as exc:
+            logger.debug("runfeeder: no push channel (%s); the periodic refresh goes on", exc)
+            self._pubsub = None
+            self.shutdown.wait(timeout)
+            return False
 
     def refresh_symbols(self) -> bool:
         """Follow the TRADING symbols that have waiting alerts; on any read error keep the current set."""
@@ -103,6 +137,13 @@ class Command(BaseCommand):
             found = self.symbols_source()
             wanted = {symbol.upper() for symbol in found}
             frontier = {s.upper(): bound for s, bound in found.items()} if isinstance(found, Mapping) else {}
+            # The earliest armed_at per symbol, if the source tells it: where a new subscription's
+            # backfill starts.
+            self.armed_since = {
+                symbol.upper(): int(since.timestamp() * 1000)
+                for symbol, since in getattr(found, "armed_since", {}).items()
+                if since is not None
+            }
             statuses = symbol_statuses(sorted(wanted))
         except Exception:
             logger.exception(
@@ -115,7 +156,19 @@ class Command(BaseCommand):
         self.report_unfollowable(
             {symbol: statuses.get(symbol, NOT_IN_CATALOGUE) for symbol in wanted - trading}
         )
-        return self.feeder.follow(trading, {s: frontier[s] for s in trading if s in frontier})
+        followed = self.lingering(trading)
+        # A lingering symbol (no alert waits on it) has no frontier: it never wakes the engine.
+        bounds = {s: frontier[s] for s in followed if s in frontier}
+        return self.feeder.follow(followed, bounds, armed_since=self.armed_since)
+
+    def lingering(self, trading: set[str]) -> set[str]:
+        """``trading`` plus the symbols wanted within the last FEEDER_LINGER_SECONDS."""
+        now = time.monotonic()
+        for symbol in trading:
+            self._wanted_at[symbol] = now
+        linger = settings.FEEDER_LINGER_SECONDS
+        self._wanted_at = {s: at for s, at in self._wanted_at.items() if now - at < linger}
+        return trading | self._wanted_at.keys()
 
     def report_unfollowable(self, unfollowable: dict[str, str]) -> None:
         """Log each symbol with waiting alerts that is not followed, once per status change."""
