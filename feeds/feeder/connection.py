@@ -235,8 +235,10 @@ class Connection(threading.Thread):
                 now = monotonic()
                 if now >= next_tick:
                     next_tick = now + tick
-                    if sequencer is not None:
-                        sequencer.drain(windows)
+                    if sequencer is not None and self._crossed_in(sequencer.drain(windows), windows):
+                        # A backfilled trade past the frontier wakes the engine like a live one.
+                        self.flusher.submit(windows, urgent=True)
+                        windows = self._windows = {}
                     if now >= next_flush:
                         next_flush = now + config.flush_interval
                         if windows:
@@ -297,6 +299,16 @@ class Connection(threading.Thread):
             self._windows = windows
             self.messages_received = messages
             self.trades_received = trades
+
+    def _crossed_in(self, symbols: set[str], windows: dict[str, PriceWindow]) -> bool:
+        """Whether a window of these symbols reaches past the frontier (each side tested)."""
+        crossed = self.flusher.frontier.crossed
+        hits = [
+            crossed(symbol, window.high) | crossed(symbol, window.low)
+            for symbol in symbols
+            if (window := windows.get(symbol)) is not None
+        ]
+        return any(hits)
 
     def _on_control(self, result, subscriptions: Subscriptions) -> None:
         kind = type(result)

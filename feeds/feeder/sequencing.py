@@ -95,8 +95,9 @@ class Sequencer:
             if last is not None or symbol in self.backfiller.armed_since:
                 self._start(symbol, last, None)
 
-    def drain(self, windows: dict[str, PriceWindow]) -> None:
-        """Fold the backfills that arrived, then the frames they held."""
+    def drain(self, windows: dict[str, PriceWindow]) -> set[str]:
+        """Fold the backfills that arrived, then the frames they held; returns their symbols."""
+        drained: set[str] = set()
         while self._results:
             result = self._results.popleft()
             pending = self.pending.get(result.symbol)
@@ -104,6 +105,7 @@ class Sequencer:
                 continue  # superseded
             del self.pending[result.symbol]
             symbol = result.symbol
+            drained.add(symbol)
             last = self.last_ids.get(symbol)
             for agg_id, price, time_ms in result.trades:
                 if last is None or agg_id > last:
@@ -120,6 +122,7 @@ class Sequencer:
                 self.accept(trade, windows)
             if pending.recheck and symbol not in self.pending:
                 self._start(symbol, self.last_ids.get(symbol), None)
+        return drained
 
     def _start(self, symbol: str, after_id: int | None, until_id: int | None) -> _Pending:
         request = Backfill(symbol, after_id, until_id, self._results.append)

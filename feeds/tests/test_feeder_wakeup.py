@@ -121,6 +121,7 @@ class TestFrontier:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_runfeeder_refreshes_the_frontier_from_the_waiting_alerts(settings, binance, alice, make_alert):
     settings.BINANCE_WS_URL = binance.url
+    settings.BINANCE_API_URL = binance.api_url  # a new subscription backfills before it folds
     assert settings.FEEDER_SYMBOLS_SOURCE == "alerts.selectors.waiting_frontiers"
     make_alert(alice, symbol="BTCUSDT", target_price="70000")
     below = make_alert(alice, symbol="BTCUSDT", target_price="60000", direction="below")
@@ -140,3 +141,18 @@ def test_runfeeder_refreshes_the_frontier_from_the_waiting_alerts(settings, bina
         assert wait_for(lambda: [n for n, _ in queued_tasks(store.redis_client(), "engine")] == [EVALUATE])
         Alert.objects.filter(pk=nearer.pk).update(status=Alert.Status.TRIGGERED)
         assert wait_for(lambda: frontier.get("BTCUSDT") == (Decimal("70000"), None))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_crossing_held_for_a_new_subscriptions_backfill_still_wakes_the_engine(
+    settings, binance, alice, make_alert, clean_redis
+):
+    """The first trades of a newly followed symbol wait for its backfill; folded, they are tested too."""
+    settings.BINANCE_WS_URL = binance.url
+    settings.BINANCE_API_URL = binance.api_url
+    make_alert(alice, symbol="BTCUSDT", target_price="70000")
+    with running_runfeeder():
+        assert binance.wait_for_subscription("btcusdt@aggTrade")
+        binance.publish_trade("BTCUSDT", "70000.5")
+        assert wait_for(lambda: engine_queue(clean_redis) == [EVALUATE])
+        assert Decimal("70000.5") in stream_prices("BTCUSDT")
