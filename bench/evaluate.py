@@ -16,6 +16,10 @@ checkpoint; the send tasks are not enqueued, that is timed on its own):
     .venv/bin/python bench/evaluate.py --sqlite --alerts 100000
     (--mix: every alert kind and channels, see load_mix; --explain prints EXPLAIN ANALYZE of the
     engine's statements; --keep keeps the database)
+    .venv/bin/python bench/evaluate.py --concentrated 1000,10000,50000,100000 --fire-ticks 2
+
+--concentrated: for each N, fire ticks of N alerts over --moved symbols against
+N alerts on one symbol, side by side (load_concentrated, distributions).
 
 PostgreSQL: DATABASE_URL names the server (any database on it); the benchmark
 uses a database named ``bench_evaluate`` there. Redis: REDIS_URL (default
