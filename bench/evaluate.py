@@ -16,6 +16,10 @@ checkpoint; the send tasks are not enqueued, that is timed on its own):
     .venv/bin/python bench/evaluate.py --sqlite --alerts 100000
     (--mix: every alert kind and channels, see load_mix; --explain prints EXPLAIN ANALYZE of the
     engine's statements; --keep keeps the database)
+    .venv/bin/python bench/evaluate.py --concentrated 1000,10000,50000,100000 --fire-ticks 2
+
+--concentrated: for each N, fire ticks of N alerts over --moved symbols against
+N alerts on one symbol, side by side (load_concentrated, distributions).
 
 PostgreSQL: DATABASE_URL names the server (any database on it); the benchmark
 uses a database named ``bench_evaluate`` there. Redis: REDIS_URL (default
@@ -42,6 +46,8 @@ BENCH_DATABASE = "bench_evaluate"
 # Alert k of a symbol (k = 0 .. per_symbol-1): `above` for even k at
 # price * (1.01 + STEP * k), `below` for odd k at price * (0.99 - STEP * k).
 STEP = 0.0005
+# The price of every concentrated symbol (--concentrated: all its alerts on it).
+CONCENTRATED_PRICE = Decimal("50000.12345678")
 
 
 def parse_args():
@@ -64,6 +70,14 @@ def parse_args():
         action="store_true",
         help="a mix of all alert kinds (issue 7): cross, repeating, percent, expiring, notes, re-arming "
         "ones cooling down, and email + webhook channels",
+    )
+    parser.add_argument(
+        "--concentrated",
+        type=lambda text: [int(n) for n in text.split(",")],
+        nargs="?",
+        const=[1000, 10_000, 50_000, 100_000],
+        help="fire ticks of N alerts on one symbol against N alerts over --moved symbols, for each N "
+        "(comma-separated; default 1000,10000,50000,100000)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
@@ -238,6 +252,60 @@ def load_mix(args) -> None:
     print(f"mix applied in {time.perf_counter() - started:.1f} s ({kinds})")
 
 
+def concentrated_step(size: int) -> Decimal:
+    """The step between the targets of a concentrated symbol's alerts: all within +-51% of its price."""
+    return Decimal(1) / Decimal(2 * size)
+
+
+def concentrated_symbol(size: int, tick: int) -> str:
+    return f"C{size}N{tick}USDT"
+
+
+def load_concentrated(args) -> None:
+    """``--fire-ticks`` symbols per size in ``--concentrated``, each with ``size`` waiting alerts.
+
+    Alert k of such a symbol: `above` for even k at price * (1.01 + step * k),
+    `below` for odd k at price * (0.99 - step * k), step = 1 / (2 * size), over
+    all users; ANALYZE afterwards, as after the spread load.
+    """
+    from django.db import connection
+
+    postgres = connection.vendor == "postgresql"
+    started = time.perf_counter()
+    total = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM accounts_user")
+        first_user = cursor.fetchone()[0]
+        series = (
+            "generate_series(0, %s - 1) k"
+            if postgres
+            else "(WITH RECURSIVE g(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM g WHERE k < %s - 1) "
+            "SELECT k FROM g)"
+        )
+        day_ago = "now() - interval '1 day'" if postgres else "datetime('now', '-1 day')"
+        for size in args.concentrated:
+            step = concentrated_step(size)
+            # With --explain, one more symbol of the largest size: explain_concentrated's.
+            spare = args.explain and size == max(args.concentrated)
+            for tick in range(args.fire_ticks + spare):
+                cursor.execute(
+                    f"""
+                    INSERT INTO alerts_alert
+                        (user_id, symbol, direction, target_price, status, created_at, armed_at)
+                    SELECT %s + (k %% %s), %s,
+                           CASE WHEN k %% 2 = 0 THEN 'above' ELSE 'below' END,
+                           round(CASE WHEN k %% 2 = 0 THEN {CONCENTRATED_PRICE} * (1.01 + {step} * k)
+                                      ELSE {CONCENTRATED_PRICE} * (0.99 - {step} * k) END, 8),
+                           'created', {day_ago}, {day_ago}
+                    FROM {series}
+                    """,
+                    [first_user, args.users, concentrated_symbol(size, tick), size],
+                )
+                total += size
+        cursor.execute("ANALYZE")
+    print(f"loaded {total:,} concentrated alerts in {time.perf_counter() - started:.1f} s")
+
+
 def settle() -> None:
     """Let the freshly loaded database settle before timing, as a running one would be.
 
@@ -264,24 +332,33 @@ def tick_windows(symbols: list[int], flushes: int, now_ms: int, *, fire_per_symb
     price, inside every alert's range; with it, the last flush reaches exactly
     far enough to cross that many alerts of each symbol (half above, half below).
     """
+    moved = [(f"S{s}USDT", base_price(s), Decimal(str(STEP))) for s in symbols]
+    return _windows(moved, flushes, now_ms, fire_per_symbol)
+
+
+def concentrated_windows(symbol: str, size: int, flushes: int, now_ms: int):
+    """One tick's stream entries on one concentrated symbol (``load_concentrated``) firing all its alerts."""
+    return _windows([(symbol, CONCENTRATED_PRICE, concentrated_step(size))], flushes, now_ms, size)
+
+
+def _windows(moved: list[tuple[str, Decimal, Decimal]], flushes: int, now_ms: int, fire_per_symbol: int):
+    """``flushes`` windows per (symbol, base price, step between its alerts' targets)."""
     from feeds.windows import PriceWindow
 
     entries = []
     for f in range(flushes):
         windows = []
-        for s in symbols:
-            p = base_price(s)
+        for symbol, p, step in moved:
             high = p * Decimal("1.004") - Decimal(f) / 1000
             low = p * Decimal("0.996") + Decimal(f) / 1000
             if fire_per_symbol and f == flushes - 1:
                 # crosses above k = 0, 2, .., fire-2 and below k = 1, 3, .., fire-1, with
                 # half a step to spare (SQLite compares as floats)
-                step = Decimal(str(STEP))
                 high = p * (Decimal("1.01") + step * (fire_per_symbol - 2) + step / 2)
                 low = p * (Decimal("0.99") - step * (fire_per_symbol - 1) - step / 2)
             high, low = round(high, 8), round(low, 8)
             ms = now_ms + f * 200
-            windows.append(PriceWindow(f"S{s}USDT", high, low, (high + low) / 2, ms - 150, ms))
+            windows.append(PriceWindow(symbol, high, low, (high + low) / 2, ms - 150, ms))
         entries.append(windows)
     return entries
 
@@ -315,8 +392,6 @@ def naive_tick(entries) -> int:
 
 
 def explain(entries, fire_symbol: int, fire_per_symbol: int) -> None:
-    from django.db import connection, transaction
-
     from alerts import engine
 
     windows = [w for ws in entries for w in ws]
@@ -330,23 +405,97 @@ def explain(entries, fire_symbol: int, fire_per_symbol: int) -> None:
         int(time.time() * 1000),
         fire_per_symbol=fire_per_symbol,
     )
-    fire_by_symbol: dict[str, list] = {}
-    for w in (w for ws in fire_windows for w in ws):
-        fire_by_symbol.setdefault(w.symbol, []).append(w)
+    show_plan(
+        f"crossing probes, {len(extremes)} moved symbols (no-fire tick)", *engine.crossing_query(extremes)
+    )
+    show_plan(
+        f"trigger UPDATE, 100 symbols, {fire_per_symbol // 2} above alerts each",
+        *engine.trigger_query("above", by_symbol(fire_windows)),
+    )
+
+
+def by_symbol(entries) -> dict[str, list]:
+    grouped: dict[str, list] = {}
+    for w in (w for ws in entries for w in ws):
+        grouped.setdefault(w.symbol, []).append(w)
+    return grouped
+
+
+def show_plan(title: str, sql: str, params: list) -> None:
+    """Print the plan of one statement, run (PostgreSQL: EXPLAIN ANALYZE) and rolled back."""
+    from django.db import connection, transaction
+
     prefix = "EXPLAIN (ANALYZE, BUFFERS) " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
-    for title, (sql, params) in [
-        (f"crossing probes, {len(extremes)} moved symbols (no-fire tick)", engine.crossing_query(extremes)),
-        (
-            f"trigger UPDATE, 100 symbols, {fire_per_symbol // 2} above alerts each",
-            engine.trigger_query("above", fire_by_symbol),
-        ),
-    ]:
-        print(f"\n-- {title}")
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(prefix + sql, params)
-            for row in cursor.fetchall():
-                print("   ", " ".join(str(c) for c in row))
-            transaction.set_rollback(True)
+    print(f"\n-- {title}")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(prefix + sql, params)
+        for row in cursor.fetchall():
+            print("   ", " ".join(str(c) for c in row))
+        transaction.set_rollback(True)
+
+
+def now() -> int:
+    return int(time.time() * 1000)
+
+
+def timed_fire_tick(entries, expected: int) -> float:
+    """Seconds of one whole tick over these stream entries, which must fire ``expected`` alerts."""
+    from alerts import engine
+
+    write_tick(entries)
+    started = time.perf_counter()
+    result = engine.evaluate_pending()
+    elapsed = time.perf_counter() - started
+    assert result.fired == expected, (result, expected)
+    return elapsed
+
+
+def distributions(args, symbols: list[int], next_symbol: int, per_symbol: int) -> int:
+    """For each N of --concentrated: N alerts fired over --moved symbols against N on one symbol.
+
+    The ticks alternate (spread, concentrated, spread, ...) so that both see the
+    same moments of a shared machine. Returns the next unused spread symbol.
+    """
+    print(
+        f"\nfire ticks by distribution ({args.fire_ticks} ticks each, medians; whole ticks with "
+        "their Notification rows):"
+    )
+    spread_title = f"over {args.moved} symbols"
+    print(f"{'fired':>9} | {spread_title:>18} | {'on one symbol':>14} | per alert (spread / one)")
+    for size in args.concentrated:
+        # The spread case needs size / moved alerts on each of moved * fire_ticks unused symbols.
+        fits = size // args.moved <= per_symbol and next_symbol + args.moved * args.fire_ticks <= len(symbols)
+        spread, concentrated = [], []
+        for tick in range(args.fire_ticks):
+            if fits:
+                moved = symbols[next_symbol : next_symbol + args.moved]
+                next_symbol += args.moved
+                entries = tick_windows(moved, args.flushes, now(), fire_per_symbol=size // args.moved)
+                spread.append(timed_fire_tick(entries, size))
+            entries = concentrated_windows(concentrated_symbol(size, tick), size, args.flushes, now())
+            concentrated.append(timed_fire_tick(entries, size))
+        b = statistics.median(concentrated)
+        a = statistics.median(spread) if spread else None
+        print(
+            f"{size:>9,} | {ms(a) if a else 'not enough alerts':>18} | {ms(b):>14} | "
+            f"{f'{a / size * 1e6:.1f}' if a else '-'} us / {b / size * 1e6:.1f} us"
+        )
+    return next_symbol
+
+
+def explain_concentrated(args) -> None:
+    """The plans of the trigger UPDATE (one per direction) on the spare concentrated symbol of the
+    largest size (loaded with --explain, never fired)."""
+    from alerts import engine
+
+    size = max(args.concentrated)
+    symbol = concentrated_symbol(size, args.fire_ticks)
+    entries = concentrated_windows(symbol, size, args.flushes, int(time.time() * 1000))
+    for direction in ("above", "below"):
+        show_plan(
+            f"trigger UPDATE, one symbol, {size // 2:,} {direction} alerts of {size:,}",
+            *engine.trigger_query(direction, by_symbol(entries)),
+        )
 
 
 def ms(seconds: float) -> str:
@@ -372,6 +521,8 @@ def main() -> None:
         load(args)
         if args.mix:
             load_mix(args)
+        if args.concentrated:
+            load_concentrated(args)
         settle()
         store.redis_client().delete(store.WINDOW_STREAM)
         engine.evaluate_pending()  # create the checkpoint
@@ -455,12 +606,16 @@ def main() -> None:
         queue_client.delete("celery")
         print(f"enqueue {len(enqueued):,} send tasks after commit: {ms(enqueue)}")
 
+        if args.concentrated:
+            next_symbol = distributions(args, symbols, next_symbol, per_symbol)
         if args.explain:
             explain(
                 tick_windows(list(range(args.moved)), args.flushes, int(time.time() * 1000)),
                 next_symbol,
                 fire_per_symbol,
             )
+            if args.concentrated:
+                explain_concentrated(args)
     finally:
         if not args.keep:
             drop(maintenance, url)
