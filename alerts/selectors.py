@@ -259,6 +259,14 @@ def evaluation_checkpoints() -> list[EvaluationCheckpoint]:
     return list(EvaluationCheckpoint.objects.order_by("name"))
 
 
+def oldest_checkpoint() -> str | None:
+    """The stream id every evaluator has read up to (committed); "0": one read nothing; None: no evaluator."""
+    ids = list(EvaluationCheckpoint.objects.values_list("stream_id", flat=True))
+    if not ids:
+        return None
+    return min(ids, key=lambda stream_id: tuple(int(part) for part in [*stream_id.split("-"), "0"][:2]))
+
+
 def waiting_alert_counts() -> tuple[int, int]:
     """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
     waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)

@@ -8,7 +8,6 @@ inside its transaction, so the cached list pages are dropped on commit.
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,8 +25,9 @@ from alerts.models import (
     Channel,
 )
 from feeds.models import Symbol
+from feeds.prices import PriceUnavailable, current_price
 from feeds.selectors import symbol_get
-from feeds.store import announce_symbols, latest_price
+from feeds.store import announce_symbols
 
 
 class AlertNotEditable(Exception):
@@ -66,24 +66,19 @@ def _check_target_price(listing: Symbol, target_price: Decimal, *, field: str = 
 
 def _inferred_direction(symbol: str, target_price: Decimal) -> str:
     try:
-        latest = latest_price(symbol)
-    except redis.RedisError:
-        latest = None
-    if latest is None:
+        price = current_price(symbol)
+    except PriceUnavailable as exc:
+        raise ValidationError(
+            {"direction": f'{exc} The direction cannot be inferred: send "direction": "above" or "below".'}
+        ) from exc
+    if target_price == price:
         raise ValidationError(
             {
-                "direction": f"No price is known for {symbol} yet, so the direction cannot be inferred: "
+                "direction": f"The target equals the current price of {symbol} ({_plain(price)}): "
                 'send "direction": "above" or "below".'
             }
         )
-    if target_price == latest.price:
-        raise ValidationError(
-            {
-                "direction": f"The target equals the current price of {symbol} ({_plain(latest.price)}): "
-                'send "direction": "above" or "below".'
-            }
-        )
-    return Alert.Direction.ABOVE if target_price > latest.price else Alert.Direction.BELOW
+    return Alert.Direction.ABOVE if target_price > price else Alert.Direction.BELOW
 
 
 class AlertLimitReached(Exception):
@@ -92,12 +87,9 @@ class AlertLimitReached(Exception):
 
 def _latest_price(symbol: str, purpose: str) -> Decimal:
     try:
-        latest = latest_price(symbol)
-    except redis.RedisError:
-        latest = None
-    if latest is None:
-        raise ValidationError({purpose: f"No price is known for {symbol} yet: try again in a moment."})
-    return latest.price
+        return current_price(symbol)
+    except PriceUnavailable as exc:
+        raise ValidationError({purpose: f"{exc} Try again in a moment."}) from exc
 
 
 def percent_target(reference: Decimal, change_percent: Decimal) -> Decimal:

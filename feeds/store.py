@@ -5,7 +5,17 @@ Layout (all under REDIS_URL):
   string, exactly as Binance sent it) and its event time ``E`` in ms.
 - ``prices``: one append-only stream; each entry is one flush of the feeder and
   holds one field per symbol that traded: ``SYMBOL -> "high low last first_ms last_ms"``.
-  Capped with ``MAXLEN ~`` so Redis memory stays bounded.
+  The engine trims it by id up to the oldest committed checkpoint of all its
+  evaluators (``trim_stream_before``), never past it; the feeder's own
+  ``MAXLEN ~`` cap is only a safety bound on Redis memory (about a day of
+  flushes): reaching it means the engine was down that long, and the engine
+  reports the entries it lost (``record_stream_loss``).
+- ``feed:flushed_through``: the feeder's event-time watermark, in ms: every
+  trade it received before that instant is in the stream. Written in the same
+  MULTI as the windows (and with the heartbeats while nothing is held), so a
+  flush held in a Redis retry holds it back too; alerts expire only up to it.
+- ``engine:stream_loss``: a hash of evaluator name -> the last time it found
+  entries gone from under its checkpoint, for operators (expires after a day).
 - ``feed:heartbeat``: a hash of connection name -> unix time of its last message.
 - ``feed:epoch``: the running feeder's marker; missing means Redis restarted empty.
 - ``engine:wake``: set (NX) by the feeder when it queued a wake-up tick for the
@@ -40,9 +50,15 @@ EPOCH_KEY = "feed:epoch"
 LAST_IDS_KEY = "feed:last_ids"
 GAPS_KEY = "feed:gaps"
 FOLLOW_CHANNEL = "feed:follow"
-# About a day of flushes at 5 per second: the engine can be down that long and
-# still replay every window it missed.
+# The safety bound only (the engine trims what it has read): about a day of
+# flushes at 5 per second, so the engine can be down that long and still replay
+# every window it missed; past it the engine reports the loss.
 WINDOW_STREAM_MAXLEN = 500_000
+WATERMARK_KEY = "feed:flushed_through"
+# A feeder gone this long stops holding expiry back: alerts expire by the clock again.
+WATERMARK_TTL_SECONDS = 600
+STREAM_LOSS_KEY = "engine:stream_loss"
+STREAM_LOSS_TTL_SECONDS = 24 * 3600
 WAKE_KEY = "engine:wake"
 # A wake-up whose tick never came (its message expired unread, no engine is
 # running) stops blocking the next one after this long; the beat clears it sooner.
@@ -92,18 +108,26 @@ def write_windows(
 
 
 def write_windows_marked(
-    windows: list[PriceWindow], marker: str, client: redis.Redis | None = None
+    windows: list[PriceWindow],
+    marker: str,
+    client: redis.Redis | None = None,
+    *,
+    through_ms: int | None = None,
 ) -> tuple[str | None, bool]:
     """``write_windows`` that also tells whether Redis lost its data since the writer's last write.
 
     The writer's ``marker`` (set once, never expiring) rides in the same MULTI;
     finding it missing means this Redis was restarted empty (or flushed) since:
     returns (entry id, True) then, and the feeder writes its recent windows again.
+    ``through_ms``: the watermark these windows complete (every trade received
+    before it), moved in the same MULTI.
     """
     pipe = (client or redis_client()).pipeline(transaction=True)
     pipe.set(EPOCH_KEY, marker, nx=True)
     if windows:
         _queue_windows(pipe, windows)
+    if through_ms is not None:
+        pipe.set(WATERMARK_KEY, through_ms, ex=WATERMARK_TTL_SECONDS)
     results = pipe.execute()
     return (results[1] if windows else None), bool(results[0])
 
@@ -141,10 +165,7 @@ def read_windows(
     """Stream entries strictly after ``after_id`` ("0" for the beginning), oldest first."""
     client = client or redis_client()
     entries = client.xrange(WINDOW_STREAM, min=f"({after_id}" if after_id != "0" else "-", count=count)
-    return [
-        (entry_id, [PriceWindow.decode(symbol, encoded) for symbol, encoded in fields.items()])
-        for entry_id, fields in entries
-    ]
+    return _decoded(entries)
 
 
 def last_trade_ids(client: redis.Redis | None = None) -> dict[str, int]:
@@ -174,11 +195,71 @@ def write_heartbeat(connection: str, at: float, client: redis.Redis | None = Non
     client.hset(HEARTBEAT_KEY, connection, repr(at))
 
 
-def write_heartbeats(beats: dict[str, float], client: redis.Redis | None = None) -> None:
-    """Several connections' heartbeats in one round trip."""
-    if beats:
-        client = client or redis_client()
-        client.hset(HEARTBEAT_KEY, mapping={name: repr(at) for name, at in beats.items()})
+def write_heartbeats(
+    beats: dict[str, float], client: redis.Redis | None = None, *, through_ms: int | None = None
+) -> None:
+    """Several connections' heartbeats in one round trip; ``through_ms``: the watermark (nothing held)."""
+    if beats or through_ms is not None:
+        pipe = (client or redis_client()).pipeline(transaction=True)
+        if beats:
+            pipe.hset(HEARTBEAT_KEY, mapping={name: repr(at) for name, at in beats.items()})
+        if through_ms is not None:
+            pipe.set(WATERMARK_KEY, through_ms, ex=WATERMARK_TTL_SECONDS)
+        pipe.execute()
+
+
+def flushed_through(client: redis.Redis | None = None) -> datetime | None:
+    """The feeder's watermark: every trade received before it is in the stream; None: no feeder lately."""
+    value = (client or redis_client()).get(WATERMARK_KEY)
+    return ms_to_datetime(int(value)) if value else None
+
+
+def trim_stream_before(min_id: str, client: redis.Redis | None = None) -> int:
+    """Remove the stream entries strictly before ``min_id`` (XTRIM MINID, exact); how many went."""
+    if min_id == "0":
+        return 0
+    return (client or redis_client()).xtrim(WINDOW_STREAM, minid=min_id, approximate=False)
+
+
+def read_windows_from(
+    checkpoint: str, count: int = 1000, client: redis.Redis | None = None
+) -> tuple[list[tuple[str, list[PriceWindow]]], str | None]:
+    """``read_windows`` after ``checkpoint``, and the stream's first entry id if the checkpoint entry is gone.
+
+    The engine never trims its own checkpoint entry, so from any checkpoint but
+    "0" the read (inclusive, in the same round trip) starts with it; when it
+    does not, entries were lost from under the checkpoint (Redis lost its data,
+    or the safety bound trimmed them): the second value is the first id left
+    (or "" for an empty stream), else None.
+    """
+    if checkpoint == "0":
+        return read_windows("0", count=count, client=client), None
+    client = client or redis_client()
+    entries = client.xrange(WINDOW_STREAM, min=checkpoint, count=count + 1)
+    if entries and entries[0][0] == checkpoint:
+        return _decoded(entries[1:]), None
+    return _decoded(entries[:count]), (entries[0][0] if entries else "")
+
+
+def _decoded(entries) -> list[tuple[str, list[PriceWindow]]]:
+    return [
+        (entry_id, [PriceWindow.decode(symbol, encoded) for symbol, encoded in fields.items()])
+        for entry_id, fields in entries
+    ]
+
+
+def record_stream_loss(evaluator: str, description: str, client: redis.Redis | None = None) -> None:
+    """Record that an evaluator found stream entries lost before it read them (``engine:stream_loss``)."""
+    pipe = (client or redis_client()).pipeline(transaction=True)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    pipe.hset(STREAM_LOSS_KEY, evaluator, f"{stamp} {description}")
+    pipe.expire(STREAM_LOSS_KEY, STREAM_LOSS_TTL_SECONDS)
+    pipe.execute()
+
+
+def stream_losses(client: redis.Redis | None = None) -> dict[str, str]:
+    """Evaluator name -> its last reported stream loss (within the last day)."""
+    return dict((client or redis_client()).hgetall(STREAM_LOSS_KEY))
 
 
 def clear_heartbeat(connection: str, client: redis.Redis | None = None) -> None:

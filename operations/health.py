@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts.selectors import last_evaluated_at
-from feeds.store import heartbeats, redis_client
+from feeds.store import heartbeats, redis_client, stream_losses
 
 
 def database_ok() -> bool:
@@ -51,6 +51,15 @@ def feed_status() -> dict:
     }
 
 
+def stream_status() -> dict:
+    """Price stream entries the engine found lost before it read them (within the last day), by evaluator."""
+    try:
+        losses = stream_losses()
+    except Exception:
+        return {"status": "unknown", "losses": {}}
+    return {"status": "lost_entries" if losses else "ok", "losses": losses}
+
+
 def evaluation_status() -> dict:
     """When the alert engine (celery beat + worker) last finished a tick, and how long ago."""
     try:
@@ -79,6 +88,7 @@ class HealthView(APIView):
         }
         body["feed"] = feed_status()
         body["evaluation"] = evaluation_status()
-        if healthy and body["feed"]["status"] == "stale":
+        body["stream"] = stream_status()
+        if healthy and (body["feed"]["status"] == "stale" or body["stream"]["status"] == "lost_entries"):
             body["status"] = "degraded"  # still 200: the API serves, only fresh prices are missing
         return Response(body, status=200 if healthy else 503)

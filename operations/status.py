@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from alerts.selectors import evaluation_checkpoints, notification_backlog, waiting_alert_counts
-from feeds.store import WINDOW_STREAM, heartbeats, redis_client
+from feeds.store import WINDOW_STREAM, heartbeats, redis_client, stream_losses
 
 
 @dataclass
@@ -45,6 +45,8 @@ class Status:
     heartbeats: list[Heartbeat] = field(default_factory=list)
     stream_entries: int | None = None
     last_flush_age_seconds: float | None = None
+    # evaluator -> when and where it found stream entries lost before it read them (last day)
+    stream_losses: dict[str, str] = field(default_factory=dict)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     waiting_alerts: int | None = None
     waiting_symbols: int | None = None
@@ -82,6 +84,7 @@ def _read_redis(status: Status) -> None:
         for name, at in sorted(heartbeats(client).items())
     ]
     status.stream_entries = client.xlen(WINDOW_STREAM)
+    status.stream_losses = stream_losses(client)
     last = client.xrevrange(WINDOW_STREAM, count=1)
     if last:
         last_ms = int(last[0][0].split("-", 1)[0])

@@ -204,6 +204,9 @@ FEEDER_FLUSH_SECONDS = env.float("FEEDER_FLUSH_SECONDS", default=0.2)
 BINANCE_API_URL = env.str("BINANCE_API_URL", default="https://api.binance.com")
 FEEDER_BACKFILL_CAP_SECONDS = env.float("FEEDER_BACKFILL_CAP_SECONDS", default=600.0)
 FEEDER_BACKFILL_HOLD_SECONDS = env.float("FEEDER_BACKFILL_HOLD_SECONDS", default=10.0)
+# A percent alert's reference or an inferred direction uses the feeder's latest price only if at
+# most this old; otherwise the price is asked from Binance REST (ticker/price) at BINANCE_API_URL.
+ALERTS_PRICE_MAX_AGE_SECONDS = env.float("ALERTS_PRICE_MAX_AGE_SECONDS", default=10.0)
 FEEDER_REST_WEIGHT_SHARE = env.float("FEEDER_REST_WEIGHT_SHARE", default=0.5)
 FEEDER_LINGER_SECONDS = env.float("FEEDER_LINGER_SECONDS", default=600.0)
 FEEDER_REFRESH_SECONDS = env.float("FEEDER_REFRESH_SECONDS", default=1.5)

@@ -11,6 +11,12 @@ chapters, in the order a batch runs them:
    Notification rows of what fired in the same transaction (the outbox);
 5. move the checkpoint and commit (``_save_checkpoint``); on commit the outbox
    enqueues the sends.
+
+After the tick, the stream is trimmed up to the oldest committed checkpoint of
+all evaluators (``_trim_read_entries``), never past it. A checkpoint entry
+found gone means entries were lost unread: logged and recorded for operators
+(``_report_loss``). With nothing to read, alerts expire by the clock, but
+never past the feeder's event-time watermark (``expiry_horizon``).
 """
 
 import logging
@@ -24,6 +30,7 @@ from django.utils import timezone
 from alerts.dialect import dialect
 from alerts.engine.evaluation import evaluate_with_expiry, expire_alerts
 from alerts.models import EvaluationCheckpoint
+from alerts.selectors import oldest_checkpoint
 from feeds import store
 
 logger = logging.getLogger(__name__)
@@ -69,18 +76,49 @@ def evaluate_pending(
         total_fired += fired
         if entries < batch_entries or time.monotonic() - started >= max_seconds:
             break
+    _trim_read_entries()
     return TickResult(entries=total_entries, fired=total_fired, batches=batches, stream_id=stream_id)
+
+
+def _trim_read_entries() -> None:
+    """Drop the stream entries every evaluator has read (committed), keeping the oldest checkpoint's own.
+
+    Kept, it tells a later read that nothing was lost from under it. An
+    evaluator at "0" (never read) keeps everything; the feeder's MAXLEN safety
+    bound still applies.
+    """
+    oldest = oldest_checkpoint()
+    if oldest is not None:
+        store.trim_stream_before(oldest)
+
+
+def expiry_horizon(now: datetime) -> datetime:
+    """How far alerts may expire by the clock: ``now`` less the grace, but not past the feeder's watermark.
+
+    The watermark is when the feeder last collected what it has written: a
+    window held in a Redis retry holds it back, so the alert it crosses is
+    still waiting when it lands. No watermark (no feeder for
+    ``store.WATERMARK_TTL_SECONDS``): the clock alone.
+    """
+    watermark = store.flushed_through()
+    until = now if watermark is None else min(now, watermark)
+    return until - EXPIRY_GRACE
 
 
 def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, int, str]:
     """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint."""
     with transaction.atomic():
         after_id = _lock_checkpoint(name, now)
-        entries = store.read_windows(after_id, count=batch_entries)
+        entries, first_left = store.read_windows_from(after_id, count=batch_entries)
+        if first_left is not None:
+            _report_loss(name, after_id, first_left)
+            if not first_left:
+                # Nothing at or after the checkpoint: a replaced Redis (or one whose clock went
+                # back) writes ids behind it; read the stream from its start, not never again.
+                after_id = "0"
         if not entries:
-            after_id = _behind_a_new_stream(after_id)
-            # Caught up: what is past its expiry (less the grace) expires by the clock.
-            expire_alerts(now - EXPIRY_GRACE)
+            # Caught up: what is past its expiry (less the grace, up to the watermark) expires.
+            expire_alerts(expiry_horizon(now))
             _save_checkpoint(name, after_id, fired=0)
             return 0, 0, after_id
         fired = evaluate_with_expiry([window for _, windows in entries for window in windows])
@@ -109,25 +147,15 @@ def _lock_checkpoint(name: str, now: datetime) -> str:
     return row[0]
 
 
-def _behind_a_new_stream(after_id: str) -> str:
-    """The checkpoint to keep when nothing was read: "0" if the stream now ends before it.
-
-    Stream ids are the Redis server's clock. A replaced Redis (or one whose
-    clock went back) would otherwise leave the checkpoint ahead of every new
-    entry and the engine reading nothing, silently, for ever.
-    """
-    if after_id == "0":
-        return after_id
-    newest = store.redis_client().xrevrange(store.WINDOW_STREAM, count=1)
-    if newest and _entry_key(newest[0][0]) < _entry_key(after_id):
-        logger.warning("The price stream restarted behind checkpoint %s: reading it from the start", after_id)
-        return "0"
-    return after_id
-
-
-def _entry_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
+def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
+    """Entries after the checkpoint may have gone unread: say so in the log and to operators."""
+    where = f"the stream now starts at {first_left}" if first_left else "nothing is left at or after it"
+    description = f"checkpoint {checkpoint} was gone, {where}: entries after it may be lost"
+    logger.error("Evaluator %s: %s (Redis lost its data, or the safety bound trimmed it)", name, description)
+    try:
+        store.record_stream_loss(name, description)
+    except Exception as exc:  # the log line stands; the tick goes on
+        logger.warning("could not record the stream loss: %s", exc)
 
 
 def _save_checkpoint(name: str, stream_id: str, *, fired: int) -> None:

@@ -12,6 +12,11 @@ When Redis fails it keeps merging and retries with backoff, so no window is
 ever dropped and receiving never waits for Redis. If Redis comes back empty
 (a restart without persistence), it writes the last ``replay_seconds`` of
 windows again: the engine may not have read them yet.
+
+Each write also moves the event-time watermark (``store.WATERMARK_KEY``) to
+the moment the flusher collected what it writes, in the same MULTI; with
+nothing held, the heartbeat moves it too. Windows held in a Redis retry hold
+the watermark back, and the engine expires alerts only up to it.
 """
 
 import contextlib
@@ -65,6 +70,7 @@ class Flusher(threading.Thread):
         self.flushes = 0
         self.windows_written = 0
         self.last_entry_id: str | None = None
+        self._collected_ms = 0  # wall clock when the windows being written were collected
         self._failing_since: float | None = None
         # Replay after Redis lost its data: our marker in Redis, and what we wrote lately.
         self._marker = uuid.uuid4().hex
@@ -95,6 +101,7 @@ class Flusher(threading.Thread):
             with self._lock:
                 incoming, self._incoming = self._incoming, {}
                 urgent, self._urgent = self._urgent, False
+                self._collected_ms = int(time.time() * 1000)
             merge_windows(self._unsent, incoming)
             self._wake_due = self._wake_due or urgent
             now = time.monotonic()
@@ -115,7 +122,9 @@ class Flusher(threading.Thread):
     def _write_unsent(self) -> bool:
         windows = list(self._unsent.values())
         try:
-            written = store.write_windows_marked(windows, self._marker, client=self.client)
+            written = store.write_windows_marked(
+                windows, self._marker, client=self.client, through_ms=self._collected_ms
+            )
             self.last_entry_id, emptied = written
             self._replay_due = self._replay_due or (emptied and bool(self._recent))
             if self._replay_due:
@@ -188,10 +197,10 @@ class Flusher(threading.Thread):
 
     def _write_heartbeats(self) -> None:
         beats = self.heartbeat_source()
-        if not beats:
-            return
+        # Nothing held: every trade collected so far is written (none followed: expiry by the clock).
+        through_ms = None if self._unsent else self._collected_ms
         try:
-            store.write_heartbeats(beats, client=self.client)
+            store.write_heartbeats(beats, client=self.client, through_ms=through_ms)
         except redis.RedisError as exc:
             logger.debug("heartbeat not written: %s", exc)
 

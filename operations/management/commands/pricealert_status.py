@@ -75,6 +75,8 @@ class Command(BaseCommand):
             lines.append(row("feed", f"{state} {beat.connection}: last message {age} ago"))
         flush = seconds(status.last_flush_age_seconds)
         lines.append(row("price stream", f"{status.stream_entries} entries, last flush {flush} ago"))
+        for evaluator, loss in sorted(status.stream_losses.items()):
+            lines.append(row("price stream", f"{bad('LOST ENTRIES')} evaluator {evaluator}: {loss}"))
         return lines
 
     def alert_lines(self, status: Status) -> list[str]:
