@@ -5,6 +5,8 @@ failure may be a passing outage: retried like an SMTP error. A URL Apprise
 cannot parse is refused when the channel is made, and is permanent at send time.
 """
 
+import contextlib
+
 from django.core.exceptions import ValidationError
 
 from alerts.delivery.errors import NotificationError
@@ -33,6 +35,11 @@ def check_url(url: str) -> str:
 
 def new_secret() -> str:
     return ""
+
+
+def session():
+    """Nothing shared: Apprise opens its own connections per service."""
+    return contextlib.nullcontext()
 
 
 def send(channel, message: Message, *, connection=None) -> None:

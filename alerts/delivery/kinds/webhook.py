@@ -12,11 +12,13 @@ timestamp (Unix seconds) is sent in ``X-Pricealert-Timestamp``. Receivers
 recompute it over the raw body and reject old timestamps (replays).
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -55,8 +57,18 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+@contextlib.contextmanager
+def session() -> Iterator[requests.Session]:
+    """A batch's HTTP session: a connection to a host is kept alive for its next webhooks."""
+    with requests.Session() as http:
+        yield http
+
+
 def send(channel, message: Message, *, connection=None) -> None:
-    """POST the message's JSON payload, signed; raises NotificationError unless a 2xx answers."""
+    """POST the message's JSON payload, signed; raises NotificationError unless a 2xx answers.
+
+    ``connection``: a batch's ``session()``, else a request of its own.
+    """
     body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -68,7 +80,7 @@ def send(channel, message: Message, *, connection=None) -> None:
     }
     timeout = settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS
     try:
-        response = requests.post(
+        response = (connection or requests).post(
             channel.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
         )
     except requests.Timeout as exc:
