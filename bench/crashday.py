@@ -37,8 +37,6 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import redis  # noqa: E402
-
 from tests.e2e import harness  # noqa: E402
 
 SYMBOL = "BTCUSDT"
@@ -81,11 +79,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=None, help="run the processes from this checkout")
     args = parser.parse_args()
 
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
-    if redis_url.rstrip("/").endswith("/0") or redis_url.count("/") < 3:
-        sys.exit("give the benchmark a Redis database of its own (REDIS_URL=redis://host:port/N, N != 0)")
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+    redis_url, client = harness.benchmark_redis()
     if args.code:
         harness.PROJECT_DIR = args.code.resolve()
 

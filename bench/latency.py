@@ -28,9 +28,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import redis  # noqa: E402
-
-from tests.e2e.harness import Stack  # noqa: E402
+from tests.e2e.harness import Stack, benchmark_redis  # noqa: E402
 
 
 def trading_usdt_symbols(count: int) -> list[str]:
@@ -53,11 +51,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="ALERTS_EVALUATE_INTERVAL")
     args = parser.parse_args()
 
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
-    if redis_url.rstrip("/").endswith("/0") or redis_url.count("/") < 3:
-        sys.exit("give the benchmark a Redis database of its own (REDIS_URL=redis://host:port/N, N != 0)")
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
+    redis_url, client = benchmark_redis()
 
     symbols = trading_usdt_symbols(args.symbols)
     per_symbol = -(-args.alerts // len(symbols))

@@ -61,6 +61,18 @@ print(json.dumps(ids))
 """
 
 
+def benchmark_redis(default: str = "redis://127.0.0.1:6379/13"):
+    """A benchmark's Redis (REDIS_URL, else ``default``), flushed: (url, client). Never database 0."""
+    import redis
+
+    redis_url = os.environ.get("REDIS_URL", default)
+    if redis_url.rstrip("/").endswith("/0") or redis_url.count("/") < 3:
+        sys.exit("give the benchmark a Redis database of its own (REDIS_URL=redis://host:port/N, N != 0)")
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    return redis_url, client
+
+
 class Database:
     """A database for the stack's processes: a SQLite file or a fresh PostgreSQL database."""
 
