@@ -270,6 +270,10 @@ class Notification(models.Model):
     # lease while a worker sends it and to the retry time while a retry waits
     # (alerts.delivery.claims.claim_notification, alerts.delivery.outbox.requeue_stuck).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set only while a worker holds the claim, renewed by its heartbeat
+    # (alerts.delivery.heartbeat); a lease past its time means the holder died, and the
+    # lease sweeper (alerts.delivery.outbox.requeue_expired_leases) hands it on within seconds.
+    leased_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -20,6 +20,7 @@ from alerts.dialect import dialect
 from alerts.filters import AlertFilter
 from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
+from feeds.store import stream_id_ms
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +280,7 @@ class NotificationBacklog:
     pending: int
     failed: int
     oldest_pending_at: datetime | None
+    sending: int = 0  # pending ones a worker holds right now (a lease)
 
 
 def notification_backlog() -> NotificationBacklog:
@@ -286,5 +288,21 @@ def notification_backlog() -> NotificationBacklog:
     pending, failed = Notification.Status.PENDING, Notification.Status.FAILED
     unfinished = Notification.objects.filter(status__in=[pending, failed])
     counts = dict(unfinished.values_list("status").annotate(n=Count("id")))
-    oldest = Notification.objects.filter(status=pending).aggregate(at=Min("created_at"))["at"]
-    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), oldest)
+    queued = Notification.objects.filter(status=pending).aggregate(
+        at=Min("created_at"), sending=Count("id", filter=Q(leased_until__isnull=False))
+    )
+    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), queued["at"], queued["sending"])
+
+
+def evaluation_lag_seconds(
+    newest_stream_id: str | None, name: str = EvaluationCheckpoint.DEFAULT
+) -> float | None:
+    """How far this evaluator's committed checkpoint is behind the newest price-stream entry, in seconds.
+
+    Stream ids start with the flush time in ms; 0 when it is caught up, None when
+    the stream is empty or the evaluator never ran.
+    """
+    checkpoint = EvaluationCheckpoint.objects.filter(name=name).values_list("stream_id", flat=True).first()
+    if newest_stream_id is None or checkpoint is None or checkpoint == "0":
+        return None
+    return max(0.0, (stream_id_ms(newest_stream_id) - stream_id_ms(checkpoint)) / 1000)

@@ -8,6 +8,8 @@
 - ``requeue_stuck_notifications``: beat, every minute: re-enqueue pending
   notifications nobody has touched for ALERTS_NOTIFY_STUCK_SECONDS
   (``alerts.delivery.outbox.requeue_stuck``).
+- ``requeue_expired_leases``: beat, every ALERTS_NOTIFY_LEASE_SWEEP_SECONDS (3 s):
+  hand on what a dead delivery worker held (``alerts.delivery.outbox.requeue_expired_leases``).
 
 The send tasks live in ``alerts.delivery.tasks``; importing them here is what
 registers them with the worker (Celery autodiscovers ``<app>.tasks``).
@@ -29,7 +31,13 @@ from alerts.delivery.tasks import send_notification, send_notifications
 from feeds import store
 from feeds.store import redis_client
 
-__all__ = ["evaluate_alerts", "requeue_stuck_notifications", "send_notification", "send_notifications"]
+__all__ = [
+    "evaluate_alerts",
+    "requeue_expired_leases",
+    "requeue_stuck_notifications",
+    "send_notification",
+    "send_notifications",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +119,9 @@ def evaluate_alerts() -> dict | None:
 def requeue_stuck_notifications(limit: int = 10_000) -> int:
     """Re-enqueue pending notifications that nobody sent, or was due to retry, for a while."""
     return outbox.requeue_stuck(limit)
+
+
+@shared_task(name="alerts.tasks.requeue_expired_leases", ignore_result=True)
+def requeue_expired_leases(limit: int = 10_000) -> int:
+    """Re-enqueue the notifications a dead delivery worker held (its lease ran out unrenewed)."""
+    return outbox.requeue_expired_leases(limit)

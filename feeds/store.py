@@ -190,6 +190,18 @@ def announce_symbols(symbols, client: redis.Redis | None = None) -> None:
             logger.warning("could not tell the feeder about %s: %s", ", ".join(sorted(symbols)), exc)
 
 
+def stream_id_ms(entry_id: str) -> int:
+    """The flush time (Unix ms) a stream entry id starts with ("1790000000123-0" -> 1790000000123)."""
+    return int(entry_id.split("-", 1)[0])
+
+
+def newest_stream_entry(client: redis.Redis | None = None) -> str | None:
+    """The id of the newest entry in the price stream (its time is ``stream_id_ms``), or None when empty."""
+    client = client or redis_client()
+    last = client.xrevrange(WINDOW_STREAM, count=1)
+    return last[0][0] if last else None
+
+
 def write_heartbeat(connection: str, at: float, client: redis.Redis | None = None) -> None:
     client = client or redis_client()
     client.hset(HEARTBEAT_KEY, connection, repr(at))

@@ -10,8 +10,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.selectors import last_evaluated_at
-from feeds.store import heartbeats, redis_client, stream_losses
+from alerts.selectors import evaluation_lag_seconds, last_evaluated_at, notification_backlog
+from feeds.store import heartbeats, newest_stream_entry, redis_client, stream_losses
 
 
 def database_ok() -> bool:
@@ -61,16 +61,42 @@ def stream_status() -> dict:
 
 
 def evaluation_status() -> dict:
-    """When the alert engine (celery beat + worker) last finished a tick, and how long ago."""
+    """When the alert engine last finished a tick, and how far its checkpoint is behind the price stream.
+
+    ``lag_seconds``: the newest stream entry's flush time minus the committed
+    checkpoint's (0 when caught up): on a crash day, how far behind the market
+    evaluation is running.
+    """
+    body = {"last_evaluated_at": None, "age_seconds": None, "newest_stream_id": None, "lag_seconds": None}
     try:
         at = last_evaluated_at()
     except Exception:
-        return {"last_evaluated_at": None, "age_seconds": None}
-    if at is None:
-        return {"last_evaluated_at": None, "age_seconds": None}
+        return body
+    if at is not None:
+        body["last_evaluated_at"] = at.isoformat()
+        body["age_seconds"] = round(max(0.0, time.time() - at.timestamp()), 1)
+    try:
+        body["newest_stream_id"] = newest_stream_entry()
+        lag = evaluation_lag_seconds(body["newest_stream_id"])
+    except Exception:
+        return body
+    body["lag_seconds"] = None if lag is None else round(lag, 3)
+    return body
+
+
+def delivery_status() -> dict:
+    """The delivery backlog: notifications queued (pending), those being sent right now, the oldest's age."""
+    try:
+        backlog = notification_backlog()
+    except Exception:
+        return {"queued": None, "sending": None, "oldest_age_seconds": None}
+    oldest = backlog.oldest_pending_at
     return {
-        "last_evaluated_at": at.isoformat(),
-        "age_seconds": round(max(0.0, time.time() - at.timestamp()), 1),
+        "queued": backlog.pending,
+        "sending": backlog.sending,
+        "oldest_age_seconds": None
+        if oldest is None
+        else round(max(0.0, time.time() - oldest.timestamp()), 1),
     }
 
 
@@ -89,6 +115,7 @@ class HealthView(APIView):
         body["feed"] = feed_status()
         body["evaluation"] = evaluation_status()
         body["stream"] = stream_status()
+        body["delivery"] = delivery_status()
         if healthy and (body["feed"]["status"] == "stale" or body["stream"]["status"] == "lost_entries"):
             body["status"] = "degraded"  # still 200: the API serves, only fresh prices are missing
         return Response(body, status=200 if healthy else 503)

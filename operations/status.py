@@ -13,8 +13,20 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from alerts.selectors import evaluation_checkpoints, notification_backlog, waiting_alert_counts
-from feeds.store import WINDOW_STREAM, heartbeats, redis_client, stream_losses
+from alerts.selectors import (
+    evaluation_checkpoints,
+    evaluation_lag_seconds,
+    notification_backlog,
+    waiting_alert_counts,
+)
+from feeds.store import (
+    WINDOW_STREAM,
+    heartbeats,
+    newest_stream_entry,
+    redis_client,
+    stream_id_ms,
+    stream_losses,
+)
 
 
 @dataclass
@@ -53,6 +65,9 @@ class Status:
     pending_notifications: int | None = None
     failed_notifications: int | None = None
     oldest_pending_age_seconds: float | None = None
+    newest_stream_id: str | None = None
+    evaluation_lag_seconds: float | None = None
+    sending_notifications: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -85,9 +100,9 @@ def _read_redis(status: Status) -> None:
     ]
     status.stream_entries = client.xlen(WINDOW_STREAM)
     status.stream_losses = stream_losses(client)
-    last = client.xrevrange(WINDOW_STREAM, count=1)
-    if last:
-        last_ms = int(last[0][0].split("-", 1)[0])
+    status.newest_stream_id = newest_stream_entry(client)
+    if status.newest_stream_id:
+        last_ms = stream_id_ms(status.newest_stream_id)
         status.last_flush_age_seconds = round(max(0.0, now - last_ms / 1000), 3)
 
 
@@ -111,9 +126,12 @@ def _read_alert_data(status: Status) -> None:
         )
         for cp in evaluation_checkpoints()
     ]
+    lag = evaluation_lag_seconds(status.newest_stream_id)
+    status.evaluation_lag_seconds = None if lag is None else round(lag, 3)
     status.waiting_alerts, status.waiting_symbols = waiting_alert_counts()
     backlog = notification_backlog()
     status.pending_notifications = backlog.pending
+    status.sending_notifications = backlog.sending
     status.failed_notifications = backlog.failed
     if backlog.oldest_pending_at:
         status.oldest_pending_age_seconds = round(_age(backlog.oldest_pending_at, now), 3)

@@ -244,6 +244,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "alerts.tasks.evaluate_alerts": {"queue": "engine"},
     "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
+    "alerts.tasks.requeue_expired_leases": {"queue": "engine"},
 }
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 # Notifications on every channel (alerts.tasks.send_notification): attempts before one is
@@ -265,14 +266,14 @@ ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", def
 OUTBOUND_TIMEOUT_SECONDS = env.float("OUTBOUND_TIMEOUT_SECONDS", default=ALERTS_WEBHOOK_TIMEOUT_SECONDS)
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = OUTBOUND_TIMEOUT_SECONDS
 # Notifications per send_notifications task (alerts.tasks.SEND_BATCH must not exceed it).
-ALERTS_SEND_BATCH = 20
+ALERTS_SEND_BATCH = 100
 # Celery's hard deadline, a backstop behind the transports' own timeouts: a send that
 # outlives them (a library that ignores its timeout, a slow DNS answer) gets
 # SoftTimeLimitExceeded, settled like any failed attempt (retried later), and its pool
 # process is killed at the hard limit. One send is one request or one SMTP session of
-# a few round trips: twice the longer timeout, plus time for its database work. With
-# the defaults (25 s, 30 s) a send is dead before its claim lapses (the lease, at least
-# ALERTS_NOTIFY_LEASE_SECONDS = 60 s), so no other worker can claim it while it runs.
+# a few round trips: twice the longer timeout, plus time for its database work. A send
+# keeps its claim while its process lives (the lease heartbeat), so no other worker can
+# claim it while it runs; a process killed at the hard limit lets go a lease later.
 SEND_SOFT_TIME_LIMIT = 2 * max(OUTBOUND_TIMEOUT_SECONDS, EMAIL_TIMEOUT) + 5
 CELERY_TASK_ANNOTATIONS = {
     "alerts.tasks.send_notification": {
@@ -324,10 +325,13 @@ APPRISE_ALLOWED_SCHEMES = env.list(
         "spush",
     ],
 )
-# How often the sweeper looks for stuck ones, and the least a send claim (lease) lasts
-# (at least 6 x EMAIL_TIMEOUT): the chaos suite shortens both to see recoveries within seconds.
+# How often the sweeper looks for stuck ones; how long a send claim (lease) lasts unless
+# its worker's heartbeat renews it (every third of it), and how often the lease sweeper
+# hands on the leases a dead worker stopped renewing: what it held resumes within about
+# lease + lease sweep (docs/RELIABILITY.md).
 ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
-ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=60.0)
+ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=10.0)
+ALERTS_NOTIFY_LEASE_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SWEEP_SECONDS", default=3.0)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "alerts.tasks.evaluate_alerts",
@@ -339,6 +343,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.requeue_stuck_notifications",
         "schedule": ALERTS_NOTIFY_SWEEP_SECONDS,
         "options": {"expires": max(ALERTS_NOTIFY_SWEEP_SECONDS - 5, 1.0)},
+    },
+    "requeue-expired-leases": {
+        "task": "alerts.tasks.requeue_expired_leases",
+        "schedule": ALERTS_NOTIFY_LEASE_SWEEP_SECONDS,
+        "options": {"expires": max(ALERTS_NOTIFY_LEASE_SWEEP_SECONDS, 1.0)},
     },
 }
 

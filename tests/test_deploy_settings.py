@@ -205,7 +205,7 @@ def test_send_tasks_time_limits_follow_the_outbound_and_email_timeouts():
     annotations = settings_value("settings.CELERY_TASK_ANNOTATIONS", env)
 
     assert annotations["alerts.tasks.send_notification"] == {"soft_time_limit": 29.0, "time_limit": 34.0}
-    assert annotations["alerts.tasks.send_notifications"] == {"soft_time_limit": 580.0, "time_limit": 585.0}
+    assert annotations["alerts.tasks.send_notifications"] == {"soft_time_limit": 2900.0, "time_limit": 2905.0}
 
 
 def test_the_send_tasks_carry_their_time_limits_and_a_send_dies_before_its_claim_lapses(settings):
@@ -217,9 +217,9 @@ def test_the_send_tasks_carry_their_time_limits_and_a_send_dies_before_its_claim
 
     assert 0 < single.soft_time_limit < single.time_limit
     assert 0 < batch.soft_time_limit < batch.time_limit
-    # Past the hard limit the pool process is gone, so a send still holding its claim when
-    # the lease lapses (and another worker may claim the notification) cannot exist.
-    assert single.time_limit <= settings.ALERTS_NOTIFY_LEASE_SECONDS
+    # A send keeps its claim while its process lives, however long it takes (the lease
+    # heartbeat: alerts/tests/test_delivery_batches.py); past the hard limit the pool
+    # process is gone, and so is the heartbeat.
     # The batch's budget covers every notification the enqueuer puts in one.
     batch_module = sys.modules[batch.__module__]
     assert batch_module.SEND_BATCH <= settings.ALERTS_SEND_BATCH

@@ -4,45 +4,122 @@ However many task messages exist for one Notification (a retry, a sweeper
 re-enqueue, a redelivery after a worker died), only one worker at a time may
 send it, and a sent one is never sent again. Only the holder of the claim may
 settle it (sent, retry, failed): nobody claimed it again since.
+
+A batch claims its notifications in one statement, each row on its own terms
+(the same compare-and-set as one claim), and settles each one as soon as it is
+sent. The lease is short (ALERTS_NOTIFY_LEASE_SECONDS) and renewed by the
+holder's heartbeat (``alerts.delivery.heartbeat``) while its process lives, so
+a lease past its time means a dead holder (``take_expired_leases``).
 """
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from alerts.dialect import dialect
 from alerts.models import Notification
+
+NOTIFICATION_TABLE = Notification._meta.db_table
 
 
 def send_lease() -> timedelta:
-    """How long a claim keeps other workers off: longer than any SMTP conversation can take."""
-    return timedelta(seconds=max(settings.ALERTS_NOTIFY_LEASE_SECONDS, 6 * settings.EMAIL_TIMEOUT))
+    """How long a claim keeps other workers off unless its holder's heartbeat renews it."""
+    return timedelta(seconds=settings.ALERTS_NOTIFY_LEASE_SECONDS)
+
+
+def claim_notifications(
+    notification_ids: Sequence[int], *, expected_attempts: int | None, now: datetime | None = None
+) -> list[Notification]:
+    """Take the right to send each of these pending notifications that nobody else has, in one statement.
+
+    Each row's claim counts its attempt and sets a lease. It succeeds when the
+    notification is still pending and either nobody holds it (no lease, or the
+    lease or retry time has passed) or this message is the one the last attempt
+    scheduled (``expected_attempts`` equals the attempts so far: a compare-and-set,
+    so of two messages carrying the same number only the first wins). Returns the
+    claimed ones, with their alert and channel, in the order asked.
+    """
+    if not notification_ids:
+        return []
+    now = now or timezone.now()
+    until = connection.ops.adapt_datetimefield_value(now + send_lease())
+    sql = dialect()
+    match, params = sql.id_match("id", list(notification_ids))
+    scheduled = "attempts = %s" if expected_attempts is not None else "1 = 0"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {NOTIFICATION_TABLE}
+            SET attempts = attempts + 1, next_attempt_at = %s, leased_until = %s
+            WHERE {match} AND status = 'pending' AND attempts < %s
+              AND (next_attempt_at IS NULL OR next_attempt_at <= %s OR {scheduled})
+            RETURNING id
+            """,
+            [
+                until,
+                until,
+                *params,
+                settings.ALERTS_NOTIFY_MAX_ATTEMPTS,
+                connection.ops.adapt_datetimefield_value(now),
+                *([expected_attempts] if expected_attempts is not None else []),
+            ],
+        )
+        claimed = {row[0] for row in cursor.fetchall()}
+    if not claimed:
+        return []
+    loaded = Notification.objects.select_related("alert", "via").in_bulk(claimed)
+    return [loaded[i] for i in notification_ids if i in loaded]
 
 
 def claim_notification(
     notification_id: int, *, expected_attempts: int | None, now: datetime | None = None
 ) -> Notification | None:
-    """Take the right to send one pending notification, or None if someone else has it.
+    """One notification's claim (``claim_notifications`` of one), or None if someone else has it."""
+    claimed = claim_notifications([notification_id], expected_attempts=expected_attempts, now=now)
+    return claimed[0] if claimed else None
 
-    The claim counts the attempt and sets a lease. It succeeds when the
-    notification is still pending and either nobody holds it (no lease, or the
-    lease or retry time has passed) or this message is the one the last attempt
-    scheduled (``expected_attempts`` equals the attempts so far: a compare-and-set,
-    so of two messages carrying the same number only the first wins).
+
+def renew_leases(held: Mapping[int, int], *, now: datetime | None = None) -> int:
+    """Push the lease of the claims still held (notification id -> attempts of the claim) a lease ahead."""
+    if not held:
+        return 0
+    until = (now or timezone.now()) + send_lease()
+    by_attempts: dict[int, list[int]] = {}
+    for notification_id, attempts in held.items():
+        by_attempts.setdefault(attempts, []).append(notification_id)
+    ours = Q()
+    for attempts, ids in by_attempts.items():
+        ours |= Q(id__in=ids, attempts=attempts)
+    # Settled meanwhile (sent, failed, or a retry scheduled: no lease) is not renewed.
+    return Notification.objects.filter(
+        ours, status=Notification.Status.PENDING, leased_until__isnull=False
+    ).update(next_attempt_at=until, leased_until=until)
+
+
+def take_expired_leases(*, now: datetime | None = None, limit: int = 10_000) -> list[tuple[int, int]]:
+    """The (id, attempts) of pending notifications whose holder stopped renewing its lease: dead.
+
+    Their lease is cleared in the same statement, so each is handed on once
+    (a message lost again is found by the slower stuck sweeper).
     """
-    now = now or timezone.now()
-    free = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    if expected_attempts is not None:
-        free |= Q(attempts=expected_attempts)
-    claimed = (
-        Notification.objects.filter(free, id=notification_id, status=Notification.Status.PENDING)
-        .filter(attempts__lt=settings.ALERTS_NOTIFY_MAX_ATTEMPTS)
-        .update(attempts=F("attempts") + 1, next_attempt_at=now + send_lease())
-    )
-    if not claimed:
-        return None
-    return Notification.objects.select_related("alert", "via").filter(id=notification_id).first()
+    now = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {NOTIFICATION_TABLE} SET leased_until = NULL
+            WHERE id IN (
+                SELECT id FROM {NOTIFICATION_TABLE}
+                WHERE status = 'pending' AND leased_until < %s ORDER BY id LIMIT %s
+            ) AND status = 'pending' AND leased_until < %s
+            RETURNING id, attempts
+            """,
+            [now, limit, now],
+        )
+        return sorted(cursor.fetchall())
 
 
 def _owned(notification: Notification):
@@ -55,23 +132,30 @@ def _owned(notification: Notification):
 def mark_notification_sent(notification: Notification, *, now: datetime | None = None) -> bool:
     return bool(
         Notification.objects.filter(id=notification.id, status=Notification.Status.PENDING).update(
-            status=Notification.Status.SENT, sent_at=now or timezone.now(), next_attempt_at=None
+            status=Notification.Status.SENT,
+            sent_at=now or timezone.now(),
+            next_attempt_at=None,
+            leased_until=None,
         )
     )
 
 
 def mark_notification_retry(notification: Notification, error: str, *, retry_at: datetime) -> bool:
-    return bool(_owned(notification).update(last_error=error, next_attempt_at=retry_at))
+    return bool(_owned(notification).update(last_error=error, next_attempt_at=retry_at, leased_until=None))
 
 
 def mark_notification_deferred(notification: Notification, reason: str, *, retry_at: datetime) -> bool:
     """Put back, unsent, for later; the attempt this claim counted is given back."""
     return bool(
-        _owned(notification).update(attempts=F("attempts") - 1, last_error=reason, next_attempt_at=retry_at)
+        _owned(notification).update(
+            attempts=F("attempts") - 1, last_error=reason, next_attempt_at=retry_at, leased_until=None
+        )
     )
 
 
 def mark_notification_failed(notification: Notification, error: str) -> bool:
     return bool(
-        _owned(notification).update(status=Notification.Status.FAILED, last_error=error, next_attempt_at=None)
+        _owned(notification).update(
+            status=Notification.Status.FAILED, last_error=error, next_attempt_at=None, leased_until=None
+        )
     )

@@ -5,8 +5,10 @@ transaction: one row per channel to notify, set-based (thousands of firings
 cost one statement, not thousands of model instances), over-the-cap firings
 recorded as "suppressed", and the sends enqueued by ``transaction.on_commit``
 (so a rolled-back tick sends nothing, and no network call happens inside the
-transaction). Rows that lose their message on the way are found again by the
-sweeper (``requeue_stuck``); the admin's "retry" is ``retry_notifications``.
+transaction), users taking turns (``fair_order``). Rows that lose their message
+on the way are found again by the sweeper (``requeue_stuck``), rows a dead
+worker held within seconds (``requeue_expired_leases``); the admin's "retry" is
+``retry_notifications``.
 """
 
 import logging
@@ -20,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
+from alerts.delivery.claims import take_expired_leases
 from alerts.delivery.tasks import enqueue_notifications
 from alerts.dialect import dialect
 from alerts.models import Alert, Channel, Notification
@@ -91,7 +94,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
-    ids: list[int] = []
+    sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
             match, params = sql.id_match("a.id", chunk)
@@ -120,12 +123,26 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                     OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
                                WHERE ac.alert_id = a.id AND ac.channel_id = c.id)){recent}
                 WHERE {match}
-                RETURNING id, status
+                RETURNING id, status, user_id
                 """,
                 [now, True, *recent_params, *params],
             )
-            ids += [row_id for row_id, status in cursor.fetchall() if status == "pending"]
-    return ids
+            sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
+    return fair_order(sends)
+
+
+def fair_order(sends: Iterable[tuple[int, int]]) -> list[int]:
+    """Notification ids, (id, user id) given, with users taking turns: every user's first, then second...
+
+    On a crash day one user's fifty alerts must not all go before the next
+    user's first; within a user, oldest first.
+    """
+    per_user: dict[int, list[int]] = {}
+    for notification_id, user_id in sorted(sends):
+        per_user.setdefault(user_id, []).append(notification_id)
+    queues = list(per_user.values())
+    turns = max(map(len, queues), default=0)
+    return [queue[turn] for turn in range(turns) for queue in queues if turn < len(queue)]
 
 
 def retry_notifications(notification_ids: Iterable[int]) -> int:
@@ -156,6 +173,30 @@ def retry_notifications(notification_ids: Iterable[int]) -> int:
         # No expected attempts: the claim still waits out any lease taken meanwhile.
         transaction.on_commit(lambda: enqueue_notifications(retried, expected_attempts=None))
     return len(retried)
+
+
+def requeue_expired_leases(limit: int = 10_000) -> int:
+    """Hand on the notifications whose worker died holding them (its heartbeat stopped renewing the lease).
+
+    Each is enqueued with the attempts it has, so its claim succeeds at once;
+    one whose last allowed attempt died with its worker is marked failed, as in
+    ``requeue_stuck``. Returns how many were enqueued.
+    """
+    expired = take_expired_leases(limit=limit)
+    exhausted = [i for i, attempts in expired if attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS]
+    if exhausted:
+        Notification.objects.filter(id__in=exhausted, status=Notification.Status.PENDING).update(
+            status=Notification.Status.FAILED, next_attempt_at=None
+        )
+        logger.warning("Marked %d notifications failed: attempts exhausted", len(exhausted))
+    by_attempts: dict[int, list[int]] = {}
+    for notification_id, attempts in expired:
+        if attempts < settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
+            by_attempts.setdefault(attempts, []).append(notification_id)
+    for attempts, ids in sorted(by_attempts.items()):
+        logger.warning("Re-enqueuing %d notifications whose worker stopped holding them", len(ids))
+        enqueue_notifications(ids, expected_attempts=attempts)
+    return sum(map(len, by_attempts.values()))
 
 
 def requeue_stuck(limit: int = 10_000) -> int:

@@ -1,4 +1,4 @@
-"""One attempt at one notification: claim it, send it through its channel kind, settle it.
+"""Attempts at notifications: claim them, send each through its channel kind, settle each.
 
 A channel disabled or deleted after the firing is not used any more; a
 permanent failure that means the endpoint is gone disables the channel.
@@ -6,6 +6,7 @@ permanent failure that means the endpoint is gone disables the channel.
 
 import logging
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,14 +15,15 @@ from django.utils import timezone
 
 from alerts.delivery import breaker
 from alerts.delivery.claims import (
-    claim_notification,
+    claim_notifications,
     mark_notification_deferred,
     mark_notification_failed,
     mark_notification_retry,
     mark_notification_sent,
 )
 from alerts.delivery.errors import NotificationError
-from alerts.delivery.kinds import KINDS
+from alerts.delivery.heartbeat import Heartbeat
+from alerts.delivery.kinds import KINDS, Sessions
 from alerts.delivery.messages import alert_message
 from alerts.models import Channel, Notification
 
@@ -39,20 +41,43 @@ class Delivery:
     error: BaseException | None = None
 
 
-def deliver(notification_id: int, expected_attempts: int | None, connection=None) -> Delivery:
-    """One attempt at one notification: claim, send, settle (sent, failed, or due for a retry).
+def deliver(notification_id: int, expected_attempts: int | None) -> Delivery:
+    """One attempt at one notification: claim, send, settle (sent, failed, or due for a retry)."""
+    return dict(deliver_many([notification_id], expected_attempts))[notification_id]
 
-    ``connection``: an SMTP session shared by a batch (see ``kinds.email.smtp_session``).
+
+def deliver_many(
+    notification_ids: Sequence[int], expected_attempts: int | None
+) -> Iterator[tuple[int, Delivery]]:
+    """One attempt at each of these notifications, in this order: (id, Delivery) as each is settled.
+
+    The batch claims them all in one statement, its heartbeat keeps the claims
+    alive while it sends, and each one is settled as soon as its send returns
+    (so a crash can leave at most the one in flight sent but not marked sent).
+    Sends of one kind share a session (one SMTP connection, one HTTP session).
     """
-    notification = claim_notification(notification_id, expected_attempts=expected_attempts)
-    if notification is None:
-        return Delivery("skipped")  # sent already, failed, gone, or another worker holds it
+    with Heartbeat() as heartbeat, Sessions() as sessions:
+        claimed = claim_notifications(notification_ids, expected_attempts=expected_attempts)
+        heartbeat.hold(claimed)
+        held = {notification.id for notification in claimed}
+        for notification_id in notification_ids:
+            if notification_id not in held:
+                # Sent already, failed, gone, or another worker holds it.
+                yield notification_id, Delivery("skipped")
+        for notification in claimed:
+            delivery = _attempt(notification, sessions)
+            heartbeat.release(notification)
+            yield notification.id, delivery
+
+
+def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
+    """Send one claimed notification and settle it."""
     holdable = notification.channel != Channel.Kind.EMAIL
     if holdable and (hold_left := breaker.held_for(notification.user_id)):
         mark_notification_deferred(notification, HELD, retry_at=timezone.now() + timedelta(seconds=hold_left))
         return Delivery("retry", notification.attempts - 1, hold_left)
     try:
-        send_notification_message(notification, connection=connection)
+        send_notification_message(notification, sessions=sessions)
     except Exception as exc:
         error = exc if isinstance(exc, NotificationError) else NotificationError(repr(exc))
         if holdable and error.category == "timed out":
@@ -61,7 +86,7 @@ def deliver(notification_id: int, expected_attempts: int | None, connection=None
         if error.permanent or attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
             mark_notification_failed(notification, error.message)
             logger.warning(
-                "Notification %s failed after %d attempts: %s", notification_id, attempts, error.message
+                "Notification %s failed after %d attempts: %s", notification.id, attempts, error.message
             )
             return Delivery("failed", attempts, error=exc)
         delay = retry_delay(attempts)
@@ -70,7 +95,7 @@ def deliver(notification_id: int, expected_attempts: int | None, connection=None
         )
         logger.info(
             "Notification %s attempt %d failed, retrying in %.0f s: %s",
-            notification_id,
+            notification.id,
             attempts,
             delay,
             error.message,
@@ -88,7 +113,7 @@ def retry_delay(attempts: int) -> float:
     return base / 2 + random.uniform(0, base / 2)
 
 
-def send_notification_message(notification: Notification, *, connection=None) -> None:
+def send_notification_message(notification: Notification, *, sessions: Sessions | None = None) -> None:
     """Deliver one notification through its channel; raises NotificationError on failure.
 
     A channel disabled or deleted after the firing is not used any more: the
@@ -105,9 +130,10 @@ def send_notification_message(notification: Notification, *, connection=None) ->
         raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
     if channel is not None and not channel.enabled:
         raise NotificationError("the channel was disabled before this notification was sent", permanent=True)
-    kind = KINDS[notification.channel if channel is None else channel.kind]
+    kind_name = notification.channel if channel is None else channel.kind
+    connection = sessions.get(kind_name) if sessions is not None else None
     try:
-        kind.send(channel, alert_message(notification), connection=connection)
+        KINDS[kind_name].send(channel, alert_message(notification), connection=connection)
     except NotificationError as exc:
         if exc.disable_channel and channel is not None:
             disable_channel(channel.pk, exc.message)

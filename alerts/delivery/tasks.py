@@ -1,4 +1,4 @@
-"""Celery entry points of delivery: send one notification, or a batch over one SMTP session.
+"""Celery entry points of delivery: send one notification, or a batch sharing its connections.
 
 Thin: the attempt itself (claim, send, settle) is ``alerts.delivery.send.deliver``;
 these own the Celery side (acks, retry messages, batching). Registered under
@@ -7,24 +7,29 @@ their historical names (``alerts.tasks.*``): queued messages carry those names.
 
 - ``send_notification``: one notification; a failure that may pass is retried
   with exponential backoff and jitter, up to ALERTS_NOTIFY_MAX_ATTEMPTS.
-- ``send_notifications``: a batch over one SMTP session (a tick that fires many
-  alerts); a failed one goes on with ``send_notification``.
+- ``send_notifications``: a batch (a tick that fires many alerts): one SMTP
+  connection for its emails, one HTTP session for its webhooks; a failed one
+  goes on with ``send_notification``.
 """
 
 import logging
+import math
 from collections.abc import Iterable
 
 from celery import shared_task
 
 from alerts.delivery.channel_test import run_test
-from alerts.delivery.kinds.email import smtp_session
-from alerts.delivery.send import deliver
+from alerts.delivery.send import deliver, deliver_many
 
 logger = logging.getLogger(__name__)
 
-# Notifications per send_notifications task: one SMTP session each; small enough
-# that two or more workers share a burst.
-SEND_BATCH = 20
+# Notifications per send_notifications task, at most: one SMTP connection each, and
+# its claims in one statement. A crash day's thousands go in batches this size.
+SEND_BATCH = 100
+# A smaller burst is cut into about this many batches (of at least SEND_BATCH_MIN),
+# so that every delivery process takes a share at once instead of one sending it all.
+SEND_SPREAD = 8
+SEND_BATCH_MIN = 5
 
 
 @shared_task(
@@ -47,16 +52,12 @@ def send_notification(self, notification_id: int, expected_attempts: int | None 
 
 @shared_task(name="alerts.tasks.send_notifications", acks_late=True, ignore_result=True)
 def send_notifications(notification_ids: list[int], expected_attempts: int | None = 0) -> dict[str, int]:
-    """Send a batch over one SMTP session; a failed one is retried on its own (send_notification)."""
+    """Send a batch over shared connections; a failed one is retried on its own (send_notification)."""
     outcomes: dict[str, int] = {}
-    with smtp_session() as connection:
-        for notification_id in notification_ids:
-            delivery = deliver(notification_id, expected_attempts, connection)
-            if delivery.outcome == "retry":
-                send_notification.apply_async(
-                    (notification_id, delivery.attempts), countdown=delivery.retry_in
-                )
-            outcomes[delivery.outcome] = outcomes.get(delivery.outcome, 0) + 1
+    for notification_id, delivery in deliver_many(notification_ids, expected_attempts):
+        if delivery.outcome == "retry":
+            send_notification.apply_async((notification_id, delivery.attempts), countdown=delivery.retry_in)
+        outcomes[delivery.outcome] = outcomes.get(delivery.outcome, 0) + 1
     return outcomes
 
 
@@ -67,19 +68,26 @@ def test_channel(channel_id: int, token: str) -> bool | None:
     return None if outcome is None else outcome.delivered
 
 
-def enqueue_notifications(notification_ids: Iterable[int], expected_attempts: int | None = 0) -> None:
-    """Enqueue the sends over a single broker connection: alone, or in batches of SEND_BATCH.
+def batch_size(count: int) -> int:
+    """Notifications per task for a burst of ``count``: SEND_SPREAD batches, at most SEND_BATCH each."""
+    return min(SEND_BATCH, max(SEND_BATCH_MIN, math.ceil(count / SEND_SPREAD)))
 
-    A tick that fires thousands of alerts then costs a few hundred messages and
-    as many SMTP sessions, not one of each per email. A broker that is down
-    only delays the sends: the rows stay pending and the sweeper enqueues them
-    again.
+
+def enqueue_notifications(notification_ids: Iterable[int], expected_attempts: int | None = 0) -> None:
+    """Enqueue the sends over a single broker connection, in the order given: alone, or in batches.
+
+    The order is the outbox's fair one (users round-robin), so the first
+    batches carry every user's first notification. A tick that fires thousands
+    of alerts costs a hundred messages and as many SMTP sessions, not one of
+    each per email. A broker that is down only delays the sends: the rows stay
+    pending and the sweeper enqueues them again.
     """
     ids = list(notification_ids)
+    size = batch_size(len(ids))
     try:
         with send_notification.app.producer_or_acquire() as producer:
-            for start in range(0, len(ids), SEND_BATCH):
-                batch = ids[start : start + SEND_BATCH]
+            for start in range(0, len(ids), size):
+                batch = ids[start : start + size]
                 if len(batch) == 1:
                     send_notification.apply_async((batch[0], expected_attempts), producer=producer)
                 else:

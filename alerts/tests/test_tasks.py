@@ -201,12 +201,17 @@ class TestSendNotifications:
 
     def test_enqueue_sends_singles_alone_and_many_in_batches(self, clean_redis, settings):
         delivery_tasks.enqueue_notifications([7])
-        delivery_tasks.enqueue_notifications(range(1, delivery_tasks.SEND_BATCH + 2))
-        assert queued_tasks(clean_redis) == [
-            ("alerts.tasks.send_notification", [7, 0]),
-            ("alerts.tasks.send_notifications", [list(range(1, delivery_tasks.SEND_BATCH + 1)), 0]),
-            ("alerts.tasks.send_notification", [delivery_tasks.SEND_BATCH + 1, 0]),
-        ]
+        delivery_tasks.enqueue_notifications(range(1, 10 * delivery_tasks.SEND_BATCH + 2))
+        queued = queued_tasks(clean_redis)
+        assert queued[0] == ("alerts.tasks.send_notification", [7, 0])
+        assert [len(args[0]) for _, args in queued[1:-1]] == [delivery_tasks.SEND_BATCH] * 10
+        assert queued[-1] == ("alerts.tasks.send_notification", [10 * delivery_tasks.SEND_BATCH + 1, 0])
+
+    def test_a_small_burst_is_spread_so_every_worker_takes_a_share(self, clean_redis):
+        delivery_tasks.enqueue_notifications(range(1, 41))
+        batches = [args[0] for _, args in queued_tasks(clean_redis)]
+        assert len(batches) == delivery_tasks.SEND_SPREAD
+        assert [i for batch in batches for i in batch] == list(range(1, 41))
 
 
 @pytest.mark.django_db

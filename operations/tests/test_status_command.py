@@ -74,7 +74,17 @@ def test_prints_feed_evaluation_alerts_and_outbox(busy_deployment):
     assert "default: last run" in evaluation and "stream id 1700000000000-0" in evaluation
     assert float(evaluation.split("last run ")[1].split(" s ago")[0]) >= 5
     assert "alerts          3 waiting on 2 symbols" in text
-    assert "notifications   2 pending (oldest 10.0 min), 1 failed" in text
+    assert "notifications   2 pending (oldest 10.0 min, 0 being sent), 1 failed" in text
+
+
+@pytest.mark.django_db
+def test_shows_how_far_evaluation_is_behind_the_newest_price(busy_deployment, clean_redis):
+    newest = clean_redis.xrevrange("prices", count=1)[0][0]
+    EvaluationCheckpoint.objects.update(stream_id=f"{int(newest.split('-')[0]) - 42_000}-0")
+    text = run_status()
+    assert f"evaluation lag  42.0 s behind the newest price (stream id {newest})" in text
+    data = json.loads(run_status("--json"))
+    assert (data["evaluation_lag_seconds"], data["newest_stream_id"]) == (42.0, newest)
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple = ()  # the client's (host, port): one per connection
 
 
 class HookServer:
@@ -19,10 +20,18 @@ class HookServer:
 
     ``answers``: status codes for the next requests (GET or POST), in order;
     then ``default`` (which a test may change). ``delay``: seconds before
-    answering. ``body``: what every answer carries (JSON).
+    answering. ``body``: what every answer carries (JSON). ``keep_alive``: speak
+    HTTP/1.1 and keep connections open, as real servers do.
     """
 
-    def __init__(self, *answers: int, default: int = 200, delay: float = 0.0, body: bytes = b'{"ok": true}'):
+    def __init__(
+        self,
+        *answers: int,
+        default: int = 200,
+        delay: float = 0.0,
+        body: bytes = b'{"ok": true}',
+        keep_alive: bool = False,
+    ):
         self.answers = list(answers)
         self.default = default
         self.delay = delay
@@ -32,6 +41,8 @@ class HookServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self):
                 self._answer()
 
@@ -43,7 +54,13 @@ class HookServer:
                 body = self.rfile.read(length)
                 with server._lock:
                     server.received.append(
-                        Received(self.command, self.path, dict(self.headers.items()), body)
+                        Received(
+                            self.command,
+                            self.path,
+                            dict(self.headers.items()),
+                            body,
+                            tuple(self.client_address),
+                        )
                     )
                     code = server.answers.pop(0) if server.answers else server.default
                 if server.delay:

@@ -13,6 +13,8 @@ failure may be a passing outage: retried like an SMTP error. A URL Apprise
 cannot parse is refused when the channel is made, and is permanent at send time.
 """
 
+import contextlib
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -77,6 +79,11 @@ def _bounded(sender, timeout: float) -> None:
     for service in sender:
         service.socket_connect_timeout = timeout
         service.socket_read_timeout = timeout
+
+
+def session():
+    """Nothing shared: Apprise opens its own connections per service."""
+    return contextlib.nullcontext()
 
 
 def send(channel, message: Message, *, connection=None) -> None:

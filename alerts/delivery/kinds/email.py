@@ -35,7 +35,7 @@ def send(channel, message: Message, *, connection=None) -> None:
 def send_email(email: Email, *, connection=None) -> None:
     """Send one email now; raises NotificationError on failure.
 
-    ``connection`` (from ``smtp_session``) lets a batch send many emails over
+    ``connection`` (from ``session``) lets a batch send many emails over
     one SMTP session; it is opened here if needed and, after a failure, closed
     so that the next email starts a fresh session. Without one, the email has a
     session of its own.
@@ -63,7 +63,7 @@ def send_email(email: Email, *, connection=None) -> None:
 
 
 @contextlib.contextmanager
-def smtp_session() -> Iterator:
+def session() -> Iterator:
     """One SMTP connection for a batch of emails, opened at the first send, closed at the end."""
     connection = get_connection(fail_silently=False)
     try:

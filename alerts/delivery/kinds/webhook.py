@@ -15,11 +15,13 @@ timestamp (Unix seconds) is sent in ``X-Pricealert-Timestamp``. Receivers
 recompute it over the raw body and reject old timestamps (replays).
 """
 
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -63,8 +65,18 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+@contextlib.contextmanager
+def session() -> Iterator[requests.Session]:
+    """A batch's HTTP session: a connection to a host is kept alive for its next webhooks."""
+    with requests.Session() as http:
+        yield http
+
+
 def send(channel, message: Message, *, connection=None) -> None:
-    """POST the message's JSON payload, signed; raises NotificationError unless a 2xx answers."""
+    """POST the message's JSON payload, signed; raises NotificationError unless a 2xx answers.
+
+    ``connection``: a batch's ``session()``, else a request of its own.
+    """
     body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -79,7 +91,7 @@ def send(channel, message: Message, *, connection=None) -> None:
     timeout = outbound_timeout()
     try:
         with egress.guarded(), send_deadline(timeout):
-            response = requests.post(
+            response = (connection or requests).post(
                 channel.url, data=body, headers=headers, timeout=(timeout, timeout), allow_redirects=False
             )
     except requests.RequestException as exc:  # refused by the policy, timed out, DNS, TLS, a reset

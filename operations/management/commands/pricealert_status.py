@@ -93,13 +93,18 @@ class Command(BaseCommand):
             if checkpoint.evaluated_at:
                 when = f"last run {seconds(checkpoint.age_seconds)} ago"
             lines.append(row("evaluation", f"{checkpoint.name}: {when} (stream id {checkpoint.stream_id})"))
+        if status.evaluation_lag_seconds is not None:
+            lag = seconds(status.evaluation_lag_seconds)
+            lines.append(
+                row("evaluation lag", f"{lag} behind the newest price (stream id {status.newest_stream_id})")
+            )
         lines.append(row("alerts", f"{status.waiting_alerts} waiting on {status.waiting_symbols} symbols"))
         oldest = seconds(status.oldest_pending_age_seconds)
         lines.append(
             row(
                 "notifications",
-                f"{status.pending_notifications} pending (oldest {oldest}), "
-                f"{status.failed_notifications} failed",
+                f"{status.pending_notifications} pending (oldest {oldest}, "
+                f"{status.sending_notifications} being sent), {status.failed_notifications} failed",
             )
         )
         lines.append(f"(a feed is stale after FEED_STALE_SECONDS={settings.FEED_STALE_SECONDS:g} s)")

@@ -1,0 +1,124 @@
+"""Crash-day delivery: batches share their connections, users take turns, a dead worker's claims move on.
+
+Real servers throughout: the SMTP server counts the sessions it was opened
+for, the HTTP server the connections, and the claims are the database's.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from alerts import tasks
+from alerts.delivery import outbox, send
+from alerts.delivery import tasks as delivery_tasks
+from alerts.delivery.claims import claim_notifications
+from alerts.models import Channel, Notification
+from tests.support.broker import queued_tasks
+from tests.support.http import HookServer
+
+
+def message_ids(mail) -> list[str]:
+    return [str(r.message["Message-ID"]) for r in mail.received]
+
+
+@pytest.mark.django_db
+class TestSharedConnections:
+    def test_a_burst_of_two_hundred_emails_takes_one_smtp_connection_per_batch_of_many(
+        self, alice, bob, mail, clean_redis, make_notification
+    ):
+        ids = [make_notification(user).pk for _ in range(100) for user in (alice, bob)]
+        delivery_tasks.enqueue_notifications(ids)
+        queued = queued_tasks(clean_redis)
+        assert len(queued) == delivery_tasks.SEND_SPREAD  # 25 per batch: every delivery process takes some
+        for name, args in queued:
+            getattr(delivery_tasks, name.rsplit(".", 1)[1]).apply(args=args).get()
+        received = mail.wait_for(200)
+        assert len({r.peer for r in received}) == len(queued)
+        assert Notification.objects.filter(status="sent").count() == 200
+
+    def test_a_batch_of_webhooks_reuses_one_http_connection(self, alice, settings, make_triggered_alert):
+        settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.0/8"
+        with HookServer(keep_alive=True) as server:
+            hook = Channel.objects.create(
+                user=alice, kind="webhook", url=server.url, secret="k" * 64, name="h"
+            )
+            ids = [
+                Notification.objects.create(
+                    alert=make_triggered_alert(alice), to="h", channel="webhook", via=hook
+                ).pk
+                for _ in range(10)
+            ]
+            assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 10}
+            assert len(server.received) == 10
+            assert len({r.peer for r in server.received}) == 1
+
+
+@pytest.mark.django_db
+def test_users_take_turns_one_users_fifty_alerts_do_not_all_go_first(
+    alice, bob, make_user, make_triggered_alert, clean_redis, django_capture_on_commit_callbacks
+):
+    carol = make_user("carol@example.com")
+    fired = [(make_triggered_alert(user).pk, user.pk) for user in (alice, bob, carol) for _ in range(4)]
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        ids = outbox.write_notifications(fired)
+    owners = dict(Notification.objects.values_list("id", "user__email"))
+    queued = [
+        i
+        for _, args in queued_tasks(clean_redis)
+        for i in (args[0] if isinstance(args[0], list) else [args[0]])
+    ]
+    assert queued == ids
+    order = [owners[i][0] for i in queued]  # a, b, c: the users' initials
+    assert order == ["a", "b", "c"] * 4
+
+
+# Committed rows: the heartbeat renews from a thread with its own connection. Serialized
+# rollback, as the other transactional tests: the flush must leave the content types.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+class TestDeadWorker:
+    def test_what_a_dead_worker_held_is_handed_on_once_its_lease_runs_out(
+        self, alice, mail, settings, clean_redis, make_notification
+    ):
+        settings.ALERTS_NOTIFY_LEASE_SECONDS = 0.5
+        ids = [make_notification(alice).pk for _ in range(5)]
+        # A worker claims them and dies before sending: nobody renews its leases.
+        assert len(claim_notifications(ids, expected_attempts=0)) == 5
+        assert tasks.requeue_expired_leases() == 0  # still leased
+        time.sleep(0.7)
+        assert tasks.requeue_expired_leases() == 5
+        assert tasks.requeue_expired_leases() == 0  # handed on once
+        for name, args in queued_tasks(clean_redis):
+            getattr(delivery_tasks, name.rsplit(".", 1)[1]).apply(args=args).get()
+        assert sorted(message_ids(mail)) == sorted(f"<pricealert.notification.{i}@localhost>" for i in ids)
+        assert set(Notification.objects.values_list("status", "attempts")) == {("sent", 2)}
+
+    def test_a_live_batch_keeps_its_claims_however_long_a_send_takes(
+        self, alice, mail, settings, clean_redis, make_notification
+    ):
+        settings.ALERTS_NOTIFY_LEASE_SECONDS = 0.6
+        ids = [make_notification(alice).pk for _ in range(3)]
+        batch = send.deliver_many(ids, 0)
+        assert next(batch)[1].outcome == "sent"
+        time.sleep(1.5)  # the batch stalls (a slow SMTP server) for more than two leases
+        assert tasks.requeue_expired_leases() == 0  # its heartbeat renewed them
+        assert [delivery.outcome for _, delivery in batch] == ["sent", "sent"]
+        assert len(mail.wait_for(3)) == 3
+
+
+def test_a_settled_notification_is_never_handed_on(db, alice, make_notification):
+    notification = make_notification(alice, status="sent")
+    Notification.objects.filter(pk=notification.pk).update(leased_until=timezone.now() - timedelta(seconds=5))
+    assert tasks.requeue_expired_leases() == 0
+    notification.refresh_from_db()
+    assert notification.status == "sent"
+
+
+def test_the_lease_sweeper_runs_every_few_seconds_on_the_engine_queue(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["requeue-expired-leases"]
+    assert entry["task"] == "alerts.tasks.requeue_expired_leases"
+    assert entry["schedule"] <= 5
+    assert settings.CELERY_TASK_ROUTES["alerts.tasks.requeue_expired_leases"] == {"queue": "engine"}
+    assert settings.ALERTS_NOTIFY_LEASE_SECONDS + entry["schedule"] <= 15
