@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.delivery.channel_test import OUTCOME_TTL_SECONDS, TestOutcome, new_token, wait_for_outcome
 from alerts.delivery.kinds import KINDS
+from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
 from alerts.delivery.tasks import test_channel
 from alerts.models import MAX_DB_ID, Channel
 
@@ -85,11 +85,11 @@ def channel_delete(*, channel: Channel) -> None:
     channel.delete()
 
 
-def channel_test(*, channel: Channel) -> TestOutcome | None:
+def channel_test(*, channel: Channel) -> ProbeOutcome | None:
     """Queue a test message; its outcome if a worker settled it within about a second, else None.
 
     Sent by a delivery worker, never in the web request: a destination that
-    never answers must not hold a web worker (alerts.delivery.channel_test).
+    never answers must not hold a web worker (alerts.delivery.probe).
     """
     token = new_token()
     Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())

@@ -40,7 +40,7 @@ class Channel(models.Model):
     # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
-    # POST /channels/<id>/test is sent by a delivery worker (alerts.delivery.channel_test):
+    # POST /channels/<id>/test is sent by a delivery worker (alerts.delivery.probe):
     # when the last one was asked for, when it finished, and how (a short category, never
     # the destination's own words).
     last_test_requested_at = models.DateTimeField(null=True, blank=True)

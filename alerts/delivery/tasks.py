@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
-from alerts.delivery.channel_test import run_test
+from alerts.delivery.probe import run_test
 from alerts.delivery.send import deliver, deliver_many
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def send_notifications(notification_ids: list[int], expected_attempts: int | Non
 
 @shared_task(name="alerts.tasks.test_channel", ignore_result=True)
 def test_channel(channel_id: int, token: str) -> bool | None:
-    """POST /channels/<id>/test, sent here rather than in the web request (see channel_test)."""
+    """POST /channels/<id>/test, sent here rather than in the web request (see alerts.delivery.probe)."""
     outcome = run_test(channel_id, token)
     return None if outcome is None else outcome.delivered
 

@@ -12,7 +12,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
 
-from alerts.delivery import channel_test
+from alerts.delivery import probe
 from alerts.delivery.kinds.webhook import sign
 from alerts.models import Channel
 from pricealert.celery import app
@@ -116,6 +116,6 @@ def test_without_a_worker_the_test_is_queued_and_its_outcome_lands_on_the_channe
     assert channel.last_test_requested_at is not None and channel.last_test_at is None
     assert mail.outbox == []  # nothing was sent by the web request
     # what the worker does when it gets to the message
-    assert channel_test.run_test(channel.pk, "token") == channel_test.TestOutcome(True, None)
+    assert probe.run_test(channel.pk, "token") == probe.ProbeOutcome(True, None)
     shown = alice_client.get(f"/channels/{channel.pk}").json()
     assert shown["last_test_delivered"] is True and shown["last_test_at"] is not None

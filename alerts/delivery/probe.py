@@ -1,4 +1,4 @@
-"""``POST /channels/<id>/test``: sent by a delivery worker, answered by the web within about a second.
+"""A channel's test send (`POST /channels/<id>/test`): sent by a worker, answered within a second.
 
 A test message used to be sent inside the web request, so a destination that
 accepts and never answers held a web worker for the whole timeout, and the
@@ -36,7 +36,7 @@ OUTCOME_TTL_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
-class TestOutcome:
+class ProbeOutcome:
     delivered: bool
     error: str | None
 
@@ -46,7 +46,7 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def wait_for_outcome(token: str, seconds: float) -> TestOutcome | None:
+def wait_for_outcome(token: str, seconds: float) -> ProbeOutcome | None:
     """The worker's outcome for this test if it comes within ``seconds``, else None."""
     try:
         answer = redis_client().blpop([OUTCOME_KEY.format(token=token)], timeout=seconds)
@@ -56,20 +56,20 @@ def wait_for_outcome(token: str, seconds: float) -> TestOutcome | None:
     if answer is None:
         return None
     outcome = json.loads(answer[1])
-    return TestOutcome(outcome["delivered"], outcome["error"])
+    return ProbeOutcome(outcome["delivered"], outcome["error"])
 
 
-def run_test(channel_id: int, token: str) -> TestOutcome | None:
+def run_test(channel_id: int, token: str) -> ProbeOutcome | None:
     """Send the test message (whether or not the channel is enabled); record and post the outcome."""
     channel = Channel.objects.select_related("user").filter(pk=channel_id).first()
     if channel is None:
         return None
     try:
         KINDS[channel.kind].send(channel, test_message(channel))
-        outcome = TestOutcome(True, None)
+        outcome = ProbeOutcome(True, None)
     except NotificationError as exc:
         # A failed test never disables the channel: only a real delivery does.
-        outcome = TestOutcome(False, exc.category)
+        outcome = ProbeOutcome(False, exc.category)
     Channel.objects.filter(pk=channel_id).update(
         last_test_at=timezone.now(),
         last_test_delivered=outcome.delivered,
