@@ -1,21 +1,50 @@
 """Django admin for the alerts app."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
+from alerts.admin_forms import ALERT_EDITABLE, MASK, AlertAdminForm, ChannelAdminForm, masked_url
 from alerts.cache import invalidate_alert_lists
+from alerts.channels import ChannelConflict, ChannelLimitReached, channel_create, channel_update
 from alerts.delivery.outbox import retry_notifications
-from alerts.models import Alert, Channel, Notification
-from alerts.services import alerts_rearm, alerts_soft_delete, rearm_price
+from alerts.models import DEFAULT_REARM_PERCENT, Alert, Channel, Notification
+from alerts.services import (
+    AlertLimitReached,
+    AlertNotEditable,
+    alert_create,
+    alert_update,
+    alerts_rearm,
+    alerts_soft_delete,
+)
 
 # --- Alerts ---------------------------------------------------------------------
 
 
+ALERT_SHOWN = (
+    "user",
+    "symbol",
+    "status",
+    *ALERT_EDITABLE,
+    "crossing",
+    "reference_price",
+    "change_percent",
+    "rearm_price",
+    "rearm_after_ms",
+    "created_at",
+    "armed_at",
+    "triggered_at",
+    "triggered_price",
+    "last_triggered_at",
+    "trigger_count",
+)
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
+    form = AlertAdminForm
     list_display = (
         "id",
         "user_email",
@@ -36,43 +65,29 @@ class AlertAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     filter_horizontal = ("channels",)
-    fields = (
-        "user",
-        "symbol",
-        "direction",
-        "crossing",
-        "target_price",
-        "reference_price",
-        "change_percent",
-        "status",
-        "repeat",
-        "cooldown_seconds",
-        "rearm_percent",
-        "rearm_price",
-        "rearm_after_ms",
-        "expires_at",
-        "note",
-        "channels",
-        "created_at",
-        "armed_at",
-        "triggered_at",
-        "triggered_price",
-        "last_triggered_at",
-        "trigger_count",
-    )
-    readonly_fields = (
-        "created_at",
-        "armed_at",
-        "reference_price",
-        "change_percent",
-        "rearm_price",
-        "rearm_after_ms",
-        "last_triggered_at",
-        "trigger_count",
-    )
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     actions = ("rearm", "soft_delete")
+
+    def get_fields(self, request, obj=None):
+        # A new alert: what POST /alerts/ takes. A saved one shows everything, edits ALERT_EDITABLE.
+        return ("user", "symbol", *ALERT_EDITABLE) if obj is None else ALERT_SHOWN
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else tuple(f for f in ALERT_SHOWN if f not in ALERT_EDITABLE)
+
+    def has_change_permission(self, request, obj=None):
+        # Like the API, only a waiting (or re-arming) alert can be changed; the others are
+        # shown read-only and go back to waiting through the re-arm action.
+        if obj is not None and obj.status not in Alert.ACTIVE_STATUSES:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # A hard delete would take the alert's notifications with it: soft delete only.
+        actions.pop("delete_selected", None)
+        return actions
 
     @admin.display(description="user", ordering="user__email")
     def user_email(self, alert):
@@ -88,36 +103,56 @@ class AlertAdmin(admin.ModelAdmin):
         changed = alerts_soft_delete(alerts=queryset)
         self.message_user(request, f"{changed} alert(s) deleted.", messages.SUCCESS)
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        # Left out of the form, they keep the model's defaults (once, 0.1%).
-        for name in ("repeat", "rearm_percent"):
-            if name in form.base_fields:
-                form.base_fields[name].required = False
-        return form
-
     def save_model(self, request, obj, form, change):
-        obj.symbol = obj.symbol.strip().upper()
-        if obj.repeat == Alert.Repeat.ONCE:
-            obj.cooldown_seconds = None
-        obj.rearm_price = rearm_price(obj.target_price, obj.direction, obj.rearm_percent)
-        if not change or {"target_price", "direction", "status"} & set(form.changed_data):
-            # The engine counts only prices seen after this (a changed target re-arms from now).
-            obj.armed_at = timezone.now()
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            invalidate_alert_lists([obj.user_id])
+        data = form.cleaned_data
+        channels = [channel.pk for channel in data.get("channels") or ()]
+        try:
+            saved = (
+                self._update(obj, data, set(form.changed_data), channels)
+                if change
+                else alert_create(
+                    user=data["user"],
+                    symbol=data["symbol"],
+                    target_price=data["target_price"],
+                    direction=data["direction"],
+                    repeat=data.get("repeat") or Alert.Repeat.ONCE,
+                    cooldown_seconds=data.get("cooldown_seconds"),
+                    rearm_percent=data.get("rearm_percent") or DEFAULT_REARM_PERCENT,
+                    expires_at=data.get("expires_at"),
+                    note=data.get("note") or "",
+                    channels=channels,
+                )
+            )
+        except (ValidationError, AlertNotEditable, AlertLimitReached) as error:
+            # Changed by someone else since the form was checked: nothing was written.
+            raise PermissionDenied(" ".join(getattr(error, "messages", [str(error)]))) from error
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    @staticmethod
+    def _update(alert, data, changed, channels):
+        kwargs = {name: data[name] for name in ("target_price", "direction", "note") if name in changed}
+        if "expires_at" in changed:
+            kwargs["expires_at"] = data["expires_at"]
+        if {"repeat", "cooldown_seconds", "rearm_percent"} & changed:
+            kwargs.update(
+                repeat=data.get("repeat") or Alert.Repeat.ONCE,
+                cooldown_seconds=data.get("cooldown_seconds"),
+                rearm_percent=data.get("rearm_percent") or DEFAULT_REARM_PERCENT,
+            )
+        if "channels" in changed:
+            kwargs["channels"] = channels
+        return alert_update(alert=Alert.objects.get(pk=alert.pk), **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The channels were saved by alert_create/alert_update; the inline is read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj):
         with transaction.atomic():
             super().delete_model(request, obj)
             invalidate_alert_lists([obj.user_id])
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            user_ids = set(queryset.values_list("user_id", flat=True))
-            super().delete_queryset(request, queryset)
-            invalidate_alert_lists(user_ids)
 
     def get_inlines(self, request, obj):
         # The notifications it sent (NotificationInline, in the notifications block below);
@@ -226,13 +261,66 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
     list_display = ("id", "user", "kind", "name", "enabled", "disabled_reason", "created_at")
     list_filter = ("kind", "enabled")
     search_fields = ("user__email", "name", "url", "=id")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
-    readonly_fields = ("created_at", "secret")
     ordering = ("-id",)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "kind", "name", "new_url", "enabled")
+        return (
+            "user",
+            "kind",
+            "name",
+            "masked_url",
+            "new_url",
+            "masked_secret",
+            "enabled",
+            "disabled_reason",
+            "created_at",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("user", "kind", "masked_url", "masked_secret", "disabled_reason", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # The email channel is the account's address: it can be disabled, never deleted.
+        if obj is not None and obj.kind == Channel.Kind.EMAIL:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="URL (masked)")
+    def masked_url(self, channel):
+        return masked_url(channel.url) or "-"
+
+    @admin.display(description="signing secret")
+    def masked_secret(self, channel):
+        return f"{MASK} (set; shown to its owner once, on creation)" if channel.secret else "-"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            channel_update(
+                channel=obj, name=data["name"], url=data.get("new_url") or None, enabled=data["enabled"]
+            )
+            return
+        try:
+            saved = channel_create(
+                user=data["user"], kind=data["kind"], name=data["name"], url=data["new_url"]
+            )
+        except (ChannelConflict, ChannelLimitReached) as error:
+            # Another channel was made since the form was checked: nothing was written.
+            raise PermissionDenied(str(error)) from error
+        if not data["enabled"]:
+            channel_update(channel=saved, enabled=False)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
 
 # --- end of the channels block ---------------------------------------------------
