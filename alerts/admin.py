@@ -1,6 +1,7 @@
 """Django admin for the alerts app."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -19,6 +20,18 @@ from alerts.services import (
     alerts_rearm,
     alerts_soft_delete,
 )
+
+
+def log_bulk_action(request, queryset, what: str, changed: int) -> None:
+    """An entry in each selected object's history: who ran which action, on how many, how many changed."""
+    selected = list(queryset.model.objects.filter(pk__in=queryset.values("pk")))
+    LogEntry.objects.log_actions(
+        request.user.pk,
+        selected,
+        CHANGE,
+        change_message=f'Bulk action "{what}" on {len(selected)} selected: {changed} changed.',
+    )
+
 
 # --- Alerts ---------------------------------------------------------------------
 
@@ -96,11 +109,13 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.action(description="Re-arm selected alerts (back to waiting, counting prices from now)")
     def rearm(self, request, queryset):
         changed = alerts_rearm(alerts=queryset)
+        log_bulk_action(request, queryset, "re-arm", changed)
         self.message_user(request, f"{changed} alert(s) re-armed.", messages.SUCCESS)
 
     @admin.action(description="Soft-delete selected alerts")
     def soft_delete(self, request, queryset):
         changed = alerts_soft_delete(alerts=queryset)
+        log_bulk_action(request, queryset, "soft delete", changed)
         self.message_user(request, f"{changed} alert(s) deleted.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
@@ -244,6 +259,7 @@ class NotificationAdmin(admin.ModelAdmin):
         selected = list(queryset.values_list("id", flat=True))
         retried = retry_notifications(selected)
         skipped = len(selected) - retried
+        log_bulk_action(request, queryset, "retry sending", retried)
         self.message_user(request, f"{retried} notification(s) queued to send again.", messages.SUCCESS)
         if skipped:
             self.message_user(
