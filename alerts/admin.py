@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -52,6 +53,7 @@ ALERT_SHOWN = (
     "triggered_price",
     "last_triggered_at",
     "trigger_count",
+    "deliveries",
 )
 
 
@@ -105,6 +107,12 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="user", ordering="user__email")
     def user_email(self, alert):
         return alert.user.email
+
+    @admin.display(description="deliveries")
+    def deliveries(self, alert):
+        url = reverse("admin:alerts_notification_changelist") + f"?alert__exact={alert.pk}"
+        count = alert.notifications.count()
+        return format_html('<a href="{}">{} notification(s), every one</a>', url, count)
 
     @admin.action(description="Re-arm selected alerts (back to waiting, counting prices from now)")
     def rearm(self, request, queryset):
@@ -196,6 +204,9 @@ NOTIFICATION_FIELDS = (
 )
 
 
+INLINE_NOTIFICATIONS = 20
+
+
 class NotificationInline(admin.TabularInline):
     """The notifications an alert sent (or is sending): read-only, the outbox is written by the engine."""
 
@@ -206,6 +217,18 @@ class NotificationInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     ordering = ("-created_at", "-id")
+    verbose_name_plural = (
+        f"latest {INLINE_NOTIFICATIONS} notifications (all of them: the deliveries link above)"
+    )
+
+    def get_queryset(self, request):
+        # Only the latest ones: an alert with thousands of deliveries must still open at once.
+        queryset = super().get_queryset(request)
+        alert_id = (request.resolver_match.kwargs if request.resolver_match else {}).get("object_id")
+        if alert_id is None or not str(alert_id).isdigit():
+            return queryset.none()
+        latest = queryset.filter(alert_id=alert_id).order_by("-created_at", "-id")[:INLINE_NOTIFICATIONS]
+        return queryset.filter(pk__in=list(latest.values_list("pk", flat=True)))
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -222,6 +245,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "alert_link",
+        "user_email",
         "to",
         "channel",
         "via",
@@ -233,9 +257,9 @@ class NotificationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "short_error",
     )
-    list_filter = ("status", "channel")
-    search_fields = ("to", "alert__symbol", "=alert__id", "=id")
-    list_select_related = ("alert", "via")
+    list_filter = ("status", "channel", "firing")
+    search_fields = ("user__email", "to", "alert__symbol", "=alert__id", "=id")
+    list_select_related = ("alert", "via", "user")
     readonly_fields = ("alert", "user", *NOTIFICATION_FIELDS)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
@@ -248,6 +272,10 @@ class NotificationAdmin(admin.ModelAdmin):
     def alert_link(self, notification):
         url = reverse("admin:alerts_alert_change", args=[notification.alert_id])
         return format_html('<a href="{}">#{} {}</a>', url, notification.alert_id, notification.alert.symbol)
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, notification):
+        return notification.user.email if notification.user else "-"
 
     @admin.display(description="last error")
     def short_error(self, notification):
@@ -278,12 +306,51 @@ class NotificationAdmin(admin.ModelAdmin):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelAdminForm
-    list_display = ("id", "user", "kind", "name", "enabled", "disabled_reason", "created_at")
+    list_display = (
+        "id",
+        "user",
+        "kind",
+        "name",
+        "enabled",
+        "failures",
+        "last_failure",
+        "last_delivery",
+        "disabled_reason",
+    )
     list_filter = ("kind", "enabled")
     search_fields = ("user__email", "name", "url", "=id")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     ordering = ("-id",)
+
+    def get_queryset(self, request):
+        # Which channels fail, in the same query as the page (no query per row).
+        failed = Notification.objects.filter(via=OuterRef("pk"), status=Notification.Status.FAILED)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                failure_count=Count("notifications", filter=Q(notifications__status="failed")),
+                last_sent_at=Max("notifications__sent_at"),
+                last_error=Subquery(failed.order_by("-created_at", "-id").values("last_error")[:1]),
+            )
+        )
+
+    @admin.display(description="failures", ordering="failure_count")
+    def failures(self, channel):
+        url = reverse("admin:alerts_notification_changelist")
+        return format_html(
+            '<a href="{}?via__exact={}&status__exact=failed">{}</a>', url, channel.pk, channel.failure_count
+        )
+
+    @admin.display(description="last error")
+    def last_failure(self, channel):
+        error = channel.last_error or ""
+        return error if len(error) <= 60 else error[:59] + "…"
+
+    @admin.display(description="last delivery", ordering="last_sent_at")
+    def last_delivery(self, channel):
+        return channel.last_sent_at
 
     def get_fields(self, request, obj=None):
         if obj is None:
