@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from accounts.models import User
 
@@ -27,12 +29,26 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "username")
     ordering = ("email",)
-    readonly_fields = ("date_joined", "last_login")
+    readonly_fields = ("date_joined", "last_login", "their_records")
     fieldsets = (
-        (None, {"fields": ("email", "username", "password")}),
+        (None, {"fields": ("email", "username", "password", "their_records")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
+
+    @admin.display(description="alerts, channels, notifications")
+    def their_records(self, user):
+        # Links by admin URL name only: the accounts app does not import the alerts app.
+        links = [
+            (reverse(f"admin:alerts_{model}_changelist") + f"?user__exact={user.pk}", label)
+            for model, label in (
+                ("alert", "alerts"),
+                ("channel", "channels"),
+                ("notification", "notifications"),
+            )
+        ]
+        return format_html_join(" · ", '<a href="{}">their {}</a>', links)
+
     add_fieldsets = (
         (
             None,

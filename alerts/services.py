@@ -141,6 +141,44 @@ def _owned_channels(user, channel_ids: list[int] | None) -> list[Channel]:
     return channels
 
 
+def alert_check(
+    *,
+    symbol: str,
+    user=None,
+    target_price: Decimal | None = None,
+    repeat: str | None = None,
+    cooldown_seconds: int | None = None,
+    rearm_percent: Decimal = DEFAULT_REARM_PERCENT,
+    expires_at: datetime | None = None,
+) -> None:
+    """alert_create's checks of the fields given (None: not checked), without writing; every problem at once.
+
+    ``user``: also the per-user cap of active alerts (a new alert).
+
+    The admin's alert form runs them to show refusals in words before it saves
+    through alert_create or alert_update (which check again).
+    """
+    checks = [lambda: _trading_symbol(symbol.strip().upper())]
+    if target_price is not None:
+        checks[0] = lambda: _check_target_price(_trading_symbol(symbol.strip().upper()), target_price)
+    if repeat is not None:
+        checks.append(lambda: _check_repeat(repeat, cooldown_seconds, rearm_percent))
+    checks.append(lambda: _check_expiry(expires_at))
+    errors: dict = {}
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if user is not None:
+        try:
+            _check_cap(user)
+        except AlertLimitReached as exc:
+            errors["user"] = [str(exc)]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _resolve_target(
     symbol: str,
     target_price: Decimal | None,
