@@ -1,5 +1,7 @@
 """The OpenAPI schema: valid, warning-free, every operation described."""
 
+import re
+
 import pytest
 import yaml
 from django.core.management import call_command
@@ -88,3 +90,63 @@ def test_schema_is_served(anon_client, path):
     response = anon_client.get(path, {"format": "json"})
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "pricealert API"
+
+
+def _nodes(value, path=""):
+    if isinstance(value, dict):
+        yield path, value
+        for key, child in value.items():
+            yield from _nodes(child, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _nodes(child, f"{path}/{index}")
+
+
+def test_every_nullable_schema_has_a_type(schema):
+    """``nullable`` beside a typeless ``oneOf``/``allOf``: strict validators refuse the ``null`` we accept."""
+    typeless = [path for path, node in _nodes(schema) if node.get("nullable") is True and "type" not in node]
+    assert typeless == []
+
+
+def test_nullable_inputs_are_typed_strings(schema):
+    components = schema["components"]["schemas"]
+    username = components["RegisterInputRequest"]["properties"]["username"]
+    assert (username["type"], username["nullable"], username["maxLength"]) == ("string", True, 150)
+    direction = components["AlertCreateInputRequest"]["properties"]["direction"]
+    assert direction["type"] == "string" and direction["enum"] == ["above", "below", "cross", None]
+
+
+@pytest.mark.parametrize(
+    "component, field, accepted, refused",
+    [
+        (
+            "AlertCreateInputRequest",
+            "target_price",
+            ["70000.5", "1", "0.00000001"],
+            ["", "-5", "1.123456789"],
+        ),
+        ("PatchedAlertUpdateInputRequest", "target_price", ["71000"], ["", "-5", "1e5"]),
+        ("AlertCreateInputRequest", "change_percent", ["-5", "2.5", "-99.9999", "500"], ["", "-100", "-500"]),
+        ("AlertCreateInputRequest", "rearm_percent", ["0", "0.1", "99.9999"], ["", "-5", "500", "100"]),
+        ("PatchedAlertUpdateInputRequest", "rearm_percent", ["0.5"], ["", "-5", "500"]),
+    ],
+)
+def test_input_number_patterns_are_as_strict_as_the_validation(schema, component, field, accepted, refused):
+    pattern = re.compile(schema["components"]["schemas"][component]["properties"][field]["pattern"])
+    assert [value for value in accepted if not pattern.search(value)] == []
+    assert [value for value in refused if pattern.search(value)] == []
+
+
+def test_health_has_a_typed_body(schema):
+    responses = schema["paths"]["/health"]["get"]["responses"]
+    for status in ("200", "503"):
+        assert responses[status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Health"
+        }
+    health = schema["components"]["schemas"]["Health"]
+    assert set(health["required"]) == {"status", "checks", "feed", "evaluation", "stream", "delivery"}
+
+
+def test_the_error_body_documents_errors_as_field_to_messages(schema):
+    errors = schema["components"]["schemas"]["Error"]["properties"]["errors"]
+    assert errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
