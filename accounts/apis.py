@@ -45,7 +45,9 @@ class RegisterApi(PublicApi):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="user_register",
         summary="Create an account",
+        auth=[],
         description=(
             "Registers a user; the email address is the login (case-insensitive, unique). "
             "Also served at `/signup`. The password is never returned.\n\n"
@@ -81,7 +83,9 @@ class TokenObtainApi(PublicApi):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="token_obtain",
         summary="Log in: get an access and a refresh token",
+        auth=[],
         description=(
             'Send `{"email", "password"}` or `{"username", "password"}` (the username may also be the '
             "email). Also served at `/login`. Use the access token as `Authorization: Bearer <access>`. "
@@ -112,7 +116,9 @@ class TokenRefreshApi(PublicApi):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="token_refresh",
         summary="Exchange a refresh token for a new token pair",
+        auth=[],
         description=(
             "Returns a new access token and a new refresh token; the refresh token sent is "
             "blacklisted (rotation), so each refresh token works exactly once. "
@@ -143,7 +149,9 @@ class TokenRefreshApi(PublicApi):
 class LogoutApi(PublicApi):
     @extend_schema(
         tags=[TAG],
+        operation_id="token_revoke",
         summary="Log out: revoke a refresh token",
+        auth=[],
         description=(
             "Blacklists the refresh token, so it can never be refreshed again. The refresh token "
             "is the credential here; no access token is needed. Access tokens already issued stay "
@@ -170,6 +178,7 @@ class LogoutApi(PublicApi):
 class UserMeApi(APIView):
     @extend_schema(
         tags=[TAG],
+        operation_id="user_me",
         summary="The authenticated user",
         description="The account the bearer token belongs to.",
         responses={200: UserOutputSerializer, 401: UNAUTHENTICATED},

@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 User = get_user_model()
@@ -25,15 +26,20 @@ class PasswordField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+# One typed, nullable string (empty or null: none) rather than a typeless oneOf beside "nullable".
+@extend_schema_field({"type": "string", "maxLength": 150, "pattern": r"^[\w.+-]*$"})
+class OptionalUsernameField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=150, allow_null=True, allow_blank=True, validators=[username_validator], **kwargs
+        )
+
+
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = PasswordField(help_text="Checked by the server's password rules (length, common, numeric).")
-    username = serializers.CharField(
-        max_length=150,
+    username = OptionalUsernameField(
         required=False,
-        allow_null=True,
-        allow_blank=True,
-        validators=[username_validator],
         help_text="Optional; unique (case-insensitive); can be used to log in instead of the email.",
     )
 

@@ -1,13 +1,13 @@
-"""HTTP routes of the accounts app (each with and without a trailing slash)."""
+"""HTTP routes of the accounts app (with and without a trailing slash); /signup and /login are aliases."""
 
 from accounts import apis
-from api.routing import slash_optional
+from api.routing import alias, slash_optional
 
 urlpatterns = [
     slash_optional("register", apis.RegisterApi.as_view(), name="register"),
-    slash_optional("signup", apis.RegisterApi.as_view(), name="signup"),
+    alias("signup", apis.RegisterApi, name="signup"),
     slash_optional("token", apis.TokenObtainApi.as_view(), name="token"),
-    slash_optional("login", apis.TokenObtainApi.as_view(), name="login"),
+    alias("login", apis.TokenObtainApi, name="login"),
     slash_optional("token/refresh", apis.TokenRefreshApi.as_view(), name="token-refresh"),
     slash_optional("logout", apis.LogoutApi.as_view(), name="logout"),
     slash_optional("user", apis.UserMeApi.as_view(), name="user"),

@@ -68,6 +68,7 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="alert_create",
         summary="Create an alert",
         description=(
             "Creates a waiting alert for the caller. Also served at `POST /alerts/`. The symbol is "
@@ -104,7 +105,7 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
 class AlertListApi(APIView):
     @extend_schema(
         tags=[TAG],
-        operation_id="alerts_list",
+        operation_id="alert_list",
         summary="List the caller's alerts",
         description=(
             "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`; "
@@ -147,6 +148,7 @@ class AlertListApi(APIView):
 class AlertDetailApi(APIView):
     @extend_schema(
         tags=[TAG],
+        operation_id="alert_get",
         summary="Get one of the caller's alerts",
         description=(
             "Includes `symbol_status`, the symbol's catalogue status (`TRADING`, or `UNKNOWN` once "
@@ -163,6 +165,7 @@ class AlertDetailApi(APIView):
 class AlertUpdateApi(APIView):
     @extend_schema(
         tags=[TAG],
+        operation_id="alert_update",
         summary="Change a waiting alert's target, direction, note or expiry",
         description=(
             "Only while the alert is `created` (waiting) or `rearming`: a triggered, expired or deleted "
@@ -195,6 +198,7 @@ class AlertUpdateApi(APIView):
 class AlertDeleteApi(APIView):
     @extend_schema(
         tags=[TAG],
+        operation_id="alert_delete",
         summary="Delete an alert",
         description=(
             "Soft delete: the alert stops waiting and its status becomes `deleted`. Deleting an "

@@ -66,7 +66,7 @@ class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
 
     @extend_schema(
         tags=[TAG],
-        operation_id="channels_list",
+        operation_id="channel_list",
         summary="List the caller's notification channels",
         description="Every user has an `email` channel for the account's address; webhooks and Apprise "
         "URLs are added with POST. Not paginated (a user has a handful).",
@@ -78,7 +78,7 @@ class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
 
     @extend_schema(
         tags=[TAG],
-        operation_id="channels_create",
+        operation_id="channel_create",
         summary="Add a notification channel",
         description=(
             "`webhook`: `url` is http(s); each delivery is a JSON POST signed with HMAC-SHA256 "
@@ -120,6 +120,7 @@ class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
 class ChannelItemApi(APIView):
     @extend_schema(
         tags=[TAG],
+        operation_id="channel_get",
         summary="Get one of the caller's channels",
         parameters=[CHANNEL_ID],
         responses={200: ChannelOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
@@ -129,6 +130,7 @@ class ChannelItemApi(APIView):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="channel_update",
         summary="Rename, re-point, enable or disable a channel",
         description="Enabling a channel that delivery disabled clears its `disabled_reason`. "
         "An email channel has no URL.",
@@ -151,6 +153,7 @@ class ChannelItemApi(APIView):
 
     @extend_schema(
         tags=[TAG],
+        operation_id="channel_delete",
         summary="Delete a webhook or Apprise channel",
         description="Alerts that named it notify their other channels (or all, if none is left). "
         "The email channel cannot be deleted (409): disable it instead.",
@@ -175,7 +178,7 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
 
     @extend_schema(
         tags=[TAG],
-        operation_id="channels_test",
+        operation_id="channel_test",
         summary="Send a test message through a channel",
         description="Queues one test message (no retries), enabled or not, sent by a delivery worker "
         "like any notification. If the worker settles it within about a second "

@@ -25,6 +25,8 @@ MAX_COOLDOWN_SECONDS = 366 * 24 * 3600
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 _SMALLEST_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
+# Named "StatusEnum" in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]): /health has statuses too.
+ALERT_STATUSES = Alert.Status.values
 
 
 class SymbolField(serializers.CharField):
@@ -39,6 +41,18 @@ class SymbolField(serializers.CharField):
         return super().to_internal_value(data).upper()
 
 
+# Input patterns as strict as the validation (a generated client checks them before sending): no sign
+# where the value must be positive, no empty string, no more digits than the column holds.
+PRICE_PATTERN = rf"^\d{{1,{PRICE_DIGITS - PRICE_DECIMALS}}}(?:\.\d{{1,{PRICE_DECIMALS}}})?$"
+CHANGE_PERCENT_PATTERN = r"^(?:-\d{1,2}|\d{1,5})(?:\.\d{1,4})?$"  # greater than -100
+REARM_PERCENT_PATTERN = r"^\d{1,2}(?:\.\d{1,4})?$"  # 0 to 99.9999
+
+
+def _decimal_string(pattern: str) -> dict:
+    return {"type": "string", "format": "decimal", "pattern": pattern}
+
+
+@extend_schema_field(_decimal_string(PRICE_PATTERN))
 class PriceField(serializers.DecimalField):
     """An exact positive price with at most 8 decimal places that fits the database column.
 
@@ -103,8 +117,18 @@ class DirectionOutputField(serializers.Field):
         return Alert.CROSS if get("crossing") else get("direction")
 
 
-def _percent(**kwargs):
-    return ExactDecimalField(max_digits=9, decimal_places=4, **kwargs)
+@extend_schema_field(_decimal_string(CHANGE_PERCENT_PATTERN))
+class ChangePercentField(ExactDecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=9, decimal_places=4, **kwargs)
+
+
+@extend_schema_field(_decimal_string(REARM_PERCENT_PATTERN))
+class RearmPercentField(ExactDecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=9, decimal_places=4, min_value=Decimal(0), max_value=Decimal("99.9999"), **kwargs
+        )
 
 
 def _repeat(**kwargs):
@@ -124,7 +148,7 @@ def _cooldown(help_text: str):
 
 
 def _rearm_percent(**kwargs):
-    return _percent(required=False, min_value=Decimal(0), max_value=Decimal("99.9999"), **kwargs)
+    return RearmPercentField(required=False, **kwargs)
 
 
 def _channels(help_text: str):
@@ -150,7 +174,7 @@ class AlertCreateInputSerializer(serializers.Serializer):
         help_text='The price to watch, as a string (e.g. "70000.5"); > 0, at most 8 decimal places, '
         "within the symbol's Binance PRICE_FILTER bounds. Send this or change_percent.",
     )
-    change_percent = _percent(
+    change_percent = ChangePercentField(
         required=False,
         help_text='A move from the latest price, in percent: "-5" is 5% below it, "2.5" 2.5% above. '
         "Resolved now to target_price (rounded outward to 8 decimals) and direction; the latest price "

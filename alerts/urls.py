@@ -1,17 +1,18 @@
 """HTTP routes of the alerts app (each with and without a trailing slash).
 
-The seed paths come first so "create" and "delete/<id>" are never taken for an id.
+The seed paths (aliases of POST /alerts/ and DELETE /alerts/<id>, out of the
+schema) come first so "create" and "delete/<id>" are never taken for an id.
 """
 
 from alerts import apis, channel_apis
-from api.routing import slash_optional
+from api.routing import alias, slash_optional
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
 CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"
 
 urlpatterns = [
-    slash_optional("alerts/create", apis.AlertCreateApi.as_view(), name="alert-create"),
-    slash_optional(f"alerts/delete/{ALERT_ID}", apis.AlertDeleteApi.as_view(), name="alert-delete"),
+    alias("alerts/create", apis.AlertCreateApi, name="alert-create"),
+    alias(f"alerts/delete/{ALERT_ID}", apis.AlertDeleteApi, name="alert-delete"),
     slash_optional("alerts", apis.AlertCollectionApi.as_view(), name="alert-list"),
     slash_optional(f"alerts/{ALERT_ID}", apis.AlertItemApi.as_view(), name="alert-detail"),
     slash_optional("channels", channel_apis.ChannelCollectionApi.as_view(), name="channel-list"),

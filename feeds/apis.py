@@ -28,6 +28,7 @@ class PriceOutputSerializer(serializers.Serializer):
 class PriceApi(APIView):
     @extend_schema(
         tags=["prices"],
+        operation_id="price_get",
         summary="Latest price of a symbol",
         description=(
             "Read from the live price store. The feeder follows the symbols that have waiting "

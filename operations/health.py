@@ -5,7 +5,8 @@ import time
 from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -100,11 +101,79 @@ def delivery_status() -> dict:
     }
 
 
+# The body's words, named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] (several fields are called "status").
+CHECK_STATES = ["ok", "error"]
+FEED_STATES = ["ok", "stale", "unknown"]
+STREAM_STATES = ["ok", "lost_entries", "unknown"]
+HEALTH_STATES = ["ok", "degraded", "unavailable"]
+
+
+class ChecksSerializer(serializers.Serializer):
+    database = serializers.ChoiceField(choices=CHECK_STATES)
+    redis = serializers.ChoiceField(choices=CHECK_STATES)
+
+
+class FeedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=FEED_STATES, help_text="stale: alerts wait on an old or absent feed."
+    )
+    age_seconds = serializers.FloatField(allow_null=True, help_text="Age of the freshest connection.")
+    connections = serializers.DictField(
+        child=serializers.FloatField(), help_text="Feeder connection -> seconds since its last message."
+    )
+    waiting_symbols = serializers.IntegerField(allow_null=True, help_text="Symbols with waiting alerts.")
+
+
+class EvaluationSerializer(serializers.Serializer):
+    last_evaluated_at = serializers.DateTimeField(
+        allow_null=True, help_text="The engine's last finished tick."
+    )
+    age_seconds = serializers.FloatField(allow_null=True)
+    newest_stream_id = serializers.CharField(allow_null=True, help_text="The price stream's newest entry.")
+    lag_seconds = serializers.FloatField(allow_null=True, help_text="How far the checkpoint is behind it.")
+
+
+class StreamSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=STREAM_STATES)
+    losses = serializers.DictField(
+        child=serializers.CharField(), help_text="Evaluator -> its last reported loss (within a day)."
+    )
+
+
+class DeliverySerializer(serializers.Serializer):
+    queued = serializers.IntegerField(allow_null=True, help_text="Notifications waiting to be sent.")
+    sending = serializers.IntegerField(allow_null=True, help_text="Notifications being sent now.")
+    oldest_age_seconds = serializers.FloatField(allow_null=True, help_text="Age of the oldest queued one.")
+
+
+class HealthSerializer(serializers.Serializer):
+    """The /health body: null figures are those that could not be read (Redis or the database down)."""
+
+    status = serializers.ChoiceField(
+        choices=HEALTH_STATES,
+        help_text="unavailable (503): the database or Redis does not answer; degraded (200): a stale feed "
+        "or lost stream entries.",
+    )
+    checks = ChecksSerializer()
+    feed = FeedSerializer()
+    evaluation = EvaluationSerializer()
+    stream = StreamSerializer()
+    delivery = DeliverySerializer()
+
+
 class HealthView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Health of the database and Redis", responses={200: dict, 503: dict})
+    @extend_schema(
+        operation_id="health_get",
+        summary="Health of the database and Redis",
+        auth=[],
+        responses={
+            200: OpenApiResponse(HealthSerializer, description="The database and Redis answer."),
+            503: OpenApiResponse(HealthSerializer, description="The database or Redis does not answer."),
+        },
+    )
     def get(self, request):
         checks = {"database": database_ok(), "redis": redis_ok()}
         healthy = all(checks.values())

@@ -416,6 +416,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.openapi.typed_nullables"],
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "alerts.serializers.ALERT_STATUSES",
+        "CheckStateEnum": "operations.health.CHECK_STATES",
+        "FeedStatusEnum": "operations.health.FEED_STATES",
+        "StreamStatusEnum": "operations.health.STREAM_STATES",
+        "HealthStatusEnum": "operations.health.HEALTH_STATES",
+    },
 }
 
 # --- Production hardening (toggled from the environment) ---------------------

@@ -77,7 +77,24 @@ def test_an_expired_or_forged_token_is_401(db, method, path):
     client.credentials(HTTP_AUTHORIZATION="Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged")
     response = getattr(client, method)(path)
     assert response.status_code == 401
-    assert response.json()["detail"] == "Given token not valid for any token type"
+    # Exactly the documented shape: simplejwt's own "code" and "messages" are not passed on.
+    assert response.json() == {"detail": "Given token not valid for any token type"}
+
+
+@pytest.mark.parametrize("path", ["/token/refresh", "/logout"])
+def test_a_bad_refresh_token_is_the_documented_error_body(db, path):
+    response = APIClient().post(path, {"refresh": "not.a.token"}, format="json")
+    assert response.status_code == 401
+    assert list(response.json()) == ["detail"]
+
+
+def test_errors_of_nested_fields_are_named_by_their_path(client):
+    response = client.post(
+        "/alerts/", {"symbol": "BTCUSDT", "target_price": "1", "channels": [1, "x"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"channels.1": ["A valid integer is required."]}
+    assert response.json()["detail"] == "channels: 1: A valid integer is required."
 
 
 @pytest.mark.parametrize("path", ["/nope", "/alerts/create/extra", "/api/", "/static/nope.js"])
