@@ -129,3 +129,13 @@ def allow_local_delivery(settings):
     """Webhook and Apprise tests deliver to servers on this machine: the operator's
     OUTBOUND_ALLOW_NETWORKS lets them through the egress policy, as it would a LAN ntfy."""
     settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.0/8"
+
+
+@pytest.fixture
+def silent_url():
+    """An http URL whose server accepts connections (the kernel's backlog) and never answers a byte."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/never"
+    listener.close()

@@ -5,7 +5,6 @@ consuming the real Redis broker; the database is shared with it (transactional
 tests), so the test message travels exactly the production path.
 """
 
-import socket
 import time
 
 import pytest
@@ -29,16 +28,6 @@ pytestmark = [
 def delivery_worker():
     with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING"):
         yield
-
-
-@pytest.fixture
-def silent_server():
-    """Accepts connections (the kernel's backlog) and never answers a byte."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
-    listener.close()
 
 
 def email_channel(user):
@@ -88,11 +77,11 @@ def test_an_unreachable_webhook_says_connection_refused(alice, alice_client, del
 
 
 def test_a_destination_that_never_answers_costs_the_web_about_a_second(
-    alice, alice_client, delivery_worker, silent_server, settings
+    alice, alice_client, delivery_worker, silent_url, settings
 ):
     settings.CHANNEL_TEST_WAIT_SECONDS = 1.0
     settings.OUTBOUND_TIMEOUT_SECONDS = settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS = 3.0
-    hook = Channel.objects.create(user=alice, kind="webhook", url=silent_server, secret="s")
+    hook = Channel.objects.create(user=alice, kind="webhook", url=silent_url, secret="s")
     started = time.monotonic()
     response = alice_client.post(f"/channels/{hook.pk}/test")
     answered_in = time.monotonic() - started

@@ -1,6 +1,5 @@
 """A destination that never answers costs its owner's deliveries only (alerts.delivery.breaker)."""
 
-import socket
 from decimal import Decimal
 
 import pytest
@@ -14,15 +13,6 @@ from tests.support.http import HookServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_local_delivery")]
 T0 = 1_790_000_000_000
-
-
-@pytest.fixture
-def silent_url():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/never"
-    listener.close()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ CR/LF smuggled into a line protocol.
 
 import socket
 import threading
+from contextlib import contextmanager
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -135,15 +136,24 @@ class _Recording(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(handler):
+    """A real HTTP server on 127.0.0.1 with this handler; yields its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def internal_service():
     """Something on the host's own network a user must never reach."""
     _Recording.hits = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(_Recording) as port:
+        yield port
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "2130706433"])
@@ -196,11 +206,8 @@ class _Redirect(BaseHTTPRequestHandler):
 def redirector(internal_service):
     """A server the operator allows (127.0.0.1) that redirects to one it does not (127.0.0.2)."""
     _Redirect.target = f"http://127.0.0.2:{internal_service}/internal"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(_Redirect) as port:
+        yield port
 
 
 def test_a_webhook_redirect_is_never_followed(alice, redirector, settings):
