@@ -122,6 +122,15 @@ def _fire_through(channel) -> Notification:
     return Notification.objects.get(alert=alert)
 
 
+def assert_refused_at_send(channel, error: str) -> None:
+    """Fired through this channel, the send fails with ``error`` and the internal service saw nothing."""
+    notification = _fire_through(channel)
+    assert send.deliver(notification.pk, 0).outcome == "failed"
+    notification.refresh_from_db()
+    assert notification.last_error == error
+    assert _Recording.hits == []
+
+
 class _Recording(BaseHTTPRequestHandler):
     hits: list[str] = []
 
@@ -162,11 +171,7 @@ def test_a_stored_loopback_webhook_is_refused_at_send(alice, internal_service, h
     hook = Channel.objects.create(
         user=alice, kind="webhook", url=f"http://{host}:{internal_service}/x", secret="s" * 64
     )
-    notification = _fire_through(hook)
-    assert send.deliver(notification.pk, 0).outcome == "failed"
-    notification.refresh_from_db()
-    assert notification.last_error == "destination not allowed"
-    assert _Recording.hits == []
+    assert_refused_at_send(hook, "destination not allowed")
 
 
 def test_a_name_that_turns_private_after_creation_is_refused_at_send(alice, internal_service, monkeypatch):
@@ -215,21 +220,13 @@ def test_a_webhook_redirect_is_never_followed(alice, redirector, settings):
     hook = Channel.objects.create(
         user=alice, kind="webhook", url=f"http://127.0.0.1:{redirector}/in", secret="s" * 64
     )
-    notification = _fire_through(hook)
-    assert send.deliver(notification.pk, 0).outcome == "failed"
-    notification.refresh_from_db()
-    assert notification.last_error == "HTTP 302"
-    assert _Recording.hits == []
+    assert_refused_at_send(hook, "HTTP 302")
 
 
 def test_each_redirect_hop_apprise_follows_is_checked_again(alice, redirector, settings):
     settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.1/32"  # the redirector only, not 127.0.0.2
     channel = Channel.objects.create(user=alice, kind="apprise", url=f"json://127.0.0.1:{redirector}/in")
-    notification = _fire_through(channel)
-    assert send.deliver(notification.pk, 0).outcome == "failed"
-    notification.refresh_from_db()
-    assert notification.last_error == "destination not allowed"
-    assert _Recording.hits == []
+    assert_refused_at_send(channel, "destination not allowed")
 
 
 def test_the_irc_into_redis_chain_writes_nothing(alice, settings):
