@@ -196,6 +196,9 @@ def test_a_created_alert_is_followed_at_once_by_a_push_not_at_the_next_refresh(
 
     with running_runfeeder("--refresh-interval=60"):  # the periodic refresh would take a minute
         assert binance.wait_for_connections(1)
+        # The push is fire-and-forget (the refresh is the backstop): create once runfeeder listens.
+        listening = lambda: store.redis_client().pubsub_numsub(store.FOLLOW_CHANNEL)[0][1] > 0  # noqa: E731
+        assert wait_for(listening)
         alert_create(user=alice, symbol="BTCUSDT", target_price=Decimal("70000"), direction="above")
         assert binance.wait_for_subscription("btcusdt@aggTrade", timeout=5)
 

@@ -71,6 +71,9 @@ class Command(BaseCommand):
         )
         self.feeder = Feeder(config).start()
         try:
+            # Listen for pushes before the first read of the symbol set, so that an alert
+            # committed in between is not left to the next periodic refresh.
+            self.wait_for_push(0)
             next_refresh = 0.0
             while not self.shutdown.is_set():
                 if time.monotonic() >= next_refresh:
