@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 import redis
 
 from feeds import store
+from feeds.refetch import Span, refetch
 from feeds.rest import MAX_AGG_TRADES, AggTrade, BinanceRest, RateLimited, RestError
 
 logger = logging.getLogger("feeds.feeder")
 
 # Between attempts after an error other than a rate limit.
 RETRY_SECONDS = 0.5
+# How often the worker looks for spans the engine found lost (``feed:refetch``).
+REFETCH_POLL_SECONDS = 1.0
 
 
 @dataclass(eq=False)
@@ -92,8 +95,15 @@ class Backfiller(threading.Thread):
             self.join(timeout)
 
     def run(self) -> None:
+        next_refetch_check = 0.0
         while not self._stopping.is_set():
-            backfill = self._queue.get()
+            if time.monotonic() >= next_refetch_check:
+                self._serve_refetches()
+                next_refetch_check = time.monotonic() + REFETCH_POLL_SECONDS
+            try:
+                backfill = self._queue.get(timeout=REFETCH_POLL_SECONDS)
+            except queue.Empty:
+                continue
             if backfill is None:
                 break
             try:
@@ -173,19 +183,60 @@ class Backfiller(threading.Thread):
         return until is not None and bool(page) and page[-1].agg_id >= until
 
     def _page(self, backfill: Backfill, deadline: float, **query) -> list[AggTrade] | None:
+        return self._symbol_page(backfill.symbol, deadline, **query)
+
+    def _symbol_page(self, symbol: str, deadline: float, **query) -> list[AggTrade] | None:
         """One page, waiting out rate limits and retrying errors until ``deadline`` (then None)."""
         while not self._stopping.is_set():
             try:
-                return self.rest.agg_trades(backfill.symbol, **query)
+                return self.rest.agg_trades(symbol, **query)
             except RateLimited as exc:
                 wait = exc.wait
             except RestError as exc:
-                logger.warning("backfill of %s: %s", backfill.symbol, exc)
+                logger.warning("backfill of %s: %s", symbol, exc)
                 wait = RETRY_SECONDS
             if time.monotonic() + wait > deadline:
                 return None
             self._stopping.wait(wait)
         return None
+
+    # --- spans the engine found lost (feeds.refetch) ----------------------------
+
+    def _serve_refetches(self) -> None:
+        try:
+            requests = store.take_refetch_requests(client=self.redis_client)
+        except redis.RedisError as exc:
+            logger.debug("backfill: cannot read refetch requests (%s)", exc)
+            return
+        for from_ms, until_ms, evaluator in requests:
+            try:
+                self._refetch(Span(from_ms, until_ms, evaluator))
+            except Exception:  # a bug must not stop the live backfills
+                logger.exception("refetch of the lost span %d..%d failed", from_ms, until_ms)
+
+    def _refetch(self, span: Span) -> None:
+        """Fetch a lost span for every symbol with waiting alerts and write it to the stream again."""
+        cap_from_ms = int((time.time() - self.cap_seconds) * 1000)
+        symbols = list(self.armed_since)
+
+        def page(symbol: str, **query):
+            return self._symbol_page(symbol, time.monotonic() + self.hold_seconds, **query)
+
+        outcome = refetch(symbols, span, page, cap_from_ms=cap_from_ms)
+        for entry in outcome.windows:
+            store.write_windows(entry, client=self.redis_client, latest_prices=False)
+        self.trades_fetched += outcome.trades
+        description = outcome.describe(span, capped_from_ms=max(span.from_ms, cap_from_ms))
+        log = logger.error if outcome.unanswered or cap_from_ms > span.from_ms else logger.warning
+        log("backfill: lost stream span of %s: %s", span.evaluator, description)
+        for symbol in outcome.unanswered:
+            self._report(
+                symbol, None, None, span.from_ms, span.until_ms, "lost from the stream, REST did not answer"
+            )
+        try:
+            store.record_stream_loss(f"{span.evaluator} refetch", description, client=self.redis_client)
+        except redis.RedisError as exc:
+            logger.warning("backfill: cannot record the refetch outcome (%s)", exc)
 
     def _report(self, symbol, first_id, last_id, from_ms, to_ms, reason: str) -> None:
         """A gap not backfilled: an operator must see it (the log, and ``feed:gaps`` in Redis)."""

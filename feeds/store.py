@@ -27,6 +27,11 @@ Layout (all under REDIS_URL):
 - ``feed:gaps``: a hash of symbol -> the last gap the feeder could not backfill.
 - ``feed:follow``: a pub/sub channel; the alert service publishes the symbols
   of an alert it just created or re-armed, and the feeder follows them at once.
+- ``feed:refetch``: a list of spans (``"from_ms until_ms evaluator"``) the engine
+  found lost from the stream; the feeder's backfill worker takes them, fetches
+  the trades of every followed symbol in the span from REST and writes them to
+  the stream again (``feeds.refetch``). Its outcome is reported beside the loss
+  in ``engine:stream_loss`` (field ``"<evaluator> refetch"``).
 """
 
 import logging
@@ -58,6 +63,7 @@ WATERMARK_KEY = "feed:flushed_through"
 # A feeder gone this long stops holding expiry back: alerts expire by the clock again.
 WATERMARK_TTL_SECONDS = 600
 STREAM_LOSS_KEY = "engine:stream_loss"
+REFETCH_KEY = "feed:refetch"
 STREAM_LOSS_TTL_SECONDS = 24 * 3600
 WAKE_KEY = "engine:wake"
 # A wake-up whose tick never came (its message expired unread, no engine is
@@ -297,3 +303,20 @@ def clear_wake(client: redis.Redis | None = None) -> None:
 
 def wake_requested(client: redis.Redis | None = None) -> bool:
     return bool((client or redis_client()).exists(WAKE_KEY))
+
+
+def request_refetch(from_ms: int, until_ms: int, evaluator: str, client: redis.Redis | None = None) -> None:
+    """Ask the feeder to fetch the trades of ``[from_ms, until_ms]`` from REST and write them again."""
+    (client or redis_client()).rpush(REFETCH_KEY, f"{from_ms} {until_ms} {evaluator}")
+
+
+def take_refetch_requests(client: redis.Redis | None = None) -> list[tuple[int, int, str]]:
+    """Every pending refetch request, oldest first, removed from Redis in the same MULTI."""
+    pipe = (client or redis_client()).pipeline(transaction=True)
+    pipe.lrange(REFETCH_KEY, 0, -1)
+    pipe.delete(REFETCH_KEY)
+    requests = []
+    for raw in pipe.execute()[0]:
+        from_ms, until_ms, evaluator = raw.split(" ", 2)
+        requests.append((int(from_ms), int(until_ms), evaluator))
+    return requests

@@ -15,7 +15,8 @@ chapters, in the order a batch runs them:
 After the tick, the stream is trimmed up to the oldest committed checkpoint of
 all evaluators (``_trim_read_entries``), never past it. A checkpoint entry
 found gone means entries were lost unread: logged and recorded for operators
-(``_report_loss``). With nothing to read, alerts expire by the clock, but
+(``_report_loss``), and the span is refetched from REST by the feeder
+(``feeds.refetch``). With nothing to read, alerts expire by the clock, but
 never past the feeder's event-time watermark (``expiry_horizon``).
 """
 
@@ -42,6 +43,8 @@ BATCH_ENTRIES = 1000
 # trade made just before an expiry may still be on its way through the feeder.
 EXPIRY_GRACE = timedelta(seconds=5)
 CHECKPOINT_TABLE = EvaluationCheckpoint._meta.db_table
+# A stream entry holds trades made up to a flush (and a Redis retry) before it was written.
+REFETCH_MARGIN_MS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +151,22 @@ def _lock_checkpoint(name: str, now: datetime) -> str:
 
 
 def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
-    """Entries after the checkpoint may have gone unread: say so in the log and to operators."""
+    """Entries after the checkpoint may have gone unread: say so, and ask the feeder to refetch them.
+
+    The lost trades were made between the checkpoint entry's time (less
+    ``REFETCH_MARGIN``: an entry holds trades made a little before it was
+    written) and the first entry left (or now). The feeder's backfill worker
+    fetches that span from REST and writes it to the stream again
+    (``feeds.refetch``); reading a window twice fires nothing twice.
+    """
     where = f"the stream now starts at {first_left}" if first_left else "nothing is left at or after it"
     description = f"checkpoint {checkpoint} was gone, {where}: entries after it may be lost"
     logger.error("Evaluator %s: %s (Redis lost its data, or the safety bound trimmed it)", name, description)
+    from_ms = store.stream_id_ms(checkpoint) - REFETCH_MARGIN_MS
+    until_ms = store.stream_id_ms(first_left) if first_left else int(time.time() * 1000)
     try:
-        store.record_stream_loss(name, description)
+        store.record_stream_loss(name, f"{description}; refetch from REST requested")
+        store.request_refetch(from_ms, until_ms, name)
     except Exception as exc:  # the log line stands; the tick goes on
         logger.warning("could not record the stream loss: %s", exc)
 
