@@ -9,7 +9,7 @@ expiry inside them, so alerts expire exactly in event time.
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -161,12 +161,19 @@ def expiry_times(until: datetime) -> list[datetime]:
     )
 
 
-def expire_alerts(until: datetime) -> int:
-    """Expire every waiting or re-arming alert whose ``expires_at`` is at or before ``until``."""
+def expire_alerts(until: datetime, symbols: Collection[str] | None = None) -> int:
+    """Expire every waiting or re-arming alert whose ``expires_at`` is at or before ``until``.
+
+    ``symbols``: only alerts on these (None: every symbol).
+    """
+    if symbols is not None and not symbols:
+        return 0
     with transaction.atomic(savepoint=False):
         expiring = Alert.objects.filter(
             status__in=Alert.ACTIVE_STATUSES, expires_at__isnull=False, expires_at__lte=until
         )
+        if symbols is not None:
+            expiring = expiring.filter(symbol__in=sorted(symbols))
         users = set(expiring.values_list("user_id", flat=True).distinct())
         if not users:
             return 0
@@ -176,14 +183,21 @@ def expire_alerts(until: datetime) -> int:
     return expired
 
 
-def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
+def evaluate_with_expiry(windows: Sequence[PriceWindow], *, complete_through: datetime | None = None) -> int:
     """``evaluate_windows``, with alerts expiring exactly at their ``expires_at`` in event time.
 
     A window counts for an alert only if its last event is at or before the
     alert's expiry. The probes say whether any expiry falls by the last window
     (usually not: no other statement). If some do, the windows are evaluated in
-    segments cut at each expiry time, expiring those alerts between segments;
-    then every alert due by the last window expires.
+    segments cut at each expiry time, expiring those alerts between segments.
+
+    An alert expires at a cut only once every trade of its symbol before the
+    cut is known to be in: the batch holds a window of that symbol ending at
+    or after the cut (the feeder writes each symbol's trades in event order,
+    backfills first), or the cut is at or before ``complete_through`` (the
+    feeder's watermark, read before the batch). Any other alert stays active
+    and cannot fire late: no window of its symbol after the cut is in the
+    batch; it expires on a later tick, when its symbol's trades are in.
     """
     if not windows:
         return 0
@@ -193,6 +207,7 @@ def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
         if reach.first_expiry is None or reach.first_expiry > end:
             return evaluate_windows(windows, reach=reach)
         ordered = sorted(windows, key=lambda w: w.last_event_ms)
+        latest = {symbol: ms_to_datetime(last_ms) for symbol, (_, _, last_ms) in reach.extremes.items()}
         fired = start = 0
         for boundary in expiry_times(end):
             stop = start
@@ -201,5 +216,8 @@ def evaluate_with_expiry(windows: Sequence[PriceWindow]) -> int:
             if stop > start:
                 fired += evaluate_windows(ordered[start:stop])
                 start = stop
-            expire_alerts(boundary)
+            if complete_through is not None and boundary <= complete_through:
+                expire_alerts(boundary)
+            else:
+                expire_alerts(boundary, [symbol for symbol, at in latest.items() if at >= boundary])
         return fired + evaluate_windows(ordered[start:])

@@ -95,15 +95,15 @@ def _trim_read_entries() -> None:
         store.trim_stream_before(oldest)
 
 
-def expiry_horizon(now: datetime) -> datetime:
+def expiry_horizon(now: datetime, watermark: datetime | None) -> datetime:
     """How far alerts may expire by the clock: ``now`` less the grace, but not past the feeder's watermark.
 
-    The watermark is when the feeder last collected what it has written: a
-    window held in a Redis retry holds it back, so the alert it crosses is
-    still waiting when it lands. No watermark (no feeder for
-    ``store.WATERMARK_TTL_SECONDS``): the clock alone.
+    The watermark is when the feeder last collected what it has written, held
+    back while a window waits in a Redis retry or a followed symbol's trades
+    may still be missing (a connection down, a backfill running): the alert
+    such a window crosses is still waiting when it lands. No watermark (no
+    feeder for ``store.WATERMARK_TTL_SECONDS``): the clock alone.
     """
-    watermark = store.flushed_through()
     until = now if watermark is None else min(now, watermark)
     return until - EXPIRY_GRACE
 
@@ -112,6 +112,8 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, 
     """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint."""
     with transaction.atomic():
         after_id = _lock_checkpoint(name, now)
+        # Read before the stream: every trade before it is in what the read returns (unless cut short).
+        watermark = store.flushed_through()
         entries, first_left = store.read_windows_from(after_id, count=batch_entries)
         if first_left is not None:
             _report_loss(name, after_id, first_left)
@@ -121,10 +123,15 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, 
                 after_id = "0"
         if not entries:
             # Caught up: what is past its expiry (less the grace, up to the watermark) expires.
-            expire_alerts(expiry_horizon(now))
+            expire_alerts(expiry_horizon(now, watermark))
             _save_checkpoint(name, after_id, fired=0)
             return 0, 0, after_id
-        fired = evaluate_with_expiry([window for _, windows in entries for window in windows])
+        complete = (
+            expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
+        )
+        fired = evaluate_with_expiry(
+            [window for _, windows in entries for window in windows], complete_through=complete
+        )
         last_id = entries[-1][0]
         _save_checkpoint(name, last_id, fired=fired)
     return len(entries), fired, last_id

@@ -134,3 +134,20 @@ class TestExpiryWaitsForTheWatermark:
         assert store.flushed_through() is None
         engine.evaluate_pending()
         assert Alert.objects.get(pk=alert.pk).status == "expired"
+
+    def test_an_alert_waits_for_its_own_symbols_trades_past_its_expiry_not_another_symbols(self, alice):
+        """BTCUSDT's connection is down (the watermark held) while ETHUSDT trades on past the expiry."""
+        start = now_ms() - 60_000
+        expiry = ms_to_datetime(start + 10_000)
+        crossed = make_alert(alice, expires_at=expiry)
+        missed = make_alert(alice, target="80000", expires_at=expiry)
+        store.write_windows_marked([window("3000", start + 20_000, "ETHUSDT")], "feeder", through_ms=start)
+        engine.evaluate_pending()
+        assert set(Alert.objects.values_list("status", flat=True)) == {"created"}
+        # BTCUSDT's backfill lands, in event order: a crossing before the expiry, then a trade after it.
+        store.write_windows_marked([window("70001", start + 5_000)], "feeder", through_ms=start)
+        store.write_windows_marked([window("69000", start + 15_000)], "feeder", through_ms=start)
+        assert engine.evaluate_pending().fired == 1
+        assert Alert.objects.get(pk=crossed.pk).status == "triggered"
+        # Its symbol's trades are in past the expiry: it expires although the watermark is still behind.
+        assert Alert.objects.get(pk=missed.pk).status == "expired"

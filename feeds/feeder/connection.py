@@ -143,6 +143,25 @@ class Connection(threading.Thread):
     def is_fully_subscribed(self) -> bool:
         return self.connected and self.desired <= self.subscribed_streams
 
+    def unsatisfied_symbols(self) -> set[str]:
+        """Followed symbols whose trades may not all have reached the flusher yet (the watermark).
+
+        Not connected: all of them. Connected: those not subscribed yet, and
+        those waiting for a backfill or whose backfilled windows are not handed
+        over yet. Read from the flusher's thread: the containers are copied in
+        one step each (the connection thread replaces or changes them).
+        """
+        if self.sequencer is None:
+            return set()  # no backfill: what a drop missed never comes, nothing to wait for
+        try:
+            streams = self.desired if not self.connected else self.desired - self.subscribed_streams
+            symbols = {symbol_of(stream) for stream in streams}
+            symbols.update(tuple(self.sequencer.pending))
+            symbols.update(tuple(self.sequencer.releasing))
+        except RuntimeError:  # changed while copied: count every followed symbol this time
+            symbols = {symbol_of(stream) for stream in self.desired}
+        return symbols
+
     # --- thread -----------------------------------------------------------------
 
     def run(self) -> None:
@@ -235,10 +254,14 @@ class Connection(threading.Thread):
                 now = monotonic()
                 if now >= next_tick:
                     next_tick = now + tick
-                    if sequencer is not None and self._crossed_in(sequencer.drain(windows), windows):
-                        # A backfilled trade past the frontier wakes the engine like a live one.
-                        self.flusher.submit(windows, urgent=True)
+                    drained = sequencer.drain(windows) if sequencer is not None else None
+                    if drained:
+                        # Handed over at once: until then the symbols hold the watermark back
+                        # (``unsatisfied_symbols``). A backfilled trade past the frontier wakes the
+                        # engine like a live one.
+                        self.flusher.submit(windows, urgent=self._crossed_in(drained, windows))
                         windows = self._windows = {}
+                        sequencer.released()
                     if now >= next_flush:
                         next_flush = now + config.flush_interval
                         if windows:
@@ -315,9 +338,11 @@ class Connection(threading.Thread):
         if kind is Ack:
             if subscriptions.on_ack(result):
                 before = self.subscribed_streams
-                self.subscribed_streams = frozenset(subscriptions.subscribed)
+                now_subscribed = frozenset(subscriptions.subscribed)
                 if self.sequencer is not None:
-                    self.sequencer.subscribed(symbol_of(s) for s in self.subscribed_streams - before)
+                    # Backfills first, then the subscribed set: a symbol is never neither (the watermark).
+                    self.sequencer.subscribed(symbol_of(s) for s in now_subscribed - before)
+                self.subscribed_streams = now_subscribed
         elif kind is ErrorReply:
             subscriptions.on_error(result)
         elif kind is ServerShutdown:

@@ -57,14 +57,25 @@ class Feeder:
     ):
         self.config = config
         # wake: what a crossing calls once its windows are written (default: the engine's task by name).
-        self.flusher = Flusher(config, self.heartbeats, client=redis_client, wake=wake)
+        self.flusher = Flusher(
+            config, self.heartbeats, client=redis_client, wake=wake, incomplete_since=self.incomplete_since
+        )
         self.backfiller = make_backfiller(config, redis_client)
+        # The previous feeder's watermark: every trade before it is in the stream already.
+        self._complete_before_start_ms = 0
         self._shards: list[_Shard] = []
         self._assigned: dict[str, _Shard] = {}
         self._retired: list[Connection] = []
         self._started = False
 
     def start(self) -> "Feeder":
+        if self.backfiller is not None:
+            try:
+                previous = store.flushed_through(client=self.flusher.client)
+            except redis.RedisError:
+                previous = None
+            if previous is not None:
+                self._complete_before_start_ms = int(previous.timestamp() * 1000)
         self.flusher.start()
         if self.backfiller is not None:
             self.backfiller.load_last_ids()
@@ -156,6 +167,34 @@ class Feeder:
             if times:
                 beats[shard.name] = max(times)
         return beats
+
+    def incomplete_since(self) -> int | None:
+        """The earliest event time (ms) from which a followed symbol's trades may still be missing.
+
+        A symbol counts when no connection of its shard has all of its trades in
+        hand (``Connection.unsatisfied_symbols``) and it has waiting alerts (only
+        those can expire on it). Its missing trades come after the latest of: its
+        last trade written, its alerts' earliest arming, the previous feeder's
+        watermark, and the backfill cap (older ones are reported, never fetched).
+        None: nothing is missing; without a backfiller nothing missed ever comes.
+        """
+        backfiller = self.backfiller
+        if backfiller is None:
+            return None
+        armed_since, last_event_ms = backfiller.armed_since, self.flusher.last_event_ms
+        floor_ms = max(int((time.time() - backfiller.cap_seconds) * 1000), self._complete_before_start_ms)
+        earliest = None
+        for shard in list(self._shards):
+            unsatisfied = [connection.unsatisfied_symbols() for connection in shard.connections()]
+            if not unsatisfied or not all(unsatisfied):
+                continue  # one connection of the shard has everything (a successor may be subscribing)
+            for symbol in set.intersection(*unsatisfied):
+                armed = armed_since.get(symbol)
+                if armed is None:
+                    continue
+                since = max(floor_ms, armed, last_event_ms.get(symbol, 0))
+                earliest = since if earliest is None else min(earliest, since)
+        return earliest
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close every connection, flush what they hold, clear the heartbeats."""

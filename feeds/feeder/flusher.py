@@ -16,7 +16,12 @@ windows again: the engine may not have read them yet.
 Each write also moves the event-time watermark (``store.WATERMARK_KEY``) to
 the moment the flusher collected what it writes, in the same MULTI; with
 nothing held, the heartbeat moves it too. Windows held in a Redis retry hold
-the watermark back, and the engine expires alerts only up to it.
+the watermark back, and so does a followed symbol whose trades may not all
+have arrived (``incomplete_since``: its connection is down or not subscribed
+yet, or its backfill is running): the watermark stays at the earliest event
+time such a symbol may still be missing (its last trade written, or its alerts'
+arming), so the engine never expires an alert before a backfilled crossing
+lands.
 """
 
 import contextlib
@@ -50,8 +55,13 @@ class Flusher(threading.Thread):
         heartbeat_source: Callable[[], dict[str, float]],
         client: redis.Redis | None = None,
         wake: Callable[[], None] | None = None,
+        incomplete_since: Callable[[], int | None] | None = None,
     ):
         super().__init__(name="feeder-flusher", daemon=True)
+        # The earliest event time (ms) a followed symbol's trades may still be missing from, or None.
+        self.incomplete_since = incomplete_since or (lambda: None)
+        # The last event time written per symbol: where a symbol that went blind may be missing from.
+        self.last_event_ms: dict[str, int] = {}
         self.config = config
         self.heartbeat_source = heartbeat_source
         self.client = client
@@ -70,7 +80,8 @@ class Flusher(threading.Thread):
         self.flushes = 0
         self.windows_written = 0
         self.last_entry_id: str | None = None
-        self._collected_ms = 0  # wall clock when the windows being written were collected
+        # Wall clock when the windows being written were collected, or earlier: see incomplete_since.
+        self._collected_ms = 0
         self._failing_since: float | None = None
         # Replay after Redis lost its data: our marker in Redis, and what we wrote lately.
         self._marker = uuid.uuid4().hex
@@ -98,10 +109,15 @@ class Flusher(threading.Thread):
             self._wake.wait(self.config.heartbeat_interval)
             self._wake.clear()
             stopping = self._stopping.is_set()
+            # Looked at before and after collecting: a symbol a connection releases (its windows
+            # submitted) or starts to wait for in between is counted either way.
+            blind_before = self.incomplete_since()
             with self._lock:
                 incoming, self._incoming = self._incoming, {}
                 urgent, self._urgent = self._urgent, False
-                self._collected_ms = int(time.time() * 1000)
+                collected_ms = int(time.time() * 1000)
+            blind_after = self.incomplete_since()
+            self._collected_ms = min(ms for ms in (collected_ms, blind_before, blind_after) if ms is not None)
             merge_windows(self._unsent, incoming)
             self._wake_due = self._wake_due or urgent
             now = time.monotonic()
@@ -146,6 +162,10 @@ class Flusher(threading.Thread):
             )
             self._failing_since = None
         self._unsent = {}
+        last_event_ms = self.last_event_ms
+        for window in windows:
+            if window.last_event_ms > last_event_ms.get(window.symbol, 0):
+                last_event_ms[window.symbol] = window.last_event_ms
         self._remember(windows)
         self.flushes += 1
         self.windows_written += len(windows)

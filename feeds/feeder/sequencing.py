@@ -52,6 +52,8 @@ class Sequencer:
         self.backfiller = backfiller
         self.last_ids = backfiller.last_ids  # shared by the feeder's connections
         self.pending: dict[str, _Pending] = {}
+        # Drained but not yet handed to the flusher: still incomplete for the watermark (``released``).
+        self.releasing: set[str] = set()
         self._results: deque[Backfill] = deque()
 
     def accept(self, trade: Trade, windows: dict[str, PriceWindow]) -> None:
@@ -103,8 +105,9 @@ class Sequencer:
             pending = self.pending.get(result.symbol)
             if pending is None or pending.request is not result:
                 continue  # superseded
-            del self.pending[result.symbol]
             symbol = result.symbol
+            self.releasing.add(symbol)  # before it leaves pending: never neither while the flusher looks
+            del self.pending[symbol]
             drained.add(symbol)
             last = self.last_ids.get(symbol)
             for agg_id, price, time_ms in result.trades:
@@ -123,6 +126,10 @@ class Sequencer:
             if pending.recheck and symbol not in self.pending:
                 self._start(symbol, self.last_ids.get(symbol), None)
         return drained
+
+    def released(self) -> None:
+        """The drained symbols' windows are with the flusher: they no longer hold the watermark back."""
+        self.releasing.clear()
 
     def _start(self, symbol: str, after_id: int | None, until_id: int | None) -> _Pending:
         request = Backfill(symbol, after_id, until_id, self._results.append)

@@ -73,6 +73,39 @@ def test_a_spike_while_every_connection_is_dropped_is_backfilled_at_its_price_an
     assert latest("BTCUSDT") == Decimal("70001")
 
 
+def watermark_ms() -> int | None:
+    at = store.flushed_through()
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+def test_the_watermark_waits_while_a_dropped_connection_and_its_backfill_may_still_bring_trades(
+    binance, backfilling
+):
+    """Alerts expire only up to the watermark: it must not pass trades a reconnect will backfill."""
+    running = backfilling(reconnect_base=1.0, reconnect_max=1.0)
+    running.feeder.follow({"BTCUSDT"}, armed_since={"BTCUSDT": now_ms() - 60_000})
+    assert binance.wait_for_subscription("btcusdt@aggTrade")
+    last_ms = now_ms()
+    binance.publish_trade("BTCUSDT", "70000", event_ms=last_ms)
+    assert wait_for(lambda: (watermark_ms() or 0) > last_ms)
+    binance.queue_rest_failure(429, retry_after=1.5)  # and the backfill after the reconnect waits
+    binance.drop_all()
+    spike_ms = now_ms()
+    assert binance.publish_trade("BTCUSDT", "75000", event_ms=spike_ms) == 0  # nobody connected
+    seen = []
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and not any(w.high == Decimal("75000") for w in windows_of("BTCUSDT")):
+        seen.append(watermark_ms())
+        time.sleep(0.02)
+    # Never past the spike; once the drop is seen (down, then resubscribed but backfilling) it is
+    # held at the last trade written.
+    assert seen and all(ms is not None and ms < spike_ms for ms in seen), (seen, spike_ms)
+    assert seen[-1] <= last_ms + 1
+    assert wait_for(lambda: any(w.high == Decimal("75000") for w in windows_of("BTCUSDT")), timeout=15)
+    # Once the spike is in the stream, the watermark moves on past it.
+    assert wait_for(lambda: (watermark_ms() or 0) > spike_ms)
+
+
 def test_frames_that_skip_ids_are_backfilled_and_folded_in_order(binance, backfilling):
     backfilling({"ETHUSDT"})
     assert binance.wait_for_subscription("ethusdt@aggTrade")

@@ -1,4 +1,4 @@
-"""Refetching a lost span: every trade of the span from the fake's REST, over real HTTP, as windows in event order."""
+"""Refetching a lost span: its trades from the fake's REST, over real HTTP, as windows in event order."""
 
 import time
 from decimal import Decimal
@@ -24,7 +24,9 @@ def test_a_span_longer_than_one_page_comes_back_whole_and_only_the_span():
         for i in range(10):
             binance.publish_trade("ETHUSDT", str(3_000 + i), event_ms=start_ms + 250 * i)
         span = Span(start_ms + 100, start_ms + 2_199, "default")
-        outcome = refetch(["BTCUSDT", "ETHUSDT"], span, page_from(BinanceRest(binance.api_url)), cap_from_ms=0)
+        outcome = refetch(
+            ["BTCUSDT", "ETHUSDT"], span, page_from(BinanceRest(binance.api_url)), cap_from_ms=0
+        )
 
     assert outcome.unanswered == [] and outcome.symbols == 2
     btc = [w for entry in outcome.windows for w in entry if w.symbol == "BTCUSDT"]
