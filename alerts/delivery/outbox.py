@@ -70,7 +70,7 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
         LEFT JOIN (
             SELECT n.user_id, COUNT(*) AS used FROM {NOTIFICATION_TABLE} n
             WHERE n.user_id IN (SELECT a2.user_id FROM {ALERT_TABLE} a2 WHERE {alerts_match})
-                AND n.created_at > %s AND n.status <> 'suppressed'
+                AND n.created_at > %s AND n.status NOT IN ('suppressed', 'snoozed')
             GROUP BY n.user_id
         ) recent ON recent.user_id = a.user_id"""
     over = (
@@ -87,13 +87,16 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     row holds them now. A user without any channel (made outside the API) gets
     email to the account's address; a user whose channels are all disabled gets
     one "failed" row saying so, and deliveries over the hourly cap are
-    "suppressed" rows: a firing is never silently lost.
+    "suppressed" rows: a firing is never silently lost. A firing of a snoozed
+    alert is "snoozed" rows: recorded, never sent (and not counted by the cap).
     """
     sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
+    # POST /alerts/<id>/snooze: a firing before ``snoozed_until`` is recorded, never sent.
+    snoozed = "(a.snoozed_until IS NOT NULL AND a.snoozed_until > %s)"
     sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
@@ -111,9 +114,11 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
                     CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
+                         WHEN {snoozed} THEN 'snoozed'
                          WHEN {over} THEN 'suppressed' ELSE 'pending' END,
                     0,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
+                         WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
                          WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
                     %s, a.trigger_count, a.triggered_price, a.triggered_at
                 FROM {ALERT_TABLE} a
@@ -125,7 +130,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 WHERE {match}
                 RETURNING id, status, user_id
                 """,
-                [now, True, *recent_params, *params],
+                [now, now, now, True, *recent_params, *params],
             )
             sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
     return fair_order(sends)
