@@ -115,6 +115,8 @@ class Alert(models.Model):
 
     # The alerts the engine still works on: waiting to fire, or fired and waiting to re-arm.
     ACTIVE_STATUSES = (Status.CREATED, Status.REARMING)
+    # What its owner may still change (and snooze): the active ones and the paused ones.
+    EDITABLE_STATUSES = (Status.CREATED, Status.REARMING, Status.PAUSED)
     # The direction word for "either side": stored as ``crossing`` plus the side it watches.
     CROSS = "cross"
     # What a user may ask for: a side, or "cross".

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='quiet_hours',
-            field=models.CharField(blank=True, db_default='', default='', max_length=11),
+            model_name="user",
+            name="quiet_hours",
+            field=models.CharField(blank=True, db_default="", default="", max_length=11),
         ),
         migrations.AddField(
-            model_name='user',
-            name='time_zone',
-            field=models.CharField(db_default='UTC', default='UTC', max_length=64),
+            model_name="user",
+            name="time_zone",
+            field=models.CharField(db_default="UTC", default="UTC", max_length=64),
         ),
     ]

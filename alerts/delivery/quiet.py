@@ -13,66 +13,16 @@ the same hours in summer and winter; across a DST change:
   occurrence after now: a delivery held in the first 02:00-03:00 hour is
   released at the first 02:30, one held in the repeated hour at the second.
 
-Pure functions of (window, time zone, now): no database, no clock of their own.
+Pure functions of (window, time zone, now): no database, no clock of their own. The
+formats themselves (and their checks) are the account's: ``accounts.preferences``.
 """
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import ValidationError
+from accounts.preferences import OFF, check_time_zone, check_window, parse_window
 
-OFF = "off"
-WINDOW_FORMAT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)\Z")
-WINDOW_HELP = 'Quiet hours are "HH:MM-HH:MM" in 24-hour time, e.g. "23:00-07:00" (start and end differ).'
-
-
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def check_time_zone(name: str) -> str:
-    """The IANA time zone name as given, or a ValidationError. Only names the tz database lists
-    are accepted (zoneinfo would also read a file path)."""
-    name = (name or "").strip()
-    if name not in _zone_names():
-        raise ValidationError(
-            {"time_zone": f'Unknown time zone "{name[:64]}": use an IANA name, e.g. "Europe/Berlin".'}
-        )
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError({"time_zone": f'Unknown time zone "{name}".'}) from exc
-    return name
-
-
-def parse_window(text: str) -> tuple[time, time] | None:
-    """(start, end) of "HH:MM-HH:MM"; None for "" (no quiet hours). Raises ValueError otherwise."""
-    if not text:
-        return None
-    match = WINDOW_FORMAT.match(text)
-    if not match:
-        raise ValueError(WINDOW_HELP)
-    start = time(int(match[1]), int(match[2]))
-    end = time(int(match[3]), int(match[4]))
-    if start == end:
-        raise ValueError(WINDOW_HELP)
-    return start, end
-
-
-def check_window(text: str | None, *, field: str = "quiet_hours", allow_off: bool = False) -> str:
-    """The window as stored: "" (none; a channel's: the account's), "off" (channels), or "HH:MM-HH:MM"."""
-    text = (text or "").strip()
-    if allow_off and text.lower() == OFF:
-        return OFF
-    try:
-        parse_window(text)
-    except ValueError as exc:
-        extra = ' "off" (never quiet) or "" (the account\'s).' if allow_off else ' "" for none.'
-        raise ValidationError({field: str(exc) + extra}) from exc
-    return text
+__all__ = ["OFF", "check_time_zone", "check_window", "effective_window", "next_wall_time", "quiet_until"]
 
 
 def effective_window(channel_window: str, account_window: str) -> str:

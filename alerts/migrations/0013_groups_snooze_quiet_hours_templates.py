@@ -6,99 +6,159 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0010_notification_leased_until'),
+        ("alerts", "0010_notification_leased_until"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertGroup',
+            name="AlertGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='alert',
-            name='alert_status_valid_v2',
+            model_name="alert",
+            name="alert_status_valid_v2",
         ),
         migrations.RemoveConstraint(
-            model_name='notification',
-            name='notification_status_valid_v2',
+            model_name="notification",
+            name="notification_status_valid_v2",
         ),
         migrations.AddField(
-            model_name='alert',
-            name='snoozed_until',
+            model_name="alert",
+            name="snoozed_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='body_template',
-            field=models.TextField(blank=True, db_default='', default=''),
+            model_name="channel",
+            name="body_template",
+            field=models.TextField(blank=True, db_default="", default=""),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='quiet_hours',
-            field=models.CharField(blank=True, db_default='', default='', max_length=11),
+            model_name="channel",
+            name="quiet_hours",
+            field=models.CharField(blank=True, db_default="", default="", max_length=11),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='title_template',
-            field=models.CharField(blank=True, db_default='', default='', max_length=250),
+            model_name="channel",
+            name="title_template",
+            field=models.CharField(blank=True, db_default="", default="", max_length=250),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='digest',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='alerts.notification'),
+            model_name="notification",
+            name="digest",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="alerts.notification",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='held_until',
+            model_name="notification",
+            name="held_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='alert',
-            name='status',
-            field=models.CharField(choices=[('created', 'created (waiting)'), ('rearming', 'fired, re-arming'), ('triggered', 'triggered'), ('expired', 'expired'), ('deleted', 'deleted'), ('paused', 'paused')], default='created', max_length=12),
+            model_name="alert",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("created", "created (waiting)"),
+                    ("rearming", "fired, re-arming"),
+                    ("triggered", "triggered"),
+                    ("expired", "expired"),
+                    ("deleted", "deleted"),
+                    ("paused", "paused"),
+                ],
+                default="created",
+                max_length=12,
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='status',
-            field=models.CharField(choices=[('pending', 'pending'), ('sent', 'sent'), ('failed', 'failed'), ('suppressed', 'suppressed'), ('held', 'held (quiet hours)'), ('snoozed', 'snoozed')], default='pending', max_length=10),
+            model_name="notification",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "pending"),
+                    ("sent", "sent"),
+                    ("failed", "failed"),
+                    ("suppressed", "suppressed"),
+                    ("held", "held (quiet hours)"),
+                    ("snoozed", "snoozed"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('status', 'held')), fields=['held_until'], name='notification_held_idx'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("status", "held")), fields=["held_until"], name="notification_held_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('digest__isnull', False)), fields=['digest'], name='notification_digest_idx'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("digest__isnull", False)),
+                fields=["digest"],
+                name="notification_digest_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'sent', 'failed', 'suppressed', 'held', 'snoozed'])), name='notification_status_valid_v3'),
+            model_name="notification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "sent", "failed", "suppressed", "held", "snoozed"])
+                ),
+                name="notification_status_valid_v3",
+            ),
         ),
         migrations.AddField(
-            model_name='alertgroup',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alert_groups', to=settings.AUTH_USER_MODEL),
+            model_name="alertgroup",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="alert_groups",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='group',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='alerts.alertgroup'),
+            model_name="alert",
+            name="group",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="alerts",
+                to="alerts.alertgroup",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['created', 'rearming', 'triggered', 'expired', 'deleted', 'paused'])), name='alert_status_valid_v3'),
+            model_name="alert",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["created", "rearming", "triggered", "expired", "deleted", "paused"])
+                ),
+                name="alert_status_valid_v3",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alertgroup',
-            index=models.Index(fields=['user', '-created_at'], name='alertgroup_user_created_idx'),
+            model_name="alertgroup",
+            index=models.Index(fields=["user", "-created_at"], name="alertgroup_user_created_idx"),
         ),
     ]
