@@ -260,10 +260,13 @@ class AlertCreateInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if "symbol" in attrs and "symbols" in attrs:
             raise serializers.ValidationError({"symbols": "Send symbol or symbols, not both."})
+        missing = {}
         if "symbol" not in attrs and "symbols" not in attrs:
-            raise serializers.ValidationError({"symbol": SYMBOL_REQUIRED})
+            missing["symbol"] = SYMBOL_REQUIRED
         if attrs.get("target_price") is None and attrs.get("change_percent") is None:
-            raise serializers.ValidationError({"target_price": TARGET_REQUIRED})
+            missing["target_price"] = TARGET_REQUIRED
+        if missing:
+            raise serializers.ValidationError(missing)
         if attrs.get("target_price") is not None and attrs.get("change_percent") is not None:
             raise serializers.ValidationError(
                 {"change_percent": "Send target_price or change_percent, not both."}
