@@ -377,7 +377,11 @@ def snoozed_firings(alert, limit: int = 20) -> list[dict]:
         .values_list("firing", "triggered_price", "triggered_at")
         .distinct()[:limit]
     )
-    return [{"firing": firing, "price": price, "at": at} for firing, price, at in rows]
+    # SQLite hands numeric columns back as float: their shortest repr is the stored value.
+    return [
+        {"firing": firing, "price": price if isinstance(price, Decimal) else Decimal(repr(price)), "at": at}
+        for firing, price, at in rows
+    ]
 
 
 class AlertDetailOutputSerializer(AlertOutputSerializer):
@@ -397,7 +401,7 @@ class AlertDetailOutputSerializer(AlertOutputSerializer):
 
     @extend_schema_field(SnoozedFiringSerializer(many=True))
     def get_snoozed_firings(self, alert) -> list[dict]:
-        return snoozed_firings(alert)
+        return SnoozedFiringSerializer(snoozed_firings(alert), many=True).data
 
 
 class AlertListQuerySerializer(serializers.Serializer):

@@ -51,6 +51,11 @@ def enqueue_sends(notification_ids: list[int]) -> None:
     enqueue_notifications(notification_ids)
 
 
+# POST /alerts/<id>/snooze: a firing before the alert's ``snoozed_until`` is recorded, never sent.
+# ``clock.at`` is the statement's one "now" (a derived table, so every use shares one parameter).
+SNOOZED = "(a.snoozed_until IS NOT NULL AND a.snoozed_until > clock.at)"
+
+
 def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, list]:
     """SQL pieces that mark a row over its owner's deliveries-per-hour cap: (condition, join, params).
 
@@ -74,7 +79,9 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
             GROUP BY n.user_id
         ) recent ON recent.user_id = a.user_id"""
     over = (
-        f"COALESCE(recent.used, 0) + ROW_NUMBER() OVER (PARTITION BY a.user_id ORDER BY a.id, c.id) > {cap:d}"
+        # Rows before this one in the statement, snoozed ones left out (they are never sent).
+        f"COALESCE(recent.used, 0) + SUM(CASE WHEN {SNOOZED} THEN 0 ELSE 1 END) OVER "
+        f"(PARTITION BY a.user_id ORDER BY a.id, c.id ROWS UNBOUNDED PRECEDING) > {cap:d}"
     )
     return over, join, [*alerts_params, since]
 
@@ -95,8 +102,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
-    # POST /alerts/<id>/snooze: a firing before ``snoozed_until`` is recorded, never sent.
-    snoozed = "(a.snoozed_until IS NOT NULL AND a.snoozed_until > %s)"
+    snoozed = SNOOZED
     sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
@@ -123,6 +129,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                     %s, a.trigger_count, a.triggered_price, a.triggered_at
                 FROM {ALERT_TABLE} a
                 JOIN {USER_TABLE} u ON u.id = a.user_id
+                CROSS JOIN (SELECT %s AS at) clock
                 LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
                     NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
                     OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
@@ -130,7 +137,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 WHERE {match}
                 RETURNING id, status, user_id
                 """,
-                [now, now, now, True, *recent_params, *params],
+                [now, now, True, *recent_params, *params],
             )
             sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
     return fair_order(sends)
