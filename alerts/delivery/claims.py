@@ -10,6 +10,11 @@ A batch claims its notifications in one statement, each row on its own terms
 sent. The lease is short (ALERTS_NOTIFY_LEASE_SECONDS) and renewed by the
 holder's heartbeat (``alerts.delivery.heartbeat``) while its process lives, so
 a lease past its time means a dead holder (``take_expired_leases``).
+
+Quiet hours (``alerts.delivery.digests``): the holder of a claim may also put the
+notification on hold (``mark_notification_held``: ``held``, its attempt given
+back, no lease); a digest's carrier is claimed like any notification, and
+settling it settles the held rows it carries in the same transaction.
 """
 
 from collections.abc import Mapping, Sequence
