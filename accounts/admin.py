@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.models import User
+from accounts.preferences import check_time_zone, check_window
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -20,6 +22,18 @@ class UserChangeAdminForm(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def clean_time_zone(self):
+        try:
+            return check_time_zone(self.cleaned_data.get("time_zone", ""))
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["time_zone"]) from error
+
+    def clean_quiet_hours(self):
+        try:
+            return check_window(self.cleaned_data.get("quiet_hours", ""))
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["quiet_hours"]) from error
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
@@ -32,6 +46,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("date_joined", "last_login", "their_records")
     fieldsets = (
         (None, {"fields": ("email", "username", "password", "their_records")}),
+        ("Notifications", {"fields": ("time_zone", "quiet_hours")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )

@@ -16,8 +16,16 @@ from accounts.serializers import (
     TokenObtainInputSerializer,
     TokenPairOutputSerializer,
     UserOutputSerializer,
+    UserUpdateInputSerializer,
 )
-from accounts.services import LoginFailed, token_blacklist, token_obtain, token_refresh, user_register
+from accounts.services import (
+    LoginFailed,
+    token_blacklist,
+    token_obtain,
+    token_refresh,
+    user_register,
+    user_update_preferences,
+)
 from accounts.throttling import LOGIN_THROTTLES, REFRESH_THROTTLES, REGISTER_THROTTLES, TOO_MANY_REQUESTS
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
@@ -180,8 +188,33 @@ class UserMeApi(APIView):
         tags=[TAG],
         operation_id="user_me",
         summary="The authenticated user",
-        description="The account the bearer token belongs to.",
+        description="The account the bearer token belongs to, with its time zone and quiet hours.",
         responses={200: UserOutputSerializer, 401: UNAUTHENTICATED},
     )
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="user_update",
+        summary="Set the caller's time zone and quiet hours",
+        description=(
+            "`time_zone`: an IANA name (validated against the tz database). `quiet_hours`: "
+            '"HH:MM-HH:MM" wall-clock time in that zone (start included, end excluded; "23:00-07:00" '
+            'spans midnight), "" for none. Deliveries that fall in them are held and sent when they '
+            "end as one digest per channel, never dropped; the hours follow the zone's DST changes. "
+            "What is held already is re-timed to the new hours."
+        ),
+        request=UserUpdateInputSerializer,
+        responses={
+            200: UserOutputSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            415: UNSUPPORTED_MEDIA_TYPE,
+        },
+    )
+    def patch(self, request):
+        payload = UserUpdateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = user_update_preferences(user=request.user, **payload.validated_data)
+        return Response(UserOutputSerializer(user).data)

@@ -38,6 +38,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Quiet hours (alerts.delivery.quiet): an IANA time zone, and "23:00-07:00" or "" for none.
+    time_zone = models.CharField(max_length=64, default="UTC", db_default="UTC")
+    quiet_hours = models.CharField(max_length=11, blank=True, default="", db_default="")
 
     objects = UserManager()
 

@@ -57,6 +57,26 @@ class UserOutputSerializer(serializers.Serializer):
     email = serializers.EmailField()
     username = serializers.CharField(allow_null=True)
     date_joined = serializers.DateTimeField()
+    time_zone = serializers.CharField(help_text="IANA time zone of the quiet hours, e.g. Europe/Berlin.")
+    quiet_hours = serializers.CharField(
+        help_text='"HH:MM-HH:MM" in time_zone (e.g. "23:00-07:00"), or "" for none.'
+    )
+
+
+class UserUpdateInputSerializer(serializers.Serializer):
+    time_zone = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text='An IANA time zone name, e.g. "Europe/Berlin" (default "UTC").',
+    )
+    quiet_hours = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=11,
+        help_text='"HH:MM-HH:MM" (24 h, in time_zone; e.g. "23:00-07:00" spans midnight), or "" for none. '
+        "Deliveries that fall in them are held and sent when they end, one digest per channel; a "
+        "channel may have its own (PATCH /channels/<id>).",
+    )
 
 
 class TokenObtainInputSerializer(serializers.Serializer):

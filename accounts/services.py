@@ -14,6 +14,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.emails import ALREADY_REGISTERED, WELCOME
+from accounts.preferences import check_time_zone, check_window
 from accounts.selectors import user_for_login, user_with_email, username_taken
 from accounts.tasks import send_account_email_task
 
@@ -136,3 +137,21 @@ def _blacklist_once(token: RefreshToken) -> None:
     _, created = token.blacklist()
     if not created:
         raise TokenError("Token is blacklisted")
+
+
+def user_update_preferences(*, user, time_zone: str | None = None, quiet_hours: str | None = None):
+    """Change the account's time zone and/or quiet hours ("23:00-07:00"; "" for none), checked.
+
+    Saved with ``update_fields`` naming what changed: the alerts app re-times the
+    deliveries it holds for this user on that signal (alerts.signals).
+    """
+    changed = []
+    if time_zone is not None:
+        user.time_zone = check_time_zone(time_zone)
+        changed.append("time_zone")
+    if quiet_hours is not None:
+        user.quiet_hours = check_window(quiet_hours)
+        changed.append("quiet_hours")
+    if changed:
+        user.save(update_fields=changed)
+    return user

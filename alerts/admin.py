@@ -8,11 +8,18 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 
-from alerts.admin_forms import ALERT_EDITABLE, MASK, AlertAdminForm, ChannelAdminForm, masked_url
+from alerts.admin_forms import (
+    ALERT_EDITABLE,
+    CHANNEL_DELIVERY_FIELDS,
+    MASK,
+    AlertAdminForm,
+    ChannelAdminForm,
+    masked_url,
+)
 from alerts.cache import invalidate_alert_lists
 from alerts.channels import ChannelConflict, ChannelLimitReached, channel_create, channel_update
 from alerts.delivery.outbox import retry_notifications
-from alerts.models import DEFAULT_REARM_PERCENT, Alert, Channel, Notification
+from alerts.models import DEFAULT_REARM_PERCENT, Alert, AlertGroup, Channel, Notification
 from alerts.services import (
     AlertLimitReached,
     AlertNotEditable,
@@ -54,6 +61,8 @@ ALERT_SHOWN = (
     "last_triggered_at",
     "trigger_count",
     "deliveries",
+    "group",
+    "snoozed_until",
 )
 
 
@@ -354,7 +363,7 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("user", "kind", "name", "new_url", "enabled")
+            return ("user", "kind", "name", "new_url", "enabled", *CHANNEL_DELIVERY_FIELDS)
         return (
             "user",
             "kind",
@@ -365,6 +374,7 @@ class ChannelAdmin(admin.ModelAdmin):
             "enabled",
             "disabled_reason",
             "created_at",
+            *CHANNEL_DELIVERY_FIELDS,
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -388,14 +398,19 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
+        delivery = {name: data.get(name, "") for name in CHANNEL_DELIVERY_FIELDS}
         if change:
             channel_update(
-                channel=obj, name=data["name"], url=data.get("new_url") or None, enabled=data["enabled"]
+                channel=obj,
+                name=data["name"],
+                url=data.get("new_url") or None,
+                enabled=data["enabled"],
+                **delivery,
             )
             return
         try:
             saved = channel_create(
-                user=data["user"], kind=data["kind"], name=data["name"], url=data["new_url"]
+                user=data["user"], kind=data["kind"], name=data["name"], url=data["new_url"], **delivery
             )
         except (ChannelConflict, ChannelLimitReached) as error:
             # Another channel was made since the form was checked: nothing was written.
@@ -407,3 +422,38 @@ class ChannelAdmin(admin.ModelAdmin):
 
 
 # --- end of the channels block ---------------------------------------------------
+
+
+# --- Watchlists (alert groups) -----------------------------------------------------
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(admin.ModelAdmin):
+    """Watchlists are made and changed through the API (one transaction for all their alerts);
+    here operators find them and reach their alerts."""
+
+    list_display = ("id", "user", "created_at", "alert_count", "its_alerts")
+    search_fields = ("user__email", "=id")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("user", "created_at", "alert_count", "its_alerts")
+    fields = readonly_fields
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_alerts=Count("alerts"))
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="alerts", ordering="n_alerts")
+    def alert_count(self, group):
+        return group.n_alerts
+
+    @admin.display(description="its alerts")
+    def its_alerts(self, group):
+        url = reverse("admin:alerts_alert_changelist")
+        return format_html('<a href="{}?group__exact={}">open</a>', url, group.pk)
+
+
+# --- end of the watchlists block ---------------------------------------------------

@@ -102,6 +102,10 @@ class AlertAdminForm(forms.ModelForm):
         return data
 
 
+# A channel's quiet hours and templates, edited in the admin as in the API.
+CHANNEL_DELIVERY_FIELDS = ("quiet_hours", "title_template", "body_template")
+
+
 class ChannelAdminForm(forms.ModelForm):
     """A channel's URL is never shown back; a new one is checked by its kind's egress policy."""
 
@@ -116,7 +120,7 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = ("user", "kind", "name", "enabled")
+        fields = ("user", "kind", "name", "enabled", *CHANNEL_DELIVERY_FIELDS)
 
     def clean(self):
         data = super().clean()
@@ -133,7 +137,21 @@ class ChannelAdminForm(forms.ModelForm):
                 self.add_error("new_url", error.message_dict.get("url", error.messages))
         if adding:
             self._check_new_channel(user, kind)
+        self._check_delivery_fields(data, kind)
         return data
+
+    def _check_delivery_fields(self, data: dict, kind: str) -> None:
+        # The API's checks: a window, and templates that render for this kind.
+        from alerts.channels import _checked_templates
+        from alerts.delivery.quiet import check_window
+
+        try:
+            data["quiet_hours"] = check_window(data.get("quiet_hours", ""), allow_off=True)
+            data.update(
+                _checked_templates(kind, data.get("title_template", ""), data.get("body_template", ""))
+            )
+        except ValidationError as error:
+            _add_errors(self, error)
 
     def _check_new_channel(self, user, kind: str) -> None:
         if kind == Channel.Kind.EMAIL and Channel.objects.filter(user=user, kind=kind).exists():

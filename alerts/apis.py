@@ -6,7 +6,7 @@ at the bottom only put several operations on one path.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
@@ -14,6 +14,8 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from alerts.filters import VALID_STATUSES
+from alerts.group_serializers import AlertGroupOutputSerializer
+from alerts.groups import alert_group_create
 from alerts.models import Alert
 from alerts.selectors import alert_get, alert_list_page, alert_owned
 from alerts.serializers import (
@@ -79,15 +81,24 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
             "the side the same way. With no price known yet, `direction` above/below and `target_price` "
             "are required. `repeat: every` fires again after `cooldown_seconds` once the price has moved "
             "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional. "
-            "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After."
+            "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After. "
+            'A watchlist: `"symbols": [...]` instead of `symbol` creates one alert per symbol (all or '
+            "none; each counts toward the cap) and answers with the watchlist (`/alert-groups/<id>`)."
         ),
         request=AlertCreateInputSerializer,
         parameters=[RETRY_AFTER],
         responses={
-            201: AlertOutputSerializer,
+            201: PolymorphicProxySerializer(
+                component_name="AlertCreated",
+                serializers=[AlertOutputSerializer, AlertGroupOutputSerializer],
+                resource_type_field_name=None,
+            ),
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
-            409: error("The caller already has ALERTS_MAX_WAITING_PER_USER active alerts (default 200)."),
+            409: error(
+                "The caller already has ALERTS_MAX_WAITING_PER_USER active alerts (default 200), or the "
+                "watchlist's symbols would pass it."
+            ),
             415: UNSUPPORTED_MEDIA_TYPE,
             429: too_many("alerts created", "ALERT_CREATE"),
         },
@@ -96,6 +107,10 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
         payload = AlertCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
+            if "symbols" in payload.validated_data:
+                # A watchlist (alerts.groups): its alerts, all or none, answered as the group.
+                group = alert_group_create(user=request.user, **payload.validated_data)
+                return Response(AlertGroupOutputSerializer(group).data, status=status.HTTP_201_CREATED)
             alert = alert_create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:
             raise AlertLimitConflict(str(exc)) from exc

@@ -18,6 +18,7 @@ from alerts.channels import (
     channel_delete,
     channel_get,
     channel_list,
+    channel_preview,
     channel_test,
     channel_update,
 )
@@ -133,7 +134,8 @@ class ChannelItemApi(APIView):
         operation_id="channel_update",
         summary="Rename, re-point, enable or disable a channel",
         description="Enabling a channel that delivery disabled clears its `disabled_reason`. "
-        "An email channel has no URL.",
+        "An email channel has no URL. `quiet_hours` (own window, `off`, or empty for the account's) and "
+        "the templates are checked as on create (a template that cannot render is a 400).",
         parameters=[CHANNEL_ID],
         request=ChannelUpdateInputSerializer,
         responses={
@@ -186,7 +188,8 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
         "why, in a short category (`timed out`, `connection refused`, `HTTP 404`, `destination not "
         "allowed`); otherwise 202, and the outcome appears on the channel (`last_test_delivered`, "
         "`last_test_error`, `last_test_at`) when the worker is done. A failed test never disables "
-        "the channel. Tests are throttled per user (429 + Retry-After).",
+        "the channel. Tests are throttled per user (429 + Retry-After). `preview` is what the test "
+        "sends: the channel's templates (`title_template`, `body_template`) filled with an example firing.",
         parameters=[CHANNEL_ID, RETRY_AFTER],
         request=None,
         responses={
@@ -198,14 +201,17 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
         },
     )
     def post(self, request, channel_id, *args, **kwargs):
-        outcome = channel_test(channel=_owned_channel(request, channel_id))
+        channel = _owned_channel(request, channel_id)
+        preview = channel_preview(channel=channel)
+        outcome = channel_test(channel=channel)
         if outcome is None:
             return Response(
                 {
+                    "preview": preview,
                     "delivered": None,
                     "error": None,
                     "detail": "The test message is on its way; its outcome will be on the channel.",
                 },
                 status=status.HTTP_202_ACCEPTED,
             )
-        return Response({"delivered": outcome.delivered, "error": outcome.error})
+        return Response({"preview": preview, "delivered": outcome.delivered, "error": outcome.error})

@@ -11,10 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.delivery.compose import preview
+from alerts.delivery.digests import retime_held
 from alerts.delivery.kinds import KINDS
 from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
+from alerts.delivery.quiet import check_window
 from alerts.delivery.tasks import test_channel
-from alerts.models import MAX_DB_ID, Channel
+from alerts.delivery.templates import check_json_template, check_text_template
+from alerts.models import MAX_DB_ID, TITLE_TEMPLATE_MAX_LENGTH, Channel
 
 
 class ChannelConflict(Exception):
@@ -31,17 +35,53 @@ def email_channel_for(user) -> Channel:
     return channel
 
 
-def channel_create(*, user, kind: str, name: str = "", url: str = "") -> Channel:
+def _checked_templates(kind: str, title_template: str | None, body_template: str | None) -> dict:
+    """The templates as stored, checked for this kind (alerts.delivery.templates); None: not given."""
+    checked: dict = {}
+    if title_template is not None:
+        if title_template.strip() and kind != Channel.Kind.APPRISE:
+            raise ValidationError({"title_template": "Only an Apprise channel has a title template."})
+        checked["title_template"] = check_text_template(
+            title_template, field="title_template", max_chars=TITLE_TEMPLATE_MAX_LENGTH
+        )
+    if body_template is not None:
+        if kind == Channel.Kind.WEBHOOK:
+            checked["body_template"] = check_json_template(body_template)
+        elif kind == Channel.Kind.APPRISE:
+            checked["body_template"] = check_text_template(body_template, field="body_template")
+        elif body_template.strip():
+            raise ValidationError({"body_template": "An email channel has no templates."})
+        else:
+            checked["body_template"] = ""
+    return checked
+
+
+def channel_create(
+    *,
+    user,
+    kind: str,
+    name: str = "",
+    url: str = "",
+    quiet_hours: str = "",
+    title_template: str = "",
+    body_template: str = "",
+) -> Channel:
     """A new enabled channel. A second email channel is a ChannelConflict; one past the
     per-user cap (every channel counts, the email one too) is ChannelLimitReached."""
     if kind not in Channel.Kind.values:
         raise ValidationError({"kind": 'Must be "email", "webhook" or "apprise".'})
     url = KINDS[kind].check_url(url)
+    extra = {
+        "quiet_hours": check_window(quiet_hours, allow_off=True),
+        **_checked_templates(kind, title_template, body_template),
+    }
     secret = KINDS[kind].new_secret()
     try:
         with transaction.atomic():
             _check_channel_cap(user)
-            return Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
+            return Channel.objects.create(
+                user=user, kind=kind, name=name.strip(), url=url, secret=secret, **extra
+            )
     except IntegrityError as exc:
         raise ChannelConflict("You already have an email channel: enable or rename that one.") from exc
 
@@ -60,10 +100,20 @@ def _check_channel_cap(user) -> None:
 
 
 def channel_update(
-    *, channel: Channel, name: str | None = None, url: str | None = None, enabled: bool | None = None
+    *,
+    channel: Channel,
+    name: str | None = None,
+    url: str | None = None,
+    enabled: bool | None = None,
+    quiet_hours: str | None = None,
+    title_template: str | None = None,
+    body_template: str | None = None,
 ) -> Channel:
-    """Rename, re-point or switch a channel; enabling it clears the reason it was switched off."""
-    changes: dict = {}
+    """Rename, re-point or switch a channel, or change its quiet hours or templates; enabling it
+    clears the reason it was switched off. New quiet hours re-time what the channel holds."""
+    changes: dict = _checked_templates(channel.kind, title_template, body_template)
+    if quiet_hours is not None:
+        changes["quiet_hours"] = check_window(quiet_hours, allow_off=True)
     if name is not None:
         changes["name"] = name.strip()
     if url is not None:
@@ -75,6 +125,8 @@ def channel_update(
     if changes:
         Channel.objects.filter(pk=channel.pk).update(**changes)
         channel.refresh_from_db()
+        if "quiet_hours" in changes:
+            retime_held(user=channel.user, channel=channel)
     return channel
 
 
@@ -95,6 +147,11 @@ def channel_test(*, channel: Channel) -> ProbeOutcome | None:
     Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())
     test_channel.apply_async((channel.pk, token), expires=OUTCOME_TTL_SECONDS)
     return wait_for_outcome(token, settings.CHANNEL_TEST_WAIT_SECONDS)
+
+
+def channel_preview(*, channel: Channel) -> dict[str, str]:
+    """What a test of this channel sends: its templates filled with an example firing."""
+    return preview(channel)
 
 
 def channel_list(*, user):

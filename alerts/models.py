@@ -14,6 +14,7 @@ PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
 
 
 NOTE_MAX_LENGTH = 500
+TITLE_TEMPLATE_MAX_LENGTH = 250
 MIN_COOLDOWN_SECONDS = 60
 DEFAULT_REARM_PERCENT = Decimal("0.1")
 # The largest id a bigint primary key holds: a larger one asked for is "no such row",
@@ -47,6 +48,15 @@ class Channel(models.Model):
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_delivered = models.BooleanField(null=True, blank=True)
     last_test_error = models.CharField(max_length=100, blank=True, default="")
+    # Quiet hours and message templates (alerts.delivery.quiet, alerts.delivery.templates).
+    # quiet_hours: "" follows the account's, "off" is never quiet, "23:00-07:00" its own window.
+    quiet_hours = models.CharField(max_length=11, blank=True, default="", db_default="")
+    # apprise: the title; webhook: unused.
+    title_template = models.CharField(
+        max_length=TITLE_TEMPLATE_MAX_LENGTH, blank=True, default="", db_default=""
+    )
+    # webhook: a JSON body; apprise: the body text. Empty: the built-in message.
+    body_template = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["id"]
@@ -67,6 +77,23 @@ class Channel(models.Model):
         return f"{self.kind} channel {self.name or self.pk} of user {self.user_id}"
 
 
+class AlertGroup(models.Model):
+    """A watchlist: one rule over many symbols, one alert per symbol (alerts.groups)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # alerts.groups.group_list: a user's groups, newest first.
+            models.Index(fields=["user", "-created_at"], name="alertgroup_user_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"alert group {self.pk} of user {self.user_id}"
+
+
 class Alert(models.Model):
     class Direction(models.TextChoices):
         ABOVE = "above", "above"
@@ -83,9 +110,13 @@ class Alert(models.Model):
         TRIGGERED = "triggered", "triggered"
         EXPIRED = "expired", "expired"
         DELETED = "deleted", "deleted"
+        # Stopped by its owner (a watchlist paused): not evaluated, not followed (alerts.groups).
+        PAUSED = "paused", "paused"
 
     # The alerts the engine still works on: waiting to fire, or fired and waiting to re-arm.
     ACTIVE_STATUSES = (Status.CREATED, Status.REARMING)
+    # What its owner may still change (and snooze): the active ones and the paused ones.
+    EDITABLE_STATUSES = (Status.CREATED, Status.REARMING, Status.PAUSED)
     # The direction word for "either side": stored as ``crossing`` plus the side it watches.
     CROSS = "cross"
     # What a user may ask for: a side, or "cross".
@@ -156,6 +187,12 @@ class Alert(models.Model):
     note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True, default="", db_default="")
     # Empty: every enabled channel of the user.
     channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
+    # The watchlist it belongs to (alerts.groups); null: an alert of its own.
+    group = models.ForeignKey(
+        AlertGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
+    # Firings before this are recorded but not delivered (alerts.delivery.outbox, "snoozed" rows).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -191,8 +228,8 @@ class Alert(models.Model):
                 condition=Q(direction__in=["above", "below"]), name="alert_direction_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["created", "rearming", "triggered", "expired", "deleted"]),
-                name="alert_status_valid_v2",
+                condition=Q(status__in=["created", "rearming", "triggered", "expired", "deleted", "paused"]),
+                name="alert_status_valid_v3",
             ),
             models.CheckConstraint(condition=Q(repeat__in=["once", "every"]), name="alert_repeat_valid"),
             models.CheckConstraint(
@@ -223,6 +260,10 @@ class Notification(models.Model):
         FAILED = "failed", "failed"
         # Over the user's notifications-per-hour cap: recorded, never sent.
         SUPPRESSED = "suppressed", "suppressed"
+        # In its channel's quiet hours: sent in one digest per channel when they end (held_until).
+        HELD = "held", "held (quiet hours)"
+        # Its alert was snoozed when it fired: recorded, never sent.
+        SNOOZED = "snoozed", "snoozed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
@@ -274,10 +315,29 @@ class Notification(models.Model):
     # (alerts.delivery.heartbeat); a lease past its time means the holder died, and the
     # lease sweeper (alerts.delivery.outbox.requeue_expired_leases) hands it on within seconds.
     leased_until = models.DateTimeField(null=True, blank=True)
+    # Held in quiet hours: when they end (alerts.delivery.digests releases it then).
+    held_until = models.DateTimeField(null=True, blank=True)
+    # A digest: the row that carries it (itself for the carrier); every held row with this
+    # value is sent, or fails, with the carrier (alerts.delivery.claims). No constraint, as ``via``.
+    digest = models.ForeignKey(
+        "self",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # alerts.delivery.digests.release_held: held rows whose quiet hours are over.
+            models.Index(fields=["held_until"], condition=Q(status="held"), name="notification_held_idx"),
+            # alerts.delivery.claims: a digest's rows, settled with their carrier.
+            models.Index(
+                fields=["digest"], condition=Q(digest__isnull=False), name="notification_digest_idx"
+            ),
             # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"
@@ -287,8 +347,8 @@ class Notification(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "failed", "suppressed"]),
-                name="notification_status_valid_v2",
+                condition=Q(status__in=["pending", "sent", "failed", "suppressed", "held", "snoozed"]),
+                name="notification_status_valid_v3",
             ),
         ]
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,8 +14,10 @@ from alerts.models import (
     NOTE_MAX_LENGTH,
     PRICE_DECIMALS,
     PRICE_DIGITS,
+    TITLE_TEMPLATE_MAX_LENGTH,
     Alert,
     Channel,
+    Notification,
 )
 
 symbol_format = RegexValidator(r"^[A-Za-z0-9]+\Z", "A symbol is letters and digits only, e.g. BTCUSDT.")
@@ -167,8 +170,34 @@ REPEAT_HELP = (
 )
 
 
+class SymbolListField(serializers.ListField):
+    """A watchlist's symbols: its length is checked against ALERTS_MAX_SYMBOLS_PER_GROUP before any item."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=SymbolField(), allow_empty=False, **kwargs)
+
+    def to_internal_value(self, data):
+        cap = settings.ALERTS_MAX_SYMBOLS_PER_GROUP
+        if isinstance(data, list) and cap > 0 and len(data) > cap:
+            raise serializers.ValidationError(f"At most {cap} symbols in one watchlist ({len(data)} sent).")
+        return super().to_internal_value(data)
+
+
+SYMBOL_REQUIRED = "This field is required (or send symbols, a list, for a watchlist)."
+
+
 class AlertCreateInputSerializer(serializers.Serializer):
-    symbol = SymbolField(help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case).")
+    symbol = SymbolField(
+        required=False,
+        help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case). Send this or symbols.",
+    )
+    symbols = SymbolListField(
+        required=False,
+        help_text="A watchlist instead of one symbol: one alert per symbol (at most "
+        "ALERTS_MAX_SYMBOLS_PER_GROUP, default 50, no repeats), all created or none, each counting "
+        "toward the per-user cap and firing on its own; a percent target is resolved from each "
+        "symbol's own latest price. The answer is the watchlist (see /alert-groups/).",
+    )
     target_price = PriceField(
         required=False,
         help_text='The price to watch, as a string (e.g. "70000.5"); > 0, at most 8 decimal places, '
@@ -220,11 +249,24 @@ class AlertCreateInputSerializer(serializers.Serializer):
             given = isinstance(data, dict) and ({"target_price", "change_percent"} & data.keys())
             if isinstance(exc.detail, dict) and not given:
                 exc.detail.setdefault("target_price", [TARGET_REQUIRED])
+            if (
+                isinstance(exc.detail, dict)
+                and isinstance(data, dict)
+                and not {"symbol", "symbols"} & data.keys()
+            ):
+                exc.detail.setdefault("symbol", [SYMBOL_REQUIRED])
             raise
 
     def validate(self, attrs):
+        if "symbol" in attrs and "symbols" in attrs:
+            raise serializers.ValidationError({"symbols": "Send symbol or symbols, not both."})
+        missing = {}
+        if "symbol" not in attrs and "symbols" not in attrs:
+            missing["symbol"] = SYMBOL_REQUIRED
         if attrs.get("target_price") is None and attrs.get("change_percent") is None:
-            raise serializers.ValidationError({"target_price": TARGET_REQUIRED})
+            missing["target_price"] = TARGET_REQUIRED
+        if missing:
+            raise serializers.ValidationError(missing)
         if attrs.get("target_price") is not None and attrs.get("change_percent") is not None:
             raise serializers.ValidationError(
                 {"change_percent": "Send target_price or change_percent, not both."}
@@ -310,9 +352,42 @@ class AlertOutputSerializer(serializers.Serializer):
     trigger_count = serializers.IntegerField(help_text="How many times it has fired.")
     expires_at = serializers.DateTimeField(allow_null=True)
     note = serializers.CharField()
+    group = serializers.IntegerField(
+        source="group_id",
+        allow_null=True,
+        help_text="The watchlist it belongs to (/alert-groups/<id>); else null.",
+    )
+    snoozed_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Firings before this are recorded but not delivered (POST /alerts/<id>/snooze); else null.",
+    )
+
+
+class SnoozedFiringSerializer(serializers.Serializer):
+    firing = serializers.IntegerField(help_text="Which firing of the alert (its trigger_count then).")
+    price = serializers.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS)
+    at = serializers.DateTimeField()
+
+
+def snoozed_firings(alert, limit: int = 20) -> list[dict]:
+    """The alert's latest firings that a snooze kept from being delivered (newest first)."""
+    rows = (
+        alert.notifications.filter(status=Notification.Status.SNOOZED)
+        .order_by("-firing")
+        .values_list("firing", "triggered_price", "triggered_at")
+        .distinct()[:limit]
+    )
+    # SQLite hands numeric columns back as float: their shortest repr is the stored value.
+    return [
+        {"firing": firing, "price": price if isinstance(price, Decimal) else Decimal(repr(price)), "at": at}
+        for firing, price, at in rows
+    ]
 
 
 class AlertDetailOutputSerializer(AlertOutputSerializer):
+    snoozed_firings = serializers.SerializerMethodField(
+        help_text="The latest firings (up to 20) recorded while the alert was snoozed: not delivered."
+    )
     symbol_status = serializers.CharField(
         help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'
     )
@@ -323,6 +398,10 @@ class AlertDetailOutputSerializer(AlertOutputSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_channels(self, alert) -> list[int]:
         return sorted(channel.pk for channel in alert.channels.all())
+
+    @extend_schema_field(SnoozedFiringSerializer(many=True))
+    def get_snoozed_firings(self, alert) -> list[dict]:
+        return SnoozedFiringSerializer(snoozed_firings(alert), many=True).data
 
 
 class AlertListQuerySerializer(serializers.Serializer):
@@ -360,6 +439,45 @@ class AlertPageOutputSerializer(serializers.Serializer):
 # --- Channels -----------------------------------------------------------------
 
 
+QUIET_HOURS_HELP = (
+    '"HH:MM-HH:MM" (24 h, in your account\'s time_zone, e.g. "23:00-07:00"): deliveries in those hours '
+    'are held and sent as one digest when they end; "off": never quiet; "" (default): the account\'s '
+    "quiet_hours (PATCH /user)."
+)
+TEMPLATE_HELP = (
+    "Placeholders: {{symbol}}, {{price}}, {{target}}, {{direction}}, {{time}}, {{note}}, {{alert_id}}, "
+    "{{url}}; nothing else is interpreted. "
+)
+
+
+def _quiet_hours_field(**kwargs):
+    return serializers.CharField(allow_blank=True, max_length=11, help_text=QUIET_HOURS_HELP, **kwargs)
+
+
+def _title_template_field(**kwargs):
+    return serializers.CharField(
+        allow_blank=True,
+        max_length=TITLE_TEMPLATE_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="Apprise only: the title of each notification. "
+        + TEMPLATE_HELP
+        + '"": the built-in title.',
+        **kwargs,
+    )
+
+
+def _body_template_field(**kwargs):
+    return serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="webhook: a JSON object or array posted instead of the built-in payload, placeholders "
+        'inside JSON strings (e.g. {"text": "{{symbol}} at {{price}}"}), values JSON-escaped; apprise: '
+        "the body text. " + TEMPLATE_HELP + "At most ALERTS_TEMPLATE_MAX_CHARS (default 4000) "
+        'characters; one that cannot render is a 400. "": the built-in message.',
+        **kwargs,
+    )
+
+
 class ChannelCreateInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=Channel.Kind.values,
@@ -372,6 +490,9 @@ class ChannelCreateInputSerializer(serializers.Serializer):
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Your label.")
     url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="See kind.")
+    quiet_hours = _quiet_hours_field(required=False)
+    title_template = _title_template_field(required=False)
+    body_template = _body_template_field(required=False)
 
 
 class ChannelUpdateInputSerializer(serializers.Serializer):
@@ -380,6 +501,9 @@ class ChannelUpdateInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(
         required=False, help_text="Switch the channel on or off; switching it on clears disabled_reason."
     )
+    quiet_hours = _quiet_hours_field(required=False)
+    title_template = _title_template_field(required=False)
+    body_template = _body_template_field(required=False)
 
 
 class ChannelOutputSerializer(serializers.Serializer):
@@ -402,6 +526,11 @@ class ChannelOutputSerializer(serializers.Serializer):
     last_test_error = serializers.CharField(
         help_text='Why not, in a short category ("timed out", "HTTP 404", ...); empty otherwise.'
     )
+    quiet_hours = serializers.CharField(help_text=QUIET_HOURS_HELP)
+    title_template = serializers.CharField(help_text="Apprise: the title template; empty: built-in.")
+    body_template = serializers.CharField(
+        help_text="Webhook JSON body or Apprise body template; empty: built-in."
+    )
 
     def get_address(self, channel) -> str:
         return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel.url
@@ -413,7 +542,15 @@ class ChannelCreatedOutputSerializer(ChannelOutputSerializer):
     )
 
 
+class ChannelPreviewSerializer(serializers.Serializer):
+    title = serializers.CharField(help_text="The title (Apprise), subject (email); empty for webhooks.")
+    body = serializers.CharField(help_text="The text, or a webhook's JSON body, exactly as sent.")
+
+
 class ChannelTestOutputSerializer(serializers.Serializer):
+    preview = ChannelPreviewSerializer(
+        help_text="What the test sends: the channel's templates filled with an example firing."
+    )
     delivered = serializers.BooleanField()
     error = serializers.CharField(
         allow_null=True, help_text='Why the test message was not delivered: a short category ("timed out").'
@@ -421,6 +558,7 @@ class ChannelTestOutputSerializer(serializers.Serializer):
 
 
 class ChannelTestQueuedSerializer(serializers.Serializer):
+    preview = ChannelPreviewSerializer()
     delivered = serializers.BooleanField(allow_null=True, help_text="null: not settled yet.")
     error = serializers.CharField(allow_null=True)
     detail = serializers.CharField()

@@ -5,7 +5,7 @@ Every function that changes a user's alerts calls ``invalidate_alert_lists``
 inside its transaction, so the cached list pages are dropped on commit.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.conf import settings
@@ -211,12 +211,88 @@ def _lock_user(user) -> None:
     type(user).objects.select_for_update().filter(pk=user.pk).exists()
 
 
-def _check_cap(user) -> None:
+def _check_cap(user, adding: int = 1) -> None:
+    """The per-user cap of active alerts: ``adding`` more (a watchlist counts each symbol) must fit."""
     cap = settings.ALERTS_MAX_WAITING_PER_USER
-    if cap > 0 and Alert.objects.filter(user=user, status__in=Alert.ACTIVE_STATUSES).count() >= cap:
+    if cap <= 0:
+        return
+    active = Alert.objects.filter(user=user, status__in=Alert.ACTIVE_STATUSES).count()
+    if active + adding > cap:
+        if adding == 1:
+            raise AlertLimitReached(
+                f"You have {cap} active alerts, the most allowed: "
+                "delete one or wait for one to fire or expire."
+            )
         raise AlertLimitReached(
-            f"You have {cap} active alerts, the most allowed: delete one or wait for one to fire or expire."
+            f"You have {active} active alerts and these {adding} would pass the limit of {cap}: "
+            "nothing was created or resumed."
         )
+
+
+def alert_common_fields(
+    *,
+    user,
+    repeat: str = Alert.Repeat.ONCE,
+    cooldown_seconds: int | None = None,
+    rearm_percent: Decimal = DEFAULT_REARM_PERCENT,
+    expires_at: datetime | None = None,
+    note: str = "",
+    channels: list[int] | None = None,
+) -> tuple[dict, list[Channel]]:
+    """The checked columns every alert of one request shares, and the channels it names."""
+    cooldown_seconds = _check_repeat(repeat, cooldown_seconds, rearm_percent)
+    _check_expiry(expires_at)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
+    chosen = _owned_channels(user, channels)
+    fields = {
+        "repeat": repeat,
+        "cooldown_seconds": cooldown_seconds,
+        "rearm_percent": rearm_percent,
+        "expires_at": expires_at,
+        "note": note,
+    }
+    return fields, chosen
+
+
+def alert_symbol_fields(
+    *,
+    symbol: str,
+    target_price: Decimal | None = None,
+    direction: str | None = None,
+    change_percent: Decimal | None = None,
+) -> dict:
+    """One symbol's checked target columns: its own latest price resolves a percent target or a
+    missing direction (feeds.prices: the feeder's price if fresh, else Binance REST)."""
+    symbol = symbol.strip().upper()
+    listing = _trading_symbol(symbol)
+    target, side, crossing, reference = _resolve_target(symbol, target_price, change_percent, direction)
+    _check_target_price(
+        listing, target, field="change_percent" if change_percent is not None else "target_price"
+    )
+    return {
+        "symbol": symbol,
+        "direction": side,
+        "target_price": target,
+        "crossing": crossing,
+        "reference_price": reference,
+        "change_percent": change_percent,
+    }
+
+
+def alert_insert(*, user, common: dict, target: dict, channels: list[Channel], group=None) -> Alert:
+    """Write one checked alert (inside the caller's transaction, after its cap check)."""
+    alert = Alert.objects.create(
+        user=user,
+        group=group,
+        rearm_price=rearm_price(target["target_price"], target["direction"], common["rearm_percent"]),
+        armed_at=timezone.now(),
+        **common,
+        **target,
+    )
+    if channels:
+        alert.channels.set(channels)
+    return alert
 
 
 def alert_create(
@@ -239,40 +315,25 @@ def alert_create(
     price (``change_percent``). Without a direction, or with "cross", the side is
     fixed from the latest price. Raises AlertLimitReached at the per-user cap.
     """
-    symbol = symbol.strip().upper()
-    listing = _trading_symbol(symbol)
-    cooldown_seconds = _check_repeat(repeat, cooldown_seconds, rearm_percent)
-    _check_expiry(expires_at)
-    if len(note) > NOTE_MAX_LENGTH:
-        raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
-    chosen = _owned_channels(user, channels)
-    target, side, crossing, reference = _resolve_target(symbol, target_price, change_percent, direction)
-    _check_target_price(
-        listing, target, field="change_percent" if change_percent is not None else "target_price"
+    _trading_symbol(symbol.strip().upper())
+    common, chosen = alert_common_fields(
+        user=user,
+        repeat=repeat,
+        cooldown_seconds=cooldown_seconds,
+        rearm_percent=rearm_percent,
+        expires_at=expires_at,
+        note=note,
+        channels=channels,
+    )
+    target = alert_symbol_fields(
+        symbol=symbol, target_price=target_price, direction=direction, change_percent=change_percent
     )
     with transaction.atomic():
         _lock_user(user)
         _check_cap(user)
-        alert = Alert.objects.create(
-            user=user,
-            symbol=symbol,
-            direction=side,
-            target_price=target,
-            crossing=crossing,
-            reference_price=reference,
-            change_percent=change_percent,
-            repeat=repeat,
-            cooldown_seconds=cooldown_seconds,
-            rearm_percent=rearm_percent,
-            rearm_price=rearm_price(target, side, rearm_percent),
-            expires_at=expires_at,
-            note=note,
-            armed_at=timezone.now(),
-        )
-        if chosen:
-            alert.channels.set(chosen)
+        alert = alert_insert(user=user, common=common, target=target, channels=chosen)
         invalidate_alert_lists([user.pk])
-        _follow_on_commit({symbol})
+        _follow_on_commit({target["symbol"]})
     return alert
 
 
@@ -329,7 +390,7 @@ def alert_update(
     on the alert still being active, so it can never revive a finished alert.
     ``channels``: the ids to notify from now on (empty: all enabled ones).
     """
-    if alert.status not in Alert.ACTIVE_STATUSES:
+    if alert.status not in Alert.EDITABLE_STATUSES:
         raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
     changes: dict = {}
     side = alert.direction
@@ -352,7 +413,11 @@ def alert_update(
             target_price=target,
             direction=side,
             armed_at=timezone.now(),
-            status=Alert.Status.CREATED,
+            # A paused alert stays paused (alerts.groups resumes it).
+            status=Case(
+                When(status=Alert.Status.PAUSED, then=Value(Alert.Status.PAUSED)),
+                default=Value(Alert.Status.CREATED),
+            ),
             rearm_after_ms=None,
         )
     if target_price is not None or direction is not None or rearm_percent is not None:
@@ -369,7 +434,7 @@ def alert_update(
         changes["expires_at"] = expires_at
     chosen = _owned_channels(alert.user, channels) if channels is not None else None
     with transaction.atomic():
-        active = Alert.objects.filter(pk=alert.pk, status__in=Alert.ACTIVE_STATUSES)
+        active = Alert.objects.filter(pk=alert.pk, status__in=Alert.EDITABLE_STATUSES)
         changed = active.update(**changes) if changes else active.exists()
         if not changed:
             alert.refresh_from_db(fields=["status"])
@@ -380,6 +445,36 @@ def alert_update(
             invalidate_alert_lists([alert.user_id])
         if "armed_at" in changes:
             _follow_on_commit({alert.symbol})
+    alert.refresh_from_db()
+    return alert
+
+
+MAX_SNOOZE_DAYS = 366
+
+
+def alert_snooze(*, alert: Alert, until: datetime | None) -> Alert:
+    """Pause the notifications of one alert until ``until`` (None: end the snooze now).
+
+    The alert goes on being evaluated: a firing while snoozed is recorded (its
+    notifications are "snoozed" rows, never sent: alerts.delivery.outbox), so
+    trigger_count and last_triggered_at move and a one-shot alert ends as usual.
+    When the snooze ends nothing recorded is sent late; later firings are
+    delivered as usual. Raises AlertNotEditable for a finished alert.
+    """
+    if until is not None:
+        now = timezone.now()
+        if until <= now:
+            raise ValidationError({"until": "Must be in the future (or null to end the snooze)."})
+        if until > now + timedelta(days=MAX_SNOOZE_DAYS):
+            raise ValidationError({"until": f"At most {MAX_SNOOZE_DAYS} days from now."})
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, status__in=Alert.EDITABLE_STATUSES).update(
+            snoozed_until=until
+        )
+        if not changed:
+            alert.refresh_from_db(fields=["status"])
+            raise AlertNotEditable(f"Only a waiting alert can be snoozed; this one is {alert.status}.")
+        invalidate_alert_lists([alert.user_id])
     alert.refresh_from_db()
     return alert
 

@@ -10,6 +10,9 @@
   (``alerts.delivery.outbox.requeue_stuck``).
 - ``requeue_expired_leases``: beat, every ALERTS_NOTIFY_LEASE_SWEEP_SECONDS (3 s):
   hand on what a dead delivery worker held (``alerts.delivery.outbox.requeue_expired_leases``).
+- ``release_held_notifications``: beat, every ALERTS_QUIET_RELEASE_SECONDS (15 s): deliveries
+  held in quiet hours that have ended go out as one digest per channel
+  (``alerts.delivery.digests.release_held``).
 
 The send tasks live in ``alerts.delivery.tasks``; importing them here is what
 registers them with the worker (Celery autodiscovers ``<app>.tasks``).
@@ -26,13 +29,14 @@ from django.conf import settings
 from redis.exceptions import LockError
 
 from alerts import engine
-from alerts.delivery import outbox
+from alerts.delivery import digests, outbox
 from alerts.delivery.tasks import send_notification, send_notifications
 from feeds import store
 from feeds.store import redis_client
 
 __all__ = [
     "evaluate_alerts",
+    "release_held_notifications",
     "requeue_expired_leases",
     "requeue_stuck_notifications",
     "send_notification",
@@ -125,3 +129,9 @@ def requeue_stuck_notifications(limit: int = 10_000) -> int:
 def requeue_expired_leases(limit: int = 10_000) -> int:
     """Re-enqueue the notifications a dead delivery worker held (its lease ran out unrenewed)."""
     return outbox.requeue_expired_leases(limit)
+
+
+@shared_task(name="alerts.tasks.release_held_notifications", ignore_result=True)
+def release_held_notifications(limit: int = 10_000) -> int:
+    """Send, as one digest per channel, the deliveries held in quiet hours that have ended."""
+    return len(digests.release_held(limit=limit))

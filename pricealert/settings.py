@@ -245,6 +245,7 @@ CELERY_TASK_ROUTES = {
     "alerts.tasks.evaluate_alerts": {"queue": "engine"},
     "alerts.tasks.requeue_stuck_notifications": {"queue": "engine"},
     "alerts.tasks.requeue_expired_leases": {"queue": "engine"},
+    "alerts.tasks.release_held_notifications": {"queue": "engine"},
 }
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=1.0)
 # Notifications on every channel (alerts.tasks.send_notification): attempts before one is
@@ -332,6 +333,13 @@ APPRISE_ALLOWED_SCHEMES = env.list(
 ALERTS_NOTIFY_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_SWEEP_SECONDS", default=60.0)
 ALERTS_NOTIFY_LEASE_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SECONDS", default=10.0)
 ALERTS_NOTIFY_LEASE_SWEEP_SECONDS = env.float("ALERTS_NOTIFY_LEASE_SWEEP_SECONDS", default=3.0)
+# --- Watchlists, quiet hours, message templates (issue 18) ---------------------
+# Symbols one watchlist ("symbols": [...]) may name; the longest template a channel may
+# carry (a webhook's JSON body, an Apprise body); how often held deliveries whose quiet
+# hours ended are released as digests (alerts.delivery.digests).
+ALERTS_MAX_SYMBOLS_PER_GROUP = env.int("ALERTS_MAX_SYMBOLS_PER_GROUP", default=50)
+ALERTS_TEMPLATE_MAX_CHARS = env.int("ALERTS_TEMPLATE_MAX_CHARS", default=4000)
+ALERTS_QUIET_RELEASE_SECONDS = env.float("ALERTS_QUIET_RELEASE_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
     "evaluate-alerts": {
         "task": "alerts.tasks.evaluate_alerts",
@@ -348,6 +356,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.requeue_expired_leases",
         "schedule": ALERTS_NOTIFY_LEASE_SWEEP_SECONDS,
         "options": {"expires": max(ALERTS_NOTIFY_LEASE_SWEEP_SECONDS, 1.0)},
+    },
+    "release-held-notifications": {
+        "task": "alerts.tasks.release_held_notifications",
+        "schedule": ALERTS_QUIET_RELEASE_SECONDS,
+        "options": {"expires": max(ALERTS_QUIET_RELEASE_SECONDS, 1.0)},
     },
 }
 

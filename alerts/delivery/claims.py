@@ -10,13 +10,18 @@ A batch claims its notifications in one statement, each row on its own terms
 sent. The lease is short (ALERTS_NOTIFY_LEASE_SECONDS) and renewed by the
 holder's heartbeat (``alerts.delivery.heartbeat``) while its process lives, so
 a lease past its time means a dead holder (``take_expired_leases``).
+
+Quiet hours (``alerts.delivery.digests``): the holder of a claim may also put the
+notification on hold (``mark_notification_held``: ``held``, its attempt given
+back, no lease); a digest's carrier is claimed like any notification, and
+settling it settles the held rows it carries in the same transaction.
 """
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -71,7 +76,8 @@ def claim_notifications(
         claimed = {row[0] for row in cursor.fetchall()}
     if not claimed:
         return []
-    loaded = Notification.objects.select_related("alert", "via").in_bulk(claimed)
+    # The owner too: quiet hours are the account's time zone and window (alerts.delivery.digests).
+    loaded = Notification.objects.select_related("alert__user", "via").in_bulk(claimed)
     return [loaded[i] for i in notification_ids if i in loaded]
 
 
@@ -129,15 +135,29 @@ def _owned(notification: Notification):
     )
 
 
+def _settle_digest(notification: Notification, **values) -> None:
+    # A digest's carrier settles the held rows it carries in the same transaction: they were
+    # sent (or failed) with it, exactly when it was.
+    if notification.digest_id == notification.id:
+        Notification.objects.filter(digest_id=notification.id, status=Notification.Status.HELD).exclude(
+            id=notification.id
+        ).update(**values, next_attempt_at=None, leased_until=None, held_until=None)
+
+
 def mark_notification_sent(notification: Notification, *, now: datetime | None = None) -> bool:
-    return bool(
-        Notification.objects.filter(id=notification.id, status=Notification.Status.PENDING).update(
-            status=Notification.Status.SENT,
-            sent_at=now or timezone.now(),
-            next_attempt_at=None,
-            leased_until=None,
+    now = now or timezone.now()
+    with transaction.atomic():
+        sent = bool(
+            Notification.objects.filter(id=notification.id, status=Notification.Status.PENDING).update(
+                status=Notification.Status.SENT,
+                sent_at=now,
+                next_attempt_at=None,
+                leased_until=None,
+            )
         )
-    )
+        if sent:
+            _settle_digest(notification, status=Notification.Status.SENT, sent_at=now)
+    return sent
 
 
 def mark_notification_retry(notification: Notification, error: str, *, retry_at: datetime) -> bool:
@@ -153,9 +173,29 @@ def mark_notification_deferred(notification: Notification, reason: str, *, retry
     )
 
 
-def mark_notification_failed(notification: Notification, error: str) -> bool:
+def mark_notification_held(notification: Notification, *, until: datetime) -> bool:
+    """In quiet hours: held, unsent, until they end (then released in a digest); the attempt is given back."""
     return bool(
         _owned(notification).update(
-            status=Notification.Status.FAILED, last_error=error, next_attempt_at=None, leased_until=None
+            status=Notification.Status.HELD,
+            attempts=F("attempts") - 1,
+            held_until=until,
+            last_error="",
+            next_attempt_at=None,
+            leased_until=None,
         )
     )
+
+
+def mark_notification_failed(notification: Notification, error: str) -> bool:
+    with transaction.atomic():
+        failed = bool(
+            _owned(notification).update(
+                status=Notification.Status.FAILED, last_error=error, next_attempt_at=None, leased_until=None
+            )
+        )
+        if failed:
+            _settle_digest(
+                notification, status=Notification.Status.FAILED, last_error=f"digest failed: {error}"
+            )
+    return failed

@@ -43,6 +43,8 @@ class Message:
     payload: dict
     delivery_id: str
     email: Email
+    # A webhook body the channel's template rendered (alerts.delivery.compose); empty: ``payload``.
+    json_body: str = ""
 
 
 def format_price(value: Decimal) -> str:

@@ -51,6 +51,11 @@ def enqueue_sends(notification_ids: list[int]) -> None:
     enqueue_notifications(notification_ids)
 
 
+# POST /alerts/<id>/snooze: a firing before the alert's ``snoozed_until`` is recorded, never sent.
+# ``clock.at`` is the statement's one "now" (a derived table, so every use shares one parameter).
+SNOOZED = "(a.snoozed_until IS NOT NULL AND a.snoozed_until > clock.at)"
+
+
 def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, list]:
     """SQL pieces that mark a row over its owner's deliveries-per-hour cap: (condition, join, params).
 
@@ -70,11 +75,13 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
         LEFT JOIN (
             SELECT n.user_id, COUNT(*) AS used FROM {NOTIFICATION_TABLE} n
             WHERE n.user_id IN (SELECT a2.user_id FROM {ALERT_TABLE} a2 WHERE {alerts_match})
-                AND n.created_at > %s AND n.status <> 'suppressed'
+                AND n.created_at > %s AND n.status NOT IN ('suppressed', 'snoozed')
             GROUP BY n.user_id
         ) recent ON recent.user_id = a.user_id"""
     over = (
-        f"COALESCE(recent.used, 0) + ROW_NUMBER() OVER (PARTITION BY a.user_id ORDER BY a.id, c.id) > {cap:d}"
+        # Rows before this one in the statement, snoozed ones left out (they are never sent).
+        f"COALESCE(recent.used, 0) + SUM(CASE WHEN {SNOOZED} THEN 0 ELSE 1 END) OVER "
+        f"(PARTITION BY a.user_id ORDER BY a.id, c.id ROWS UNBOUNDED PRECEDING) > {cap:d}"
     )
     return over, join, [*alerts_params, since]
 
@@ -87,13 +94,15 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     row holds them now. A user without any channel (made outside the API) gets
     email to the account's address; a user whose channels are all disabled gets
     one "failed" row saying so, and deliveries over the hourly cap are
-    "suppressed" rows: a firing is never silently lost.
+    "suppressed" rows: a firing is never silently lost. A firing of a snoozed
+    alert is "snoozed" rows: recorded, never sent (and not counted by the cap).
     """
     sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
+    snoozed = SNOOZED
     sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
@@ -111,13 +120,16 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
                     CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
+                         WHEN {snoozed} THEN 'snoozed'
                          WHEN {over} THEN 'suppressed' ELSE 'pending' END,
                     0,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
+                         WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
                          WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
                     %s, a.trigger_count, a.triggered_price, a.triggered_at
                 FROM {ALERT_TABLE} a
                 JOIN {USER_TABLE} u ON u.id = a.user_id
+                CROSS JOIN (SELECT %s AS at) clock
                 LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
                     NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
                     OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
@@ -125,7 +137,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 WHERE {match}
                 RETURNING id, status, user_id
                 """,
-                [now, True, *recent_params, *params],
+                [now, now, True, *recent_params, *params],
             )
             sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
     return fair_order(sends)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from alerts.delivery.compose import test_message_for
 from alerts.delivery.errors import NotificationError
 from alerts.delivery.kinds import KINDS
-from alerts.delivery.messages import test_message
 from alerts.models import Channel
 from feeds.store import redis_client
 
@@ -65,7 +65,7 @@ def run_test(channel_id: int, token: str) -> ProbeOutcome | None:
     if channel is None:
         return None
     try:
-        KINDS[channel.kind].send(channel, test_message(channel))
+        KINDS[channel.kind].send(channel, test_message_for(channel))
         outcome = ProbeOutcome(True, None)
     except NotificationError as exc:
         # A failed test never disables the channel: only a real delivery does.

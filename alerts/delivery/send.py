@@ -18,13 +18,15 @@ from alerts.delivery.claims import (
     claim_notifications,
     mark_notification_deferred,
     mark_notification_failed,
+    mark_notification_held,
     mark_notification_retry,
     mark_notification_sent,
 )
+from alerts.delivery.compose import message_for
 from alerts.delivery.errors import NotificationError
 from alerts.delivery.heartbeat import Heartbeat
+from alerts.delivery.holds import hold_until
 from alerts.delivery.kinds import KINDS, Sessions
-from alerts.delivery.messages import alert_message
 from alerts.models import Channel, Notification
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ HELD = "deferred: another destination of this account timed out"
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    outcome: str  # sent | failed | skipped | retry
+    outcome: str  # sent | failed | skipped | retry | held
     attempts: int = 0
     retry_in: float = 0.0
     error: BaseException | None = None
@@ -72,6 +74,11 @@ def deliver_many(
 
 def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
     """Send one claimed notification and settle it."""
+    # In its channel's quiet hours: held (nothing sent, the attempt given back) and sent in
+    # the channel's digest when they end (alerts.delivery.digests).
+    if until := hold_until(notification, timezone.now()):
+        mark_notification_held(notification, until=until)
+        return Delivery("held", notification.attempts - 1)
     holdable = notification.channel != Channel.Kind.EMAIL
     if holdable and (hold_left := breaker.held_for(notification.user_id)):
         mark_notification_deferred(notification, HELD, retry_at=timezone.now() + timedelta(seconds=hold_left))
@@ -133,7 +140,7 @@ def send_notification_message(notification: Notification, *, sessions: Sessions 
     kind_name = notification.channel if channel is None else channel.kind
     connection = sessions.get(kind_name) if sessions is not None else None
     try:
-        KINDS[kind_name].send(channel, alert_message(notification), connection=connection)
+        KINDS[kind_name].send(channel, message_for(notification), connection=connection)
     except NotificationError as exc:
         if exc.disable_channel and channel is not None:
             disable_channel(channel.pk, exc.message)

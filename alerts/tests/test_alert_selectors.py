@@ -21,9 +21,11 @@ def test_alert_list_is_the_users_alerts_newest_first_without_deleted(alice, bob,
 
 def test_alert_list_rejects_an_unknown_status(alice):
     with pytest.raises(ValidationError) as raised:
-        alert_list(user=alice, filters={"status": "paused"})
+        alert_list(user=alice, filters={"status": "sleeping"})
     assert raised.value.message_dict == {
-        "status": ['Unknown status "paused": use one of created, rearming, triggered, expired, deleted.']
+        "status": [
+            'Unknown status "sleeping": use one of created, rearming, triggered, expired, deleted, paused.'
+        ]
     }
 
 

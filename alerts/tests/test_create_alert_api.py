@@ -47,6 +47,8 @@ def test_create_returns_201_with_the_alert(alice_client, alice, path):
         "trigger_count",
         "expires_at",
         "note",
+        "group",
+        "snoozed_until",
     }
     assert body["symbol"] == "BTCUSDT"
     assert body["direction"] == "above"

@@ -49,6 +49,8 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "trigger_count": 0,
         "expires_at": None,
         "note": "",
+        "group": None,
+        "snoozed_until": None,
     }
 
 
@@ -74,7 +76,8 @@ def test_an_unknown_status_is_a_400_listing_the_valid_ones(alice_client):
     assert response.status_code == 400
     assert (
         response.json()["detail"]
-        == 'status: Unknown status "waiting": use one of created, rearming, triggered, expired, deleted.'
+        == 'status: Unknown status "waiting": use one of created, rearming, triggered, expired, deleted, '
+        "paused."
     )
 
 

@@ -7,9 +7,11 @@ whose objects it names (and so how to make one for the walk).
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -59,14 +61,30 @@ def _channel(user):
     )
 
 
+def _group(user):
+    from alerts.models import AlertGroup  # watchlists
+
+    group = AlertGroup.objects.create(user=user)
+    Alert.objects.create(
+        user=user, group=group, symbol="ETHUSDT", direction="above", target_price=Decimal(MARKER_PRICE)
+    )
+    return group
+
+
 OWNED_PARAMS = {
     "alert_id": OwnedObject(
         create=lambda user: Alert.objects.create(
             user=user, symbol="BTCUSDT", direction="above", target_price=Decimal(MARKER_PRICE)
         ),
-        write_body={"target_price": "65000", "direction": "below"},
+        # "until": for POST /alerts/<id>/snooze (the PATCH ignores it).
+        write_body={
+            "target_price": "65000",
+            "direction": "below",
+            "until": (timezone.now() + timedelta(days=30)).isoformat(),
+        },
     ),
     "channel_id": OwnedObject(create=_channel, write_body={"name": "renamed"}),
+    "group_id": OwnedObject(create=_group, write_body={"note": "renamed"}),
 }
 
 ROUTES = api_routes()
@@ -126,6 +144,7 @@ def test_the_walk_finds_the_object_routes():
         "get",
         "patch",
         "delete",
+        "post",  # /alerts/<id>/snooze
     }
     assert ("alerts/delete/(?P<alert_id>[0-9]{1,19})(?:/)?$", "delete") in walked
     assert len(PROTECTED_CASES) >= 10

@@ -77,7 +77,8 @@ def send(channel, message: Message, *, connection=None) -> None:
 
     ``connection``: a batch's ``session()``, else a request of its own.
     """
-    body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True).encode()
+    # The channel's own JSON shape if it has a template (rendered and escaped in compose), else ours.
+    body = (message.json_body or json.dumps(message.payload, separators=(",", ":"), sort_keys=True)).encode()
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
