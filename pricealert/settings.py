@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+from whitenoise.compress import Compressor
 
 from pricealert.env_values import check_networks, redis_url_with_password, throttle_rate
 
@@ -142,6 +143,11 @@ STORAGES = {
 # Files collectstatic did not collect are served from their app's static folder, so
 # pages still have their CSS and JS without it (pricealert/staticfiles.py).
 WHITENOISE_USE_FINDERS = True
+# collectstatic compresses each hashed file only (the unhashed copies are not served: the
+# fallback above reads the apps' folders) and skips source maps, which browsers fetch only
+# with developer tools open: most of its time went to brotli on the API docs' maps.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = ("map", *Compressor.SKIP_COMPRESS_EXTENSIONS)
 
 # --- Redis: Celery broker, live price store, Django cache -------------------
 
