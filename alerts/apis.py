@@ -15,10 +15,9 @@ from rest_framework.views import APIView
 
 from alerts.filters import VALID_STATUSES
 from alerts.models import Alert
-from alerts.selectors import alert_get, alert_list_page, alert_owned
+from alerts.selectors import alert_get, alert_list_page, alert_owned, alert_with_details
 from alerts.serializers import (
     AlertCreateInputSerializer,
-    AlertDetailOutputSerializer,
     AlertListQuerySerializer,
     AlertOutputSerializer,
     AlertPageOutputSerializer,
@@ -99,7 +98,8 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
             alert = alert_create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:
             raise AlertLimitConflict(str(exc)) from exc
-        return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
+        # The same fields as GET /alerts/<id>: a client needs no second read.
+        return Response(AlertOutputSerializer(alert_with_details(alert)).data, status=status.HTTP_201_CREATED)
 
 
 class AlertListApi(APIView):
@@ -110,7 +110,8 @@ class AlertListApi(APIView):
         description=(
             "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`; "
             "`?status=` also takes created, rearming, triggered and expired. "
-            "`?page_size=` is an alias of `?per_page=`."
+            "`?page_size=` is an alias of `?per_page=`. Each alert has the same fields as "
+            "`GET /alerts/<id>` (`symbol_status` and `channels` included)."
         ),
         parameters=[
             AlertListQuerySerializer,
@@ -151,15 +152,16 @@ class AlertDetailApi(APIView):
         operation_id="alert_get",
         summary="Get one of the caller's alerts",
         description=(
-            "Includes `symbol_status`, the symbol's catalogue status (`TRADING`, or `UNKNOWN` once "
-            "delisted). Deleted alerts are still readable here."
+            "The same fields as each alert of the list and the create answer, `symbol_status` (the "
+            "symbol's catalogue status: `TRADING`, or `UNKNOWN` once delisted) and `channels` "
+            "included. Deleted alerts are still readable here."
         ),
         parameters=[ALERT_ID],
-        responses={200: AlertDetailOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+        responses={200: AlertOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
     )
     def get(self, request, alert_id, *args, **kwargs):
         alert = _owned_alert(request, alert_id)
-        return Response(AlertDetailOutputSerializer(alert).data)
+        return Response(AlertOutputSerializer(alert).data)
 
 
 class AlertUpdateApi(APIView):
@@ -176,7 +178,7 @@ class AlertUpdateApi(APIView):
         parameters=[ALERT_ID],
         request=AlertUpdateInputSerializer,
         responses={
-            200: AlertDetailOutputSerializer,
+            200: AlertOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
@@ -192,7 +194,7 @@ class AlertUpdateApi(APIView):
             alert = alert_update(alert=alert, **payload.validated_data)
         except AlertNotEditable as exc:
             raise AlertConflict(str(exc)) from exc
-        return Response(AlertDetailOutputSerializer(alert).data)
+        return Response(AlertOutputSerializer(alert).data)
 
 
 class AlertDeleteApi(APIView):

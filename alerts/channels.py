@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.cache import invalidate_alert_lists
 from alerts.delivery.kinds import KINDS
 from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
 from alerts.delivery.tasks import test_channel
@@ -82,7 +83,10 @@ def channel_delete(*, channel: Channel) -> None:
     """Delete a webhook or Apprise channel; the email channel can only be disabled."""
     if channel.kind == Channel.Kind.EMAIL:
         raise ChannelConflict("The email channel cannot be deleted: disable it instead.")
-    channel.delete()
+    with transaction.atomic():
+        channel.delete()
+        # The alerts that named it no longer do: their cached list pages show its id.
+        invalidate_alert_lists([channel.user_id])
 
 
 def channel_test(*, channel: Channel) -> ProbeOutcome | None:

@@ -49,6 +49,8 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "trigger_count": 0,
         "expires_at": None,
         "note": "",
+        "symbol_status": "TRADING",
+        "channels": [],
     }
 
 
