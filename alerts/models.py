@@ -274,10 +274,16 @@ class Notification(models.Model):
     # (alerts.delivery.heartbeat); a lease past its time means the holder died, and the
     # lease sweeper (alerts.delivery.outbox.requeue_expired_leases) hands it on within seconds.
     leased_until = models.DateTimeField(null=True, blank=True)
+    # When it was given up on (attempts exhausted, a permanent error, no enabled channel);
+    # null on every other status. The admin's operations page counts the last hour's by it.
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # alerts.selectors.recent_failures and failing_channels: failures of the last hour or
+            # day. Partial: only a failure writes an entry, never a firing or a send.
+            models.Index(fields=["failed_at"], condition=Q(status="failed"), name="notification_failed_idx"),
             # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"

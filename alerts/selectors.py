@@ -3,14 +3,15 @@
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connection, models
-from django.db.models import Count, Min, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, F, Min, Q, QuerySet, Window, prefetch_related_objects
+from django.db.models.functions import RowNumber, TruncMinute
 from django.http import Http404
 from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
@@ -18,7 +19,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from alerts.cache import cached_alert_page
 from alerts.dialect import dialect
 from alerts.filters import AlertFilter
-from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint, Notification
+from alerts.models import MAX_DB_ID, Alert, Channel, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
 from feeds.store import stream_id_ms
 
@@ -347,3 +348,126 @@ def evaluation_lag_seconds(
     if newest_stream_id is None or checkpoint is None or checkpoint == "0":
         return None
     return max(0.0, (stream_id_ms(newest_stream_id) - stream_id_ms(checkpoint)) / 1000)
+
+
+# --- Read by the admin's operations page (operations/dashboard.py) -------------
+
+
+def recent_failures_by_kind(*, since: datetime) -> dict[str, int]:
+    """Notifications given up on since then, by channel kind: every kind, 0 included."""
+    failed = Notification.objects.filter(status=Notification.Status.FAILED, failed_at__gte=since)
+    counts = dict(failed.values_list("channel").annotate(n=Count("id")).order_by())
+    return {kind: counts.pop(kind, 0) for kind in Channel.Kind.values} | counts
+
+
+@dataclass(frozen=True, slots=True)
+class FailingChannel:
+    channel_id: int | None  # None: the user had no enabled channel at all
+    kind: str
+    name: str
+    user_id: int | None
+    user_email: str
+    enabled: bool | None  # None: no channel (or one deleted since)
+    disabled_reason: str
+    failures: int
+    last_failed_at: datetime
+    last_error: str
+
+
+def failing_channels(*, since: datetime, limit: int = 10) -> list[FailingChannel]:
+    """The channels with the most notifications given up on since then, worst first, each with
+    its latest failure's time and error: one query (window functions over the failures)."""
+    group = [F("via_id"), F("user_id")]
+    latest_first = [F("failed_at").desc(), F("id").desc()]
+    rows = (
+        Notification.objects.filter(status=Notification.Status.FAILED, failed_at__gte=since)
+        .annotate(
+            failures=Window(Count("id"), partition_by=group),
+            rank=Window(RowNumber(), partition_by=group, order_by=latest_first),
+        )
+        .filter(rank=1)
+        .order_by("-failures", "-failed_at", "-id")
+        .values(
+            "via_id",
+            "channel",
+            "user_id",
+            "user__email",
+            "via__name",
+            "via__enabled",
+            "via__disabled_reason",
+            "failures",
+            "failed_at",
+            "last_error",
+        )[:limit]
+    )
+    return [
+        FailingChannel(
+            channel_id=row["via_id"],
+            kind=row["channel"],
+            name=row["via__name"] or "",
+            user_id=row["user_id"],
+            user_email=row["user__email"] or "",
+            enabled=row["via__enabled"],
+            disabled_reason=row["via__disabled_reason"] or "",
+            failures=row["failures"],
+            last_failed_at=row["failed_at"],
+            last_error=row["last_error"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedSymbol:
+    symbol: str
+    alerts: int
+    users: int
+
+
+def most_watched_symbols(*, limit: int = 10) -> list[WatchedSymbol]:
+    """The symbols with the most alerts waiting to fire or re-arm, and how many users wait on each."""
+    waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)
+    rows = (
+        waiting.values("symbol")
+        .annotate(alerts=Count("id"), users=Count("user_id", distinct=True))
+        .order_by("-alerts", "symbol")[:limit]
+    )
+    return [WatchedSymbol(row["symbol"], row["alerts"], row["users"]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteActivity:
+    minute: datetime  # the minute's start
+    firings: int
+    deliveries: int
+
+
+def activity_per_minute(*, since: datetime, until: datetime) -> list[MinuteActivity]:
+    """Alert firings and notifications sent in each whole minute from ``since`` to ``until``.
+
+    A firing is counted from its notification rows (each firing writes at least one, also
+    when over the cap or with no channel), by the firing's time; an alert fires at most
+    once a minute (MIN_COOLDOWN_SECONDS), so distinct alerts per minute are its firings.
+    """
+    start = since.replace(second=0, microsecond=0)
+    fired = (
+        Notification.objects.filter(triggered_at__gte=start, triggered_at__lt=until)
+        .annotate(minute=TruncMinute("triggered_at"))
+        .values_list("minute")
+        .annotate(n=Count("alert_id", distinct=True))
+        .order_by()
+    )
+    sent = (
+        Notification.objects.filter(status=Notification.Status.SENT, sent_at__gte=start, sent_at__lt=until)
+        .annotate(minute=TruncMinute("sent_at"))
+        .values_list("minute")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    firings, deliveries = dict(fired), dict(sent)
+    minutes = []
+    minute = start
+    while minute < until:
+        minutes.append(MinuteActivity(minute, firings.get(minute, 0), deliveries.get(minute, 0)))
+        minute += timedelta(minutes=1)
+    return minutes

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.throttling import throttle_login_form
 from api.routing import slash_optional
+from operations.admin_page import operations_page
 
 handler400 = "api.errors.json_400"
 handler404 = "api.errors.json_404"
@@ -15,6 +16,8 @@ handler500 = "api.errors.json_500"
 urlpatterns = [
     # The admin's login form, under the same login throttles as POST /token.
     path("admin/login/", throttle_login_form(admin.site.login), name="admin-login"),
+    # Before admin.site.urls, whose catch-all would answer it with a 404.
+    path("admin/operations/", operations_page, name="admin-operations"),
     path("admin/", admin.site.urls),
     # Operators type /admin; a GET redirect is harmless (no API path ever redirects).
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -156,6 +156,10 @@ def mark_notification_deferred(notification: Notification, reason: str, *, retry
 def mark_notification_failed(notification: Notification, error: str) -> bool:
     return bool(
         _owned(notification).update(
-            status=Notification.Status.FAILED, last_error=error, next_attempt_at=None, leased_until=None
+            status=Notification.Status.FAILED,
+            last_error=error,
+            next_attempt_at=None,
+            leased_until=None,
+            failed_at=timezone.now(),
         )
     )
