@@ -2,15 +2,24 @@
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.templatetags.admin_list import _boolean_icon
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from alerts.admin_forms import ALERT_EDITABLE, MASK, AlertAdminForm, ChannelAdminForm, masked_url
 from alerts.cache import invalidate_alert_lists
-from alerts.channels import ChannelConflict, ChannelLimitReached, channel_create, channel_update
+from alerts.channels import (
+    ChannelConflict,
+    ChannelLimitReached,
+    channel_create,
+    channel_delete,
+    channel_update,
+    channels_set_enabled,
+)
 from alerts.delivery.outbox import retry_notifications
 from alerts.models import DEFAULT_REARM_PERCENT, Alert, Channel, Notification
 from alerts.services import (
@@ -23,9 +32,39 @@ from alerts.services import (
 )
 
 
+def short_time(value) -> str:
+    """A list column's time, compact: "2026-11-30 05:23" in the site's time zone (UTC), the date
+    never broken across lines; "-" for none."""
+    if not value:
+        return "-"
+    local = timezone.localtime(value)
+    return format_html(
+        '<span class="nowrap">{}</span> {}', local.strftime("%Y-%m-%d"), local.strftime("%H:%M")
+    )
+
+
+class ListColumns:
+    """The stylesheet that lets long values wrap inside their list column (alerts/static/alerts/admin.css)."""
+
+    css = {"all": ("alerts/admin.css",)}
+
+
+def compact_duration(seconds: int) -> str:
+    """90 -> "90s", 3600 -> "1h", 86400 -> "1d", 5400 -> "90m": the largest whole unit."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def clipped(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def log_bulk_action(request, queryset, what: str, changed: int) -> None:
     """An entry in each selected object's history: who ran which action, on how many, how many changed."""
-    selected = list(queryset.model.objects.filter(pk__in=queryset.values("pk")))
+    ids = list(queryset.values_list("pk", flat=True))  # the selection, without the page's annotations
+    selected = list(queryset.model.objects.filter(pk__in=ids))
     LogEntry.objects.log_actions(
         request.user.pk,
         selected,
@@ -60,20 +99,20 @@ ALERT_SHOWN = (
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     form = AlertAdminForm
+    Media = ListColumns
+    # Chosen to fit a 1,280 px screen beside the filters (alerts/tests/test_admin_browser.py):
+    # the rest (created: the date links above the list; armed, expiry, band, note) is on the
+    # alert's page.
     list_display = (
         "id",
         "user_email",
         "symbol",
-        "direction",
-        "crossing",
-        "target_price",
-        "repeat",
+        "watches",
+        "target",
         "status",
-        "trigger_count",
-        "created_at",
-        "armed_at",
-        "last_triggered_at",
-        "expires_at",
+        "repeats",
+        "fired",
+        "last_fired",
     )
     list_filter = ("status", "direction", "crossing", "repeat", "symbol")
     search_fields = ("user__email", "symbol", "note", "=id")
@@ -107,6 +146,33 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="user", ordering="user__email")
     def user_email(self, alert):
         return alert.user.email
+
+    @admin.display(description="target price", ordering="target_price")
+    def target(self, alert):
+        # "70000.5", not "70000.50000000": the exact value, without the column's padding.
+        return f"{alert.target_price.normalize():f}"
+
+    @admin.display(description="direction", ordering="direction")
+    def watches(self, alert):
+        return f"cross ({alert.direction})" if alert.crossing else alert.direction
+
+    @admin.display(description="repeat", ordering="repeat")
+    def repeats(self, alert):
+        if alert.repeat != Alert.Repeat.EVERY:
+            return "once"
+        return f"every {compact_duration(alert.cooldown_seconds or 0)}"
+
+    @admin.display(description="fired", ordering="trigger_count")
+    def fired(self, alert):
+        return alert.trigger_count
+
+    @admin.display(description="last fired", ordering="last_triggered_at")
+    def last_fired(self, alert):
+        return short_time(alert.last_triggered_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, alert):
+        return short_time(alert.created_at)
 
     @admin.display(description="deliveries")
     def deliveries(self, alert):
@@ -242,22 +308,20 @@ class NotificationInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
+    Media = ListColumns
+    # Fits a 1,280 px screen beside the filters; the rest (created: the date links above the
+    # list; the channel's name, price, next attempt) is on its page.
     list_display = (
         "id",
         "alert_link",
         "user_email",
-        "to",
         "channel",
-        "via",
-        "firing",
         "status",
-        "attempts",
-        "created_at",
-        "sent_at",
-        "next_attempt_at",
+        "tries",
+        "sent",
         "short_error",
     )
-    list_filter = ("status", "channel", "firing")
+    list_filter = ("status", "channel")
     search_fields = ("user__email", "to", "alert__symbol", "=alert__id", "=id")
     list_select_related = ("alert", "via", "user")
     readonly_fields = ("alert", "user", *NOTIFICATION_FIELDS)
@@ -268,19 +332,32 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # written by the engine, in the transaction that triggers the alert
 
-    @admin.display(description="alert", ordering="alert__id")
+    @admin.display(description="alert, firing", ordering="alert__id")
     def alert_link(self, notification):
         url = reverse("admin:alerts_alert_change", args=[notification.alert_id])
-        return format_html('<a href="{}">#{} {}</a>', url, notification.alert_id, notification.alert.symbol)
+        return format_html(
+            '<a href="{}">#{} {}</a> #{}',
+            url,
+            notification.alert_id,
+            notification.alert.symbol,
+            notification.firing,
+        )
 
     @admin.display(description="user", ordering="user__email")
     def user_email(self, notification):
         return notification.user.email if notification.user else "-"
 
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, notification):
+        return notification.attempts
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, notification):
+        return short_time(notification.sent_at)
+
     @admin.display(description="last error")
     def short_error(self, notification):
-        error = notification.last_error
-        return error if len(error) <= 80 else error[:79] + "…"
+        return clipped(notification.last_error, 40)
 
     @admin.action(description="Retry sending the selected notifications (sent ones are never resent)")
     def retry(self, request, queryset):
@@ -306,22 +383,65 @@ class NotificationAdmin(admin.ModelAdmin):
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelAdminForm
+    Media = ListColumns
+    # Fits a 1,280 px screen beside the filters.
     list_display = (
         "id",
-        "user",
+        "user_email",
         "kind",
         "name",
-        "enabled",
+        "state",
         "failures",
         "last_failure",
         "last_delivery",
-        "disabled_reason",
     )
     list_filter = ("kind", "enabled")
     search_fields = ("user__email", "name", "url", "=id")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     ordering = ("-id",)
+    actions = ("enable", "disable", "retry_failed")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # "Delete selected" would delete email channels too (the page's delete refuses them), and
+        # skip the alert-list cache: one channel at a time from its page, or "disable" in bulk.
+        actions.pop("delete_selected", None)
+        return actions
+
+    @staticmethod
+    def _selected_ids(queryset) -> list[int]:
+        return list(queryset.values_list("pk", flat=True))
+
+    @admin.action(description="Enable selected channels")
+    def enable(self, request, queryset):
+        changed = channels_set_enabled(channel_ids=self._selected_ids(queryset), enabled=True)
+        log_bulk_action(request, queryset, "enable", changed)
+        self.message_user(request, f"{changed} channel(s) enabled.", messages.SUCCESS)
+
+    @admin.action(description='Disable selected channels (their owners see "Disabled by an operator.")')
+    def disable(self, request, queryset):
+        changed = channels_set_enabled(channel_ids=self._selected_ids(queryset), enabled=False)
+        log_bulk_action(request, queryset, "disable", changed)
+        self.message_user(request, f"{changed} channel(s) disabled.", messages.SUCCESS)
+
+    @admin.action(description="Retry the failed notifications of the selected channels")
+    def retry_failed(self, request, queryset):
+        failed = Notification.objects.filter(
+            via_id__in=self._selected_ids(queryset), status=Notification.Status.FAILED
+        )
+        retried = retry_notifications(list(failed.values_list("pk", flat=True)))
+        log_bulk_action(request, queryset, "retry failed notifications", retried)
+        self.message_user(
+            request, f"{retried} failed notification(s) queued to send again.", messages.SUCCESS
+        )
+
+    def delete_model(self, request, obj):
+        # Through the service: the owner's cached alert lists stop showing the channel at once.
+        try:
+            channel_delete(channel=obj)
+        except ChannelConflict as error:
+            raise PermissionDenied(str(error)) from error
 
     def get_queryset(self, request):
         # Which channels fail, in the same query as the page (no query per row).
@@ -343,14 +463,24 @@ class ChannelAdmin(admin.ModelAdmin):
             '<a href="{}?via__exact={}&status__exact=failed">{}</a>', url, channel.pk, channel.failure_count
         )
 
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, channel):
+        return channel.user.email
+
+    @admin.display(description="enabled", ordering="enabled")
+    def state(self, channel):
+        # Off: why (delivery switched it off on a 404/410, or an operator did), as its owner reads it.
+        if channel.enabled:
+            return _boolean_icon(True)
+        return format_html("{} {}", _boolean_icon(False), clipped(channel.disabled_reason, 30))
+
     @admin.display(description="last error")
     def last_failure(self, channel):
-        error = channel.last_error or ""
-        return error if len(error) <= 60 else error[:59] + "…"
+        return clipped(channel.last_error or "", 36)
 
     @admin.display(description="last delivery", ordering="last_sent_at")
     def last_delivery(self, channel):
-        return channel.last_sent_at
+        return short_time(channel.last_sent_at)
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -79,6 +79,21 @@ def channel_update(
     return channel
 
 
+OPERATOR_DISABLED = "Disabled by an operator."
+
+
+def channels_set_enabled(*, channel_ids: list[int], enabled: bool) -> int:
+    """Switch many channels on or off at once (the admin's bulk actions); returns how many changed.
+
+    Switched off, a channel says why to its owner (``disabled_reason``); switched on, the
+    reason is cleared, as ``channel_update`` does.
+    """
+    reason = "" if enabled else OPERATOR_DISABLED
+    return Channel.objects.filter(pk__in=channel_ids, enabled=not enabled).update(
+        enabled=enabled, disabled_reason=reason
+    )
+
+
 def channel_delete(*, channel: Channel) -> None:
     """Delete a webhook or Apprise channel; the email channel can only be disabled."""
     if channel.kind == Channel.Kind.EMAIL:

@@ -1,7 +1,7 @@
 """The admin's operations page: "are we behind?" answered in the admin, for staff only.
 
 Routed at /admin/operations/ (pricealert/urls.py); the admin index links to it
-(operations/admin.py).
+(pricealert/urls.py sets that index).
 """
 
 from django.conf import settings

@@ -83,11 +83,16 @@ def per_minute_chart(minutes: Sequence[datetime], series: Sequence[Series], *, s
     ]
     if count:
         ticks = sorted({0, count // 2, count - 1})
+        # The first label starts at its minute, the last ends at its own: none is cut off.
+        anchor = {0: "start", count - 1: "end"}
         parts.append(
             format_html_join(
                 "",
-                '<text x="{}" y="{}" text-anchor="middle">{}</text>',
-                ((f"{x(i):.1f}", HEIGHT - 6, minutes[i].strftime("%H:%M")) for i in ticks),
+                '<text x="{}" y="{}" text-anchor="{}">{}</text>',
+                (
+                    (f"{x(i):.1f}", HEIGHT - 6, anchor.get(i, "middle"), minutes[i].strftime("%H:%M"))
+                    for i in ticks
+                ),
             )
         )
     parts.append(mark_safe("</g>"))

@@ -191,3 +191,27 @@ def test_channel_urls_and_secrets_are_masked_in_the_admin(admin_client, alice, k
     for page in pages:
         for secret in (hidden, "s3cr3t-signing-key", "pw@", "zz9"):
             assert secret not in page
+
+
+def test_channels_have_no_bulk_delete_and_an_email_channel_cannot_be_deleted(admin_client, alice):
+    changelist = admin_client.get("/admin/alerts/channel/").content.decode()
+    assert "delete_selected" not in changelist
+    assert 'value="disable"' in changelist and 'value="enable"' in changelist
+    email = Channel.objects.get(user=alice, kind="email")
+    response = admin_client.post(f"/admin/alerts/channel/{email.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Channel.objects.filter(pk=email.pk).exists()
+
+
+def test_deleting_a_channel_in_the_admin_updates_its_owners_cached_alert_list(
+    admin_client, alice, alice_client, make_alert, django_capture_on_commit_callbacks
+):
+    hook = Channel.objects.create(user=alice, kind="webhook", url="https://example.com/h", secret="s")
+    alert = make_alert(alice)
+    alert.channels.set([hook])
+    assert alice_client.get("/alerts/").json()["results"][0]["channels"] == [hook.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/alerts/channel/{hook.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Channel.objects.filter(pk=hook.pk).exists()
+    assert alice_client.get("/alerts/").json()["results"][0]["channels"] == []

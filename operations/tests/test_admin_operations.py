@@ -169,7 +169,7 @@ def test_the_page_shows_the_known_figures(admin_client, deployment):
     five, thirty = (deployment[k].replace(second=0) for k in ("five", "thirty"))
     assert per_minute == {five: (2, 3), thirty: (1, 1)}
     assert (ops.firings_last_hour, ops.deliveries_last_hour) == (3, 4)
-    assert "3 firings (red) and 4 deliveries sent (blue)" in page
+    assert text_of(page, "activity-totals") == "3 firings (red) and 4 deliveries sent (blue)."
 
 
 def test_the_chart_is_svg_drawn_on_the_server_without_script(admin_client, deployment):
