@@ -284,6 +284,15 @@ class Notification(models.Model):
             # alerts.selectors.recent_failures and failing_channels: failures of the last hour or
             # day. Partial: only a failure writes an entry, never a firing or a send.
             models.Index(fields=["failed_at"], condition=Q(status="failed"), name="notification_failed_idx"),
+            # The admin's channel list: each channel's failures (count, latest error) and its last
+            # delivery, by index. Partial: a failure writes an entry in the first, a send in the
+            # second, a firing in neither (``via`` itself stays unindexed, see above).
+            models.Index(
+                fields=["via", "id"], condition=Q(status="failed"), name="notification_via_failed_idx"
+            ),
+            models.Index(
+                fields=["via", "sent_at"], condition=Q(status="sent"), name="notification_via_sent_idx"
+            ),
             # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(
                 fields=["created_at"], condition=Q(status="pending"), name="notification_pending_idx"

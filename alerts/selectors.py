@@ -313,7 +313,9 @@ def oldest_checkpoint() -> str | None:
 def waiting_alert_counts() -> tuple[int, int]:
     """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
     waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)
-    counts = waiting.aggregate(alerts=Count("id"), symbols=Count("symbol", distinct=True))
+    # COUNT(*), not COUNT(id): symbol is then the only column read, which alert_watch_idx holds
+    # (an index-only scan of the waiting alerts, not a read of each one).
+    counts = waiting.aggregate(alerts=Count("*"), symbols=Count("symbol", distinct=True))
     return counts["alerts"], counts["symbols"]
 
 
@@ -328,12 +330,13 @@ class NotificationBacklog:
 def notification_backlog() -> NotificationBacklog:
     """The outbox's unfinished work: notifications pending (and since when) or failed for good."""
     pending, failed = Notification.Status.PENDING, Notification.Status.FAILED
-    unfinished = Notification.objects.filter(status__in=[pending, failed])
-    counts = dict(unfinished.values_list("status").annotate(n=Count("id")))
+    # One status per statement: each is answered by its partial index (notification_pending_idx,
+    # notification_failed_idx), where "status IN (both)" read the whole table.
     queued = Notification.objects.filter(status=pending).aggregate(
-        at=Min("created_at"), sending=Count("id", filter=Q(leased_until__isnull=False))
+        n=Count("id"), at=Min("created_at"), sending=Count("id", filter=Q(leased_until__isnull=False))
     )
-    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), queued["at"], queued["sending"])
+    given_up = Notification.objects.filter(status=failed).count()
+    return NotificationBacklog(queued["n"], given_up, queued["at"], queued["sending"])
 
 
 def evaluation_lag_seconds(
@@ -429,7 +432,7 @@ def most_watched_symbols(*, limit: int = 10) -> list[WatchedSymbol]:
     waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)
     rows = (
         waiting.values("symbol")
-        .annotate(alerts=Count("id"), users=Count("user_id", distinct=True))
+        .annotate(alerts=Count("*"), users=Count("user_id", distinct=True))
         .order_by("-alerts", "symbol")[:limit]
     )
     return [WatchedSymbol(row["symbol"], row["alerts"], row["users"]) for row in rows]

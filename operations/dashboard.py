@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+
 from alerts.selectors import (
     FailingChannel,
     MinuteActivity,
@@ -18,7 +20,6 @@ from alerts.selectors import (
 from feeds.selectors import symbol_statuses
 from feeds.store import latest_price, redis_client
 from operations.chart import Series, per_minute_chart
-from operations.health import feed_status
 from operations.status import Status, collect_status
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class WatchedRow:
 @dataclass(frozen=True)
 class Operations:
     status: Status  # what pricealert_status prints
-    feed: dict  # /health's "feed": ok or stale, the freshest connection, waiting symbols
+    feed: dict  # /health's "feed" block, by its rule: ok or stale, the freshest connection, waiting symbols
     failures_by_kind: dict[str, int]  # the last hour's
     failing_channels: list[FailingChannel]
     watched: list[WatchedRow]
@@ -89,6 +90,21 @@ def _watched_rows() -> list[WatchedRow]:
     return rows
 
 
+def feed_summary(status: Status) -> dict:
+    """/health's "feed" block (operations.health.feed_status) from what ``collect_status`` read:
+    "stale" when alerts wait and no connection spoke within FEED_STALE_SECONDS."""
+    if not status.redis_ok:
+        return {"status": "unknown", "age_seconds": None, "waiting_symbols": status.waiting_symbols}
+    freshest = min((beat.age_seconds for beat in status.heartbeats), default=None)
+    waiting = status.waiting_symbols
+    stale = bool(waiting) and (freshest is None or freshest > settings.FEED_STALE_SECONDS)
+    return {
+        "status": "stale" if stale else "ok",
+        "age_seconds": None if freshest is None else round(freshest, 1),
+        "waiting_symbols": waiting,
+    }
+
+
 def collect_operations(now: datetime) -> Operations:
     """Every figure of the page as of ``now`` (timezone-aware)."""
     # The activity ends with the minute under way, and covers the hour before it.
@@ -104,9 +120,10 @@ def collect_operations(now: datetime) -> Operations:
         ],
         summary=f"Per minute over the last hour: {firings} firings and {deliveries} deliveries in all.",
     )
+    status = collect_status()
     return Operations(
-        status=collect_status(),
-        feed=feed_status(),
+        status=status,
+        feed=feed_summary(status),
         failures_by_kind=recent_failures_by_kind(since=now - FAILURES_WINDOW),
         failing_channels=failing_channels(since=now - FAILING_CHANNELS_WINDOW, limit=FAILING_CHANNELS_SHOWN),
         watched=_watched_rows(),

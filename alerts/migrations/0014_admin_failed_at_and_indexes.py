@@ -22,4 +22,20 @@ class Migration(migrations.Migration):
                 condition=models.Q(("status", "failed")), fields=["failed_at"], name="notification_failed_idx"
             ),
         ),
+        migrations.AddIndex(
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("status", "failed")),
+                fields=["via", "id"],
+                name="notification_via_failed_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("status", "sent")),
+                fields=["via", "sent_at"],
+                name="notification_via_sent_idx",
+            ),
+        ),
     ]
