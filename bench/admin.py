@@ -254,7 +254,7 @@ def pages(ids: dict) -> list[tuple[str, str]]:
         ("alerts: a user's", f"/admin/alerts/alert/?user__exact={ids['user']}"),
         ("alerts: a symbol's", "/admin/alerts/alert/?symbol=BTCUSDT"),
         ("alerts: page 100 (the last one paged)", "/admin/alerts/alert/?p=100"),
-        ("alerts: by fired count", "/admin/alerts/alert/?o=9"),
+        ("alerts: by id, ascending", "/admin/alerts/alert/?o=1"),
         ("alert page (5,000 deliveries)", f"/admin/alerts/alert/{ids['alert']}/change/"),
         ("alert page (waiting)", f"/admin/alerts/alert/{ids['last_alert']}/change/"),
         ("alert history", f"/admin/alerts/alert/{ids['alert']}/history/"),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts import admin_paging
+from alerts import admin_lists
 from alerts.admin import AlertAdmin
 from alerts.models import Alert, Notification
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def small_cap(monkeypatch):
     """A cap of 5 and pages of 2 alerts, so that a few alerts go past both."""
-    monkeypatch.setattr(admin_paging, "CAPPED_COUNT", 5)
+    monkeypatch.setattr(admin_lists, "CAPPED_COUNT", 5)
     monkeypatch.setattr(AlertAdmin, "list_per_page", 2)
 
 
@@ -43,7 +43,7 @@ def test_a_list_within_the_cap_counts_exactly(admin_client, alice, make_alert, s
 def test_the_count_reads_at_most_the_cap_plus_one(alice, make_alert, small_cap, django_assert_num_queries):
     for _ in range(7):
         make_alert(alice)
-    paginator = admin_paging.CappedCountPaginator(Alert.objects.order_by("-id"), 2)
+    paginator = admin_lists.CappedCountPaginator(Alert.objects.order_by("-id"), 2)
     with django_assert_num_queries(1) as queries:
         assert paginator.count == 6
     assert "LIMIT 6" in queries.captured_queries[0]["sql"]
@@ -89,3 +89,14 @@ def test_notifications_filter_by_channel_kind_without_reading_the_table(
     assert email.pk not in [row.pk for row in response.context["cl"].result_list]
     page = admin_client.get("/admin/alerts/notification/").content.decode()
     assert "?channel=apprise" in page  # every kind offered, even one with no notification yet
+
+
+def test_the_big_lists_sort_only_by_an_index_even_when_a_url_asks_otherwise(admin_client, alice, make_alert):
+    low, high = make_alert(alice, trigger_count=9), make_alert(alice, trigger_count=1)
+    page = admin_client.get("/admin/alerts/alert/").content.decode()
+    assert 'href="?o=1"' in page  # the id column sorts
+    assert "?o=8" not in page  # "fired" does not offer to
+    response = admin_client.get("/admin/alerts/alert/", {"o": "8"})  # fired, ascending, asked by hand
+    assert [alert.pk for alert in response.context["cl"].result_list] == [high.pk, low.pk]  # newest first
+    order_by = str(response.context["cl"].queryset.query).split("ORDER BY")[1]
+    assert "trigger_count" not in order_by and "created_at" in order_by
