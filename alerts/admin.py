@@ -380,7 +380,7 @@ class NotificationAdmin(admin.ModelAdmin):
     )
     paginator = CappedCountPaginator
     show_full_result_count = False
-    list_select_related = ("alert", "via", "user")
+    list_select_related = ("alert", "user")  # the columns shown: its alert's symbol, its user's email
     readonly_fields = ("alert", "user", *NOTIFICATION_FIELDS)
     # Newest first by id (given in creation order): the primary key's index, where "-created_at"
     # sorted the whole table (no index on it: each would cost every firing an index entry). Dates
