@@ -161,3 +161,10 @@ def test_the_operations_page_fits_and_draws_its_chart(browser, live_server, busy
     assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
     failing = browser.execute_script("return document.querySelectorAll('tr.failing-channel').length")
     assert failing == 6  # the webhooks with a failure (n % 4 == 2 of 25)
+
+
+def test_a_missing_browser_fails_the_page_tests_and_says_what_to_install(monkeypatch):
+    """Never a silent skip: without Chromium the page tests fail, naming the packages."""
+    monkeypatch.setattr("tests.support.chromium.shutil.which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium chromium-driver"):
+        start_chromium(WIDTH, HEIGHT)
