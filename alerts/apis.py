@@ -17,7 +17,7 @@ from alerts.filters import VALID_STATUSES
 from alerts.group_serializers import AlertGroupOutputSerializer
 from alerts.groups import alert_group_create
 from alerts.models import Alert
-from alerts.selectors import alert_get, alert_list_page, alert_owned
+from alerts.selectors import alert_get, alert_list_page, alert_owned, alert_with_details
 from alerts.serializers import (
     AlertCreateInputSerializer,
     AlertDetailOutputSerializer,
@@ -114,7 +114,8 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
             alert = alert_create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:
             raise AlertLimitConflict(str(exc)) from exc
-        return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
+        # The same fields as GET /alerts/<id>: a client needs no second read.
+        return Response(AlertOutputSerializer(alert_with_details(alert)).data, status=status.HTTP_201_CREATED)
 
 
 class AlertListApi(APIView):
@@ -125,7 +126,8 @@ class AlertListApi(APIView):
         description=(
             "Newest first, paginated. Deleted alerts are hidden unless `?status=deleted`; "
             "`?status=` also takes created, rearming, triggered and expired. "
-            "`?page_size=` is an alias of `?per_page=`."
+            "`?page_size=` is an alias of `?per_page=`. Each alert has the same fields as "
+            "`GET /alerts/<id>` (`symbol_status` and `channels` included)."
         ),
         parameters=[
             AlertListQuerySerializer,
@@ -166,8 +168,9 @@ class AlertDetailApi(APIView):
         operation_id="alert_get",
         summary="Get one of the caller's alerts",
         description=(
-            "Includes `symbol_status`, the symbol's catalogue status (`TRADING`, or `UNKNOWN` once "
-            "delisted). Deleted alerts are still readable here."
+            "The same fields as each alert of the list and the create answer, `symbol_status` (the "
+            "symbol's catalogue status: `TRADING`, or `UNKNOWN` once delisted) and `channels` "
+            "included. Deleted alerts are still readable here."
         ),
         parameters=[ALERT_ID],
         responses={200: AlertDetailOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},

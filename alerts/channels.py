@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.cache import invalidate_alert_lists
 from alerts.delivery.compose import preview
 from alerts.delivery.digests import retime_held
 from alerts.delivery.kinds import KINDS
@@ -130,11 +131,29 @@ def channel_update(
     return channel
 
 
+OPERATOR_DISABLED = "Disabled by an operator."
+
+
+def channels_set_enabled(*, channel_ids: list[int], enabled: bool) -> int:
+    """Switch many channels on or off at once (the admin's bulk actions); returns how many changed.
+
+    Switched off, a channel says why to its owner (``disabled_reason``); switched on, the
+    reason is cleared, as ``channel_update`` does.
+    """
+    reason = "" if enabled else OPERATOR_DISABLED
+    return Channel.objects.filter(pk__in=channel_ids, enabled=not enabled).update(
+        enabled=enabled, disabled_reason=reason
+    )
+
+
 def channel_delete(*, channel: Channel) -> None:
     """Delete a webhook or Apprise channel; the email channel can only be disabled."""
     if channel.kind == Channel.Kind.EMAIL:
         raise ChannelConflict("The email channel cannot be deleted: disable it instead.")
-    channel.delete()
+    with transaction.atomic():
+        channel.delete()
+        # The alerts that named it no longer do: their cached list pages show its id.
+        invalidate_alert_lists([channel.user_id])
 
 
 def channel_test(*, channel: Channel) -> ProbeOutcome | None:

@@ -328,6 +328,9 @@ class Notification(models.Model):
         db_constraint=False,
         db_index=False,
     )
+    # When it was given up on (attempts exhausted, a permanent error, no enabled channel);
+    # null on every other status. The admin's operations page counts the last hour's by it.
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -337,6 +340,18 @@ class Notification(models.Model):
             # alerts.delivery.claims: a digest's rows, settled with their carrier.
             models.Index(
                 fields=["digest"], condition=Q(digest__isnull=False), name="notification_digest_idx"
+            ),
+            # alerts.selectors.recent_failures and failing_channels: failures of the last hour or
+            # day. Partial: only a failure writes an entry, never a firing or a send.
+            models.Index(fields=["failed_at"], condition=Q(status="failed"), name="notification_failed_idx"),
+            # The admin's channel list: each channel's failures (count, latest error) and its last
+            # delivery, by index. Partial: a failure writes an entry in the first, a send in the
+            # second, a firing in neither (``via`` itself stays unindexed, see above).
+            models.Index(
+                fields=["via", "id"], condition=Q(status="failed"), name="notification_via_failed_idx"
+            ),
+            models.Index(
+                fields=["via", "sent_at"], condition=Q(status="sent"), name="notification_via_sent_idx"
             ),
             # alerts.delivery.outbox.requeue_stuck: pending ones, oldest first.
             models.Index(

@@ -3,14 +3,15 @@
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import redis
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connection, models
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet, Window, prefetch_related_objects
+from django.db.models.functions import RowNumber, TruncMinute
 from django.http import Http404
 from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
@@ -18,7 +19,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from alerts.cache import cached_alert_page
 from alerts.dialect import dialect
 from alerts.filters import AlertFilter
-from alerts.models import MAX_DB_ID, Alert, EvaluationCheckpoint, Notification
+from alerts.models import MAX_DB_ID, Alert, Channel, EvaluationCheckpoint, Notification
 from feeds.selectors import symbol_statuses
 from feeds.store import stream_id_ms
 
@@ -58,6 +59,10 @@ DECIMAL_FIELDS = frozenset(
 DATETIME_FIELDS = frozenset(
     f for f in LIST_FIELDS if isinstance(Alert._meta.get_field(f), models.DateTimeField)
 )
+# A cached page holds each alert's channel ids too (read with the page, one query for all of
+# them; every change of an alert's channels bumps the cache). ``symbol_status`` is never
+# cached: the catalogue changes without touching alerts, so it is read fresh for each page.
+PAGE_FIELDS = (*LIST_FIELDS, "channels")
 
 
 class WaitingSymbols(set):
@@ -160,7 +165,7 @@ class AlertPage:
     @classmethod
     def from_json(cls, data: dict) -> "AlertPage":
         """The page ``to_json`` stored; anything else raises (see alerts.cache.NOT_A_PAGE)."""
-        alerts = [{name: _typed(name, alert[name]) for name in LIST_FIELDS} for alert in data["alerts"]]
+        alerts = [{name: _typed(name, alert[name]) for name in PAGE_FIELDS} for alert in data["alerts"]]
         return cls(int(data["count"]), int(data["number"]), int(data["num_pages"]), alerts)
 
 
@@ -171,6 +176,10 @@ def _as_json(value):
 
 
 def _typed(name: str, value):
+    if name == "channels":
+        if not isinstance(value, list):
+            raise TypeError("channels is not a list of ids")
+        return [int(channel_id) for channel_id in value]
     if value is None:
         return None
     if name in DECIMAL_FIELDS:
@@ -203,8 +212,9 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    # "fields=3": pages cached before the alert gained its group and snooze fields are never read.
-    query = "fields=3&status={}&symbol={}&page={}&per_page={}".format(
+    # "fields=4": pages cached before they held the group and snooze fields (3: the channels;
+    # 2: the repeat, expiry and percent fields) are never read.
+    query = "fields=4&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )
 
@@ -215,13 +225,45 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
             current = paginator.page(page)
         except EmptyPage:
             raise Http404("Invalid page.") from None
-        return AlertPage(paginator.count, page, paginator.num_pages, list(current.object_list))
+        alerts = list(current.object_list)
+        _add_channel_ids(alerts)
+        return AlertPage(paginator.count, page, paginator.num_pages, alerts)
 
     try:
-        return cached_alert_page(user.pk, query, compute, dump=AlertPage.to_json, load=AlertPage.from_json)
+        found = cached_alert_page(user.pk, query, compute, dump=AlertPage.to_json, load=AlertPage.from_json)
     except CACHE_ERRORS:
         logger.warning("alert list cache unavailable; reading from the database", exc_info=True)
-        return compute()
+        found = compute()
+    _add_symbol_statuses(found.alerts)
+    return found
+
+
+def _add_channel_ids(alerts: list[dict]) -> None:
+    """Each alert's chosen channel ids, sorted (empty: all enabled ones): one query for the page."""
+    chosen: dict[int, list[int]] = {alert["id"]: [] for alert in alerts}
+    if chosen:
+        links = Alert.channels.through.objects.filter(alert_id__in=list(chosen)).order_by("channel_id")
+        for alert_id, channel_id in links.values_list("alert_id", "channel_id"):
+            chosen[alert_id].append(channel_id)
+    for alert in alerts:
+        alert["channels"] = chosen[alert["id"]]
+
+
+def _add_symbol_statuses(alerts: list[dict]) -> None:
+    """Each alert's symbol's catalogue status, as ``alert_get`` gives it: one query for the page."""
+    if not alerts:
+        return
+    statuses = symbol_statuses(sorted({alert["symbol"] for alert in alerts}))
+    for alert in alerts:
+        alert["symbol_status"] = statuses.get(alert["symbol"], UNKNOWN_SYMBOL_STATUS)
+
+
+def alert_with_details(alert: Alert) -> Alert:
+    """The alert with what its API answer shows beside its columns: its channels and its
+    symbol's catalogue status (two queries; the create answer reads them like ``alert_get``)."""
+    prefetch_related_objects([alert], "channels")
+    alert.symbol_status = symbol_statuses([alert.symbol]).get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
+    return alert
 
 
 def alert_get(*, user, alert_id: int) -> Alert | None:
@@ -273,8 +315,10 @@ def oldest_checkpoint() -> str | None:
 def waiting_alert_counts() -> tuple[int, int]:
     """Alerts waiting to fire or to re-arm (as the feeder counts them), and the symbols they wait on."""
     waiting = Alert.objects.filter(status__in=Alert.ACTIVE_STATUSES)
-    counts = waiting.aggregate(alerts=Count("id"), symbols=Count("symbol", distinct=True))
-    return counts["alerts"], counts["symbols"]
+    # Per symbol, then summed here: symbol is the only column read, which alert_watch_idx holds
+    # (an index-only scan, hashed), where COUNT(DISTINCT symbol) sorted every waiting alert.
+    per_symbol = list(waiting.values_list("symbol").annotate(n=Count("*")).values_list("n", flat=True))
+    return sum(per_symbol), len(per_symbol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,12 +332,13 @@ class NotificationBacklog:
 def notification_backlog() -> NotificationBacklog:
     """The outbox's unfinished work: notifications pending (and since when) or failed for good."""
     pending, failed = Notification.Status.PENDING, Notification.Status.FAILED
-    unfinished = Notification.objects.filter(status__in=[pending, failed])
-    counts = dict(unfinished.values_list("status").annotate(n=Count("id")))
+    # One status per statement: each is answered by its partial index (notification_pending_idx,
+    # notification_failed_idx), where "status IN (both)" read the whole table.
     queued = Notification.objects.filter(status=pending).aggregate(
-        at=Min("created_at"), sending=Count("id", filter=Q(leased_until__isnull=False))
+        n=Count("id"), at=Min("created_at"), sending=Count("id", filter=Q(leased_until__isnull=False))
     )
-    return NotificationBacklog(counts.get(pending, 0), counts.get(failed, 0), queued["at"], queued["sending"])
+    given_up = Notification.objects.filter(status=failed).count()
+    return NotificationBacklog(queued["n"], given_up, queued["at"], queued["sending"])
 
 
 def evaluation_lag_seconds(
@@ -308,3 +353,152 @@ def evaluation_lag_seconds(
     if newest_stream_id is None or checkpoint is None or checkpoint == "0":
         return None
     return max(0.0, (stream_id_ms(newest_stream_id) - stream_id_ms(checkpoint)) / 1000)
+
+
+# --- Read by the admin's operations page (operations/dashboard.py) -------------
+
+
+def recent_failures_by_kind(*, since: datetime) -> dict[str, int]:
+    """Notifications given up on since then, by channel kind: every kind, 0 included."""
+    failed = Notification.objects.filter(status=Notification.Status.FAILED, failed_at__gte=since)
+    counts = dict(failed.values_list("channel").annotate(n=Count("id")).order_by())
+    return {kind: counts.pop(kind, 0) for kind in Channel.Kind.values} | counts
+
+
+@dataclass(frozen=True, slots=True)
+class FailingChannel:
+    channel_id: int | None  # None: the user had no enabled channel at all
+    kind: str
+    name: str
+    user_id: int | None
+    user_email: str
+    enabled: bool | None  # None: no channel (or one deleted since)
+    disabled_reason: str
+    failures: int
+    last_failed_at: datetime
+    last_error: str
+
+
+def failing_channels(*, since: datetime, limit: int = 10) -> list[FailingChannel]:
+    """The channels with the most notifications given up on since then, worst first, each with
+    its latest failure's time and error: one query (window functions over the failures)."""
+    group = [F("via_id"), F("user_id")]
+    latest_first = [F("failed_at").desc(), F("id").desc()]
+    rows = (
+        Notification.objects.filter(status=Notification.Status.FAILED, failed_at__gte=since)
+        .annotate(
+            failures=Window(Count("id"), partition_by=group),
+            rank=Window(RowNumber(), partition_by=group, order_by=latest_first),
+        )
+        .filter(rank=1)
+        .order_by("-failures", "-failed_at", "-id")
+        .values(
+            "via_id",
+            "channel",
+            "user_id",
+            "user__email",
+            "via__name",
+            "via__enabled",
+            "via__disabled_reason",
+            "failures",
+            "failed_at",
+            "last_error",
+        )[:limit]
+    )
+    return [
+        FailingChannel(
+            channel_id=row["via_id"],
+            kind=row["channel"],
+            name=row["via__name"] or "",
+            user_id=row["user_id"],
+            user_email=row["user__email"] or "",
+            enabled=row["via__enabled"],
+            disabled_reason=row["via__disabled_reason"] or "",
+            failures=row["failures"],
+            last_failed_at=row["failed_at"],
+            last_error=row["last_error"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedSymbol:
+    symbol: str
+    alerts: int
+    users: int
+
+
+def most_watched_symbols(*, limit: int = 10) -> list[WatchedSymbol]:
+    """The symbols with the most alerts waiting to fire or re-arm, and how many users wait on each.
+
+    Counted per (symbol, user) first, then per symbol: two hash aggregates, where
+    COUNT(DISTINCT user_id) sorted every waiting alert (on disk at 90k of them).
+    """
+    sql = f"""
+        SELECT symbol, SUM(n), COUNT(*) FROM (
+            SELECT symbol, user_id, COUNT(*) AS n FROM {Alert._meta.db_table}
+            WHERE status IN {_ACTIVE} GROUP BY symbol, user_id
+        ) per_user
+        GROUP BY symbol ORDER BY 2 DESC, 1 LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [WatchedSymbol(symbol, int(alerts), users) for symbol, alerts, users in cursor.fetchall()]
+
+
+FIRING_WRITE_SLACK = timedelta(hours=1)
+
+
+def _first_id_written_since(moment: datetime) -> int:
+    """The first notification id written at or after ``moment`` (0: none older).
+
+    Ids are given in the order rows are written, so this reads the primary key backwards
+    from the newest row to the first older one: the rows since then, never the whole table
+    (created_at has no index: each would cost every firing an index entry).
+    """
+    older = Notification.objects.filter(created_at__lt=moment).order_by("-id").values_list("id", flat=True)
+    last_older = older.first()
+    return 0 if last_older is None else last_older + 1
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteActivity:
+    minute: datetime  # the minute's start
+    firings: int
+    deliveries: int
+
+
+def activity_per_minute(*, since: datetime, until: datetime) -> list[MinuteActivity]:
+    """Alert firings and notifications sent in each whole minute from ``since`` to ``until``.
+
+    A firing is counted from its notification rows (each firing writes at least one, also
+    when over the cap or with no channel), by the firing's time; an alert fires at most
+    once a minute (MIN_COOLDOWN_SECONDS), so distinct alerts per minute are its firings.
+    Deliveries are read by notification_via_sent_idx.
+    """
+    start = since.replace(second=0, microsecond=0)
+    # Rows written in the firing's transaction, so only those written since an hour before the
+    # window can hold a firing in it (an hour covers any evaluation lag): read those by id.
+    recent = _first_id_written_since(start - FIRING_WRITE_SLACK)
+    fired = (
+        Notification.objects.filter(id__gte=recent, triggered_at__gte=start, triggered_at__lt=until)
+        .annotate(minute=TruncMinute("triggered_at"))
+        .values_list("minute")
+        .annotate(n=Count("alert_id", distinct=True))
+        .order_by()
+    )
+    sent = (
+        Notification.objects.filter(status=Notification.Status.SENT, sent_at__gte=start, sent_at__lt=until)
+        .annotate(minute=TruncMinute("sent_at"))
+        .values_list("minute")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    firings, deliveries = dict(fired), dict(sent)
+    minutes = []
+    minute = start
+    while minute < until:
+        minutes.append(MinuteActivity(minute, firings.get(minute, 0), deliveries.get(minute, 0)))
+        minute += timedelta(minutes=1)
+    return minutes

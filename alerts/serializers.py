@@ -120,6 +120,19 @@ class DirectionOutputField(serializers.Field):
         return Alert.CROSS if get("crossing") else get("direction")
 
 
+@extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+class ChannelIdsField(serializers.Field):
+    """An alert's chosen channel ids, sorted: from a list page's row or a model's (prefetched) relation."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        if isinstance(value, dict):
+            return sorted(value["channels"])
+        return sorted(channel.pk for channel in value.channels.all())
+
+
 @extend_schema_field(_decimal_string(CHANGE_PERCENT_PATTERN))
 class ChangePercentField(ExactDecimalField):
     def __init__(self, **kwargs):
@@ -362,6 +375,11 @@ class AlertOutputSerializer(serializers.Serializer):
         help_text="Firings before this are recorded but not delivered (POST /alerts/<id>/snooze); else null.",
     )
 
+    symbol_status = serializers.CharField(
+        help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'
+    )
+    channels = ChannelIdsField(help_text="The ids of the channels it notifies; empty: all enabled ones.")
+
 
 class SnoozedFiringSerializer(serializers.Serializer):
     firing = serializers.IntegerField(help_text="Which firing of the alert (its trigger_count then).")
@@ -388,16 +406,6 @@ class AlertDetailOutputSerializer(AlertOutputSerializer):
     snoozed_firings = serializers.SerializerMethodField(
         help_text="The latest firings (up to 20) recorded while the alert was snoozed: not delivered."
     )
-    symbol_status = serializers.CharField(
-        help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'
-    )
-    channels = serializers.SerializerMethodField(
-        help_text="The channels it notifies; empty: all enabled ones."
-    )
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_channels(self, alert) -> list[int]:
-        return sorted(channel.pk for channel in alert.channels.all())
 
     @extend_schema_field(SnoozedFiringSerializer(many=True))
     def get_snoozed_firings(self, alert) -> list[dict]:

@@ -191,11 +191,18 @@ def mark_notification_failed(notification: Notification, error: str) -> bool:
     with transaction.atomic():
         failed = bool(
             _owned(notification).update(
-                status=Notification.Status.FAILED, last_error=error, next_attempt_at=None, leased_until=None
+                status=Notification.Status.FAILED,
+                last_error=error,
+                next_attempt_at=None,
+                leased_until=None,
+                failed_at=timezone.now(),
             )
         )
         if failed:
             _settle_digest(
-                notification, status=Notification.Status.FAILED, last_error=f"digest failed: {error}"
+                notification,
+                status=Notification.Status.FAILED,
+                last_error=f"digest failed: {error}",
+                failed_at=timezone.now(),
             )
     return failed

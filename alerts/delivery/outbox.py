@@ -116,7 +116,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 f"""
                 INSERT INTO {NOTIFICATION_TABLE}
                     (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
-                     created_at, firing, triggered_price, triggered_at)
+                     created_at, firing, triggered_price, triggered_at, failed_at)
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
                     CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
@@ -126,7 +126,8 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
                          WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
                          WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
-                    %s, a.trigger_count, a.triggered_price, a.triggered_at
+                    %s, a.trigger_count, a.triggered_price, a.triggered_at,
+                    CASE WHEN c.id IS NULL AND {has_channels} THEN %s END
                 FROM {ALERT_TABLE} a
                 JOIN {USER_TABLE} u ON u.id = a.user_id
                 CROSS JOIN (SELECT %s AS at) clock
@@ -137,7 +138,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 WHERE {match}
                 RETURNING id, status, user_id
                 """,
-                [now, now, True, *recent_params, *params],
+                [now, now, now, True, *recent_params, *params],  # created_at, failed_at, the clock
             )
             sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
     return fair_order(sends)
@@ -173,7 +174,7 @@ def retry_notifications(notification_ids: Iterable[int]) -> int:
             )
         )
         Notification.objects.filter(id__in=failed, status=Notification.Status.FAILED).update(
-            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None
+            status=Notification.Status.PENDING, attempts=0, next_attempt_at=None, failed_at=None
         )
         idle = list(
             Notification.objects.filter(id__in=ids, status=Notification.Status.PENDING)
@@ -198,7 +199,7 @@ def requeue_expired_leases(limit: int = 10_000) -> int:
     exhausted = [i for i, attempts in expired if attempts >= settings.ALERTS_NOTIFY_MAX_ATTEMPTS]
     if exhausted:
         Notification.objects.filter(id__in=exhausted, status=Notification.Status.PENDING).update(
-            status=Notification.Status.FAILED, next_attempt_at=None
+            status=Notification.Status.FAILED, next_attempt_at=None, failed_at=timezone.now()
         )
         logger.warning("Marked %d notifications failed: attempts exhausted", len(exhausted))
     by_attempts: dict[int, list[int]] = {}
@@ -222,7 +223,7 @@ def requeue_stuck(limit: int = 10_000) -> int:
     )
     # A worker that died while sending its last allowed attempt leaves it pending for ever.
     exhausted = stuck.filter(attempts__gte=settings.ALERTS_NOTIFY_MAX_ATTEMPTS).update(
-        status=Notification.Status.FAILED, next_attempt_at=None
+        status=Notification.Status.FAILED, next_attempt_at=None, failed_at=timezone.now()
     )
     ids = list(
         stuck.filter(attempts__lt=settings.ALERTS_NOTIFY_MAX_ATTEMPTS)

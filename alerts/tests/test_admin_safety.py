@@ -191,3 +191,87 @@ def test_channel_urls_and_secrets_are_masked_in_the_admin(admin_client, alice, k
     for page in pages:
         for secret in (hidden, "s3cr3t-signing-key", "pw@", "zz9"):
             assert secret not in page
+
+
+def test_channels_have_no_bulk_delete_and_an_email_channel_cannot_be_deleted(admin_client, alice):
+    changelist = admin_client.get("/admin/alerts/channel/").content.decode()
+    assert "delete_selected" not in changelist
+    assert 'value="disable"' in changelist and 'value="enable"' in changelist
+    email = Channel.objects.get(user=alice, kind="email")
+    response = admin_client.post(f"/admin/alerts/channel/{email.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Channel.objects.filter(pk=email.pk).exists()
+
+
+def test_deleting_a_channel_in_the_admin_updates_its_owners_cached_alert_list(
+    admin_client, alice, alice_client, make_alert, django_capture_on_commit_callbacks
+):
+    hook = Channel.objects.create(user=alice, kind="webhook", url="https://example.com/h", secret="s")
+    alert = make_alert(alice)
+    alert.channels.set([hook])
+    assert alice_client.get("/alerts/").json()["results"][0]["channels"] == [hook.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/alerts/channel/{hook.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Channel.objects.filter(pk=hook.pk).exists()
+    assert alice_client.get("/alerts/").json()["results"][0]["channels"] == []
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        ({"target_price": "-5"}, "Must be greater than 0."),
+        ({"target_price": "abc"}, "Enter a number."),
+        ({"target_price": "1e30"}, "no more than"),
+        ({"target_price": "0.000000001"}, "no more than 8 decimal places"),
+        ({"rearm_percent": "-1"}, "Must be at least 0 and less than 100."),
+        ({"repeat": "every", "cooldown_seconds": "-60"}, "greater than or equal to 0"),
+        ({"repeat": "sometimes"}, "Select a valid choice."),
+        ({"direction": "sideways"}, "Select a valid choice."),
+        ({"note": "x" * 501}, "at most 500 characters"),
+        ({"user_id": "999999"}, "Select a valid choice."),
+    ],
+)
+def test_more_hostile_alert_values_are_refused_in_words(admin_client, alice, fields, words):
+    form = alert_form(alice, **fields)
+    if "user_id" in form:  # no such user
+        form["user"] = form.pop("user_id")
+    refused(admin_client.post(ADD, form), words)
+    assert not Alert.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        ({"target_price": "0"}, "Must be greater than 0."),
+        ({"rearm_percent": "100"}, "Must be at least 0 and less than 100."),
+        ({"repeat": "every", "cooldown_seconds": "5"}, "Must be at least 60 seconds."),
+        ({"expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"}, "Must be in the future."),
+    ],
+)
+def test_a_waiting_alerts_change_page_refuses_hostile_values_in_words(
+    admin_client, alice, make_alert, fields, words
+):
+    alert = make_alert(alice)
+    refused(admin_client.post(change_url(alert), alert_form(alice, **fields)), words)
+    alert.refresh_from_db()
+    assert (alert.target_price, alert.repeat, alert.expires_at) == (Decimal("70000"), "once", None)
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (
+            {"kind": "webhook", "name": "n" * 101, "new_url": "https://example.com/h"},
+            "at most 100 characters",
+        ),
+        ({"kind": "webhook", "new_url": "https://example.com/" + "a" * 2000}, "at most 2000 characters"),
+        ({"kind": "webhook", "new_url": "http://169.254.169.254/latest"}, "not an allowed destination"),
+        ({"kind": "telegram", "new_url": "https://example.com/h"}, "Select a valid choice."),
+        ({"kind": "apprise", "new_url": "json://127.0.0.1:8080/"}, "json:// lets you pick any host"),
+    ],
+)
+def test_more_hostile_channel_values_are_refused_in_words(admin_client, alice, fields, words):
+    before = Channel.objects.count()
+    refused(admin_client.post(CHANNEL_ADD, {"user": alice.pk, "name": "x", **fields}), words)
+    assert Channel.objects.count() == before

@@ -27,11 +27,14 @@ def test_a_repeated_read_is_served_from_the_cache(alice_client, alice, make_aler
 def test_a_cache_hit_does_not_query_alerts(alice_client, alice, make_alert, django_assert_num_queries):
     make_alert(alice)
     statuses(alice_client)
-    # The one query left is the authentication's user lookup.
-    with django_assert_num_queries(1):
+    # What is left: the authentication's user lookup and the symbols' catalogue status (never
+    # cached: the catalogue changes without touching alerts).
+    with django_assert_num_queries(2) as queries:
         statuses(alice_client)
-    with django_assert_num_queries(0):
+    assert not [q for q in queries.captured_queries if "alerts_alert" in q["sql"]]
+    with django_assert_num_queries(1) as queries:
         page = alert_list_page(user=alice, filters={}, page=1, per_page=20)
+    assert "feeds_symbol" in queries.captured_queries[0]["sql"]
     assert page.count == 1
 
 
@@ -148,7 +151,7 @@ def test_a_cache_time_of_zero_turns_the_cache_off(
     # A write that bypasses the services is seen at once: nothing was cached.
     Alert.objects.filter(pk=alert.pk).update(target_price=1)
     assert statuses(alice_client) == [(alert.id, "created", "1.00000000")]
-    with django_assert_num_queries(2):  # COUNT + page, every time
+    with django_assert_num_queries(4):  # COUNT, page, its channels, its symbols: every time
         alert_list_page(user=alice, filters={}, page=1, per_page=20)
 
 

@@ -91,6 +91,7 @@ class TestWhichChannels:
         assert fire() == 1
         (notification,) = Notification.objects.filter(alert=alert)
         assert (notification.status, notification.last_error) == ("failed", "No enabled channel to notify.")
+        assert notification.failed_at == notification.created_at  # counted by the operations page
 
     def test_a_user_without_any_channel_gets_email_to_the_account(self, alice):
         Channel.objects.filter(user=alice).delete()

@@ -49,7 +49,10 @@ def test_create_returns_201_with_the_alert(alice_client, alice, path):
         "note",
         "group",
         "snoozed_until",
+        "symbol_status",
+        "channels",
     }
+    assert (body["symbol_status"], body["channels"]) == ("TRADING", [])
     assert body["symbol"] == "BTCUSDT"
     assert body["direction"] == "above"
     assert body["target_price"] == "70000.50000000"

@@ -51,6 +51,8 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "note": "",
         "group": None,
         "snoozed_until": None,
+        "symbol_status": "TRADING",
+        "channels": [],
     }
 
 

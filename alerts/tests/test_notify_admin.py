@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from alerts.admin import INLINE_NOTIFICATIONS
 from alerts.models import Notification
 from tests.support.broker import queued_tasks
 
@@ -72,7 +73,7 @@ def test_the_alert_page_shows_its_notifications(admin_client, triggered, make_no
         alert=triggered, status="sent", attempts=2, sent_at=timezone.now(), last_error="451 greylisted"
     )
     content = admin_client.get(f"/admin/alerts/alert/{triggered.pk}/change/").content.decode()
-    assert "Notifications" in content
+    assert f"Latest {INLINE_NOTIFICATIONS} notifications" in content  # the inline's heading
     assert "451 greylisted" in content
     assert "alice@example.com" in content
 
