@@ -20,7 +20,6 @@ from alerts.models import Alert
 from alerts.selectors import alert_get, alert_list_page, alert_owned, alert_with_details
 from alerts.serializers import (
     AlertCreateInputSerializer,
-    AlertDetailOutputSerializer,
     AlertListQuerySerializer,
     AlertOutputSerializer,
     AlertPageOutputSerializer,
@@ -173,11 +172,11 @@ class AlertDetailApi(APIView):
             "included. Deleted alerts are still readable here."
         ),
         parameters=[ALERT_ID],
-        responses={200: AlertDetailOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
+        responses={200: AlertOutputSerializer, 401: UNAUTHENTICATED, 404: NOT_YOURS},
     )
     def get(self, request, alert_id, *args, **kwargs):
         alert = _owned_alert(request, alert_id)
-        return Response(AlertDetailOutputSerializer(alert).data)
+        return Response(AlertOutputSerializer(alert).data)
 
 
 class AlertUpdateApi(APIView):
@@ -194,7 +193,7 @@ class AlertUpdateApi(APIView):
         parameters=[ALERT_ID],
         request=AlertUpdateInputSerializer,
         responses={
-            200: AlertDetailOutputSerializer,
+            200: AlertOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
@@ -210,7 +209,7 @@ class AlertUpdateApi(APIView):
             alert = alert_update(alert=alert, **payload.validated_data)
         except AlertNotEditable as exc:
             raise AlertConflict(str(exc)) from exc
-        return Response(AlertDetailOutputSerializer(alert).data)
+        return Response(AlertOutputSerializer(alert).data)
 
 
 class AlertDeleteApi(APIView):

@@ -31,7 +31,7 @@ from alerts.groups import (
 )
 from alerts.models import AlertGroup
 from alerts.selectors import alert_get
-from alerts.serializers import AlertDetailOutputSerializer
+from alerts.serializers import AlertOutputSerializer
 from alerts.services import AlertLimitReached, AlertNotEditable, alert_snooze
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 
@@ -158,7 +158,8 @@ class AlertSnoozeApi(APIView):
         description=(
             "The alert goes on being evaluated, but no notification of a firing before `until` is "
             "delivered: each such firing is recorded (`trigger_count`, `last_triggered_at`, "
-            "`snoozed_firings` on `GET /alerts/<id>`; its notifications have status `snoozed`). When the "
+            "its notifications have status `snoozed`: "
+            "`GET /alerts/<id>/notifications?status=snoozed`). When the "
             "snooze ends nothing recorded is sent late; later firings are delivered as usual. A one-shot "
             "alert that fires while snoozed is `triggered` all the same. `until: null` ends it now. "
             "Only a waiting, re-arming or paused alert can be snoozed (else 409)."
@@ -166,7 +167,7 @@ class AlertSnoozeApi(APIView):
         parameters=[ALERT_ID],
         request=AlertSnoozeInputSerializer,
         responses={
-            200: AlertDetailOutputSerializer,
+            200: AlertOutputSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
@@ -182,4 +183,4 @@ class AlertSnoozeApi(APIView):
             alert_snooze(alert=alert, until=payload.validated_data["until"])
         except AlertNotEditable as exc:
             raise AlertConflict(str(exc)) from exc
-        return Response(AlertDetailOutputSerializer(alert_get(user=request.user, alert_id=alert.pk)).data)
+        return Response(AlertOutputSerializer(alert_get(user=request.user, alert_id=alert.pk)).data)

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts.models import Alert
+from alerts.selectors import alerts_with_details
 from alerts.serializers import (
     MAX_PER_PAGE,
     AlertOutputSerializer,
@@ -25,7 +26,8 @@ class AlertGroupOutputSerializer(serializers.Serializer):
     alerts = serializers.SerializerMethodField(help_text="Its alerts (deleted ones included), oldest first.")
 
     def _alerts(self, group) -> list[Alert]:
-        return sorted(group.alerts.all(), key=lambda alert: alert.pk)
+        # As each alert's own answer: its channels and its symbol's catalogue status.
+        return alerts_with_details(sorted(group.alerts.all(), key=lambda alert: alert.pk))
 
     def get_symbols(self, group) -> list[str]:
         return [alert.symbol for alert in self._alerts(group)]

@@ -261,9 +261,16 @@ def _add_symbol_statuses(alerts: list[dict]) -> None:
 def alert_with_details(alert: Alert) -> Alert:
     """The alert with what its API answer shows beside its columns: its channels and its
     symbol's catalogue status (two queries; the create answer reads them like ``alert_get``)."""
-    prefetch_related_objects([alert], "channels")
-    alert.symbol_status = symbol_statuses([alert.symbol]).get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
-    return alert
+    return alerts_with_details([alert])[0]
+
+
+def alerts_with_details(alerts: list[Alert]) -> list[Alert]:
+    """``alert_with_details`` for several alerts (a watchlist's) in the same two queries."""
+    prefetch_related_objects(alerts, "channels")
+    statuses = symbol_statuses(sorted({alert.symbol for alert in alerts})) if alerts else {}
+    for alert in alerts:
+        alert.symbol_status = statuses.get(alert.symbol, UNKNOWN_SYMBOL_STATUS)
+    return alerts
 
 
 def alert_get(*, user, alert_id: int) -> Alert | None:

@@ -17,7 +17,6 @@ from alerts.models import (
     TITLE_TEMPLATE_MAX_LENGTH,
     Alert,
     Channel,
-    Notification,
 )
 
 symbol_format = RegexValidator(r"^[A-Za-z0-9]+\Z", "A symbol is letters and digits only, e.g. BTCUSDT.")
@@ -379,37 +378,6 @@ class AlertOutputSerializer(serializers.Serializer):
         help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'
     )
     channels = ChannelIdsField(help_text="The ids of the channels it notifies; empty: all enabled ones.")
-
-
-class SnoozedFiringSerializer(serializers.Serializer):
-    firing = serializers.IntegerField(help_text="Which firing of the alert (its trigger_count then).")
-    price = serializers.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS)
-    at = serializers.DateTimeField()
-
-
-def snoozed_firings(alert, limit: int = 20) -> list[dict]:
-    """The alert's latest firings that a snooze kept from being delivered (newest first)."""
-    rows = (
-        alert.notifications.filter(status=Notification.Status.SNOOZED)
-        .order_by("-firing")
-        .values_list("firing", "triggered_price", "triggered_at")
-        .distinct()[:limit]
-    )
-    # SQLite hands numeric columns back as float: their shortest repr is the stored value.
-    return [
-        {"firing": firing, "price": price if isinstance(price, Decimal) else Decimal(repr(price)), "at": at}
-        for firing, price, at in rows
-    ]
-
-
-class AlertDetailOutputSerializer(AlertOutputSerializer):
-    snoozed_firings = serializers.SerializerMethodField(
-        help_text="The latest firings (up to 20) recorded while the alert was snoozed: not delivered."
-    )
-
-    @extend_schema_field(SnoozedFiringSerializer(many=True))
-    def get_snoozed_firings(self, alert) -> list[dict]:
-        return SnoozedFiringSerializer(snoozed_firings(alert), many=True).data
 
 
 class AlertListQuerySerializer(serializers.Serializer):
