@@ -13,7 +13,10 @@ import pytest
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from accounts.apikeys import api_key_create
 from accounts.apis import LogoutApi, RegisterApi, TokenObtainApi, TokenRefreshApi
+from accounts.password_apis import PasswordResetApi, PasswordResetConfirmApi
+from accounts.verify_apis import VerifyApi
 from alerts.models import Alert
 from operations.health import HealthView
 from tests.security.routes import OBJECT_METHODS, api_routes
@@ -26,6 +29,9 @@ PUBLIC_VIEWS = {
     TokenObtainApi,
     TokenRefreshApi,
     LogoutApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+    VerifyApi,
     HealthView,
     SpectacularAPIView,
     SpectacularSwaggerView,
@@ -67,6 +73,9 @@ OWNED_PARAMS = {
         write_body={"target_price": "65000", "direction": "below"},
     ),
     "channel_id": OwnedObject(create=_channel, write_body={"name": "renamed"}),
+    "key_id": OwnedObject(
+        create=lambda user: api_key_create(user=user, name="walker").api_key, write_body={}
+    ),
 }
 
 ROUTES = api_routes()
