@@ -1,4 +1,4 @@
-"""Sessions that end: reuse of a rotated refresh token revokes its family, an absolute lifetime, logout all."""
+"""Sessions that end: a reused refresh token revokes its family, an absolute lifetime, logout all."""
 
 from datetime import timedelta
 
