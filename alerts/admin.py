@@ -10,7 +10,13 @@ from django.utils.html import format_html
 
 from alerts.admin_forms import ALERT_EDITABLE, MASK, AlertAdminForm, ChannelAdminForm, masked_url
 from alerts.cache import invalidate_alert_lists
-from alerts.channels import ChannelConflict, ChannelLimitReached, channel_create, channel_update
+from alerts.channels import (
+    ChannelConflict,
+    ChannelLimitReached,
+    channel_create,
+    channel_display_url,
+    channel_update,
+)
 from alerts.delivery.outbox import retry_notifications
 from alerts.models import DEFAULT_REARM_PERCENT, Alert, Channel, Notification
 from alerts.services import (
@@ -380,6 +386,9 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="URL (masked)")
     def masked_url(self, channel):
+        # Apprise URLs in Apprise's privacy mode (tokens masked), like the API shows them.
+        if channel.kind == Channel.Kind.APPRISE:
+            return channel_display_url(channel) or "-"
         return masked_url(channel.url) or "-"
 
     @admin.display(description="signing secret")

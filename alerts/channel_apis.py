@@ -18,6 +18,7 @@ from alerts.channels import (
     channel_delete,
     channel_get,
     channel_list,
+    channel_rotate_secret,
     channel_test,
     channel_update,
 )
@@ -209,3 +210,27 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
                 status=status.HTTP_202_ACCEPTED,
             )
         return Response({"delivered": outcome.delivered, "error": outcome.error})
+
+
+class ChannelRotateSecretApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="channel_rotate_secret",
+        summary="Give a webhook a new signing secret",
+        description="The answer holds the new `secret` this once; deliveries are signed with it from now on "
+        "and the old one stops at once. Only webhooks have a secret (409 for other kinds).",
+        parameters=[CHANNEL_ID],
+        request=None,
+        responses={
+            200: ChannelCreatedOutputSerializer,
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+            409: error("The channel is not a webhook."),
+        },
+    )
+    def post(self, request, channel_id, *args, **kwargs):
+        try:
+            channel = channel_rotate_secret(channel=_owned_channel(request, channel_id))
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
+        return Response(ChannelCreatedOutputSerializer(channel).data)

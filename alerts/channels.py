@@ -3,7 +3,9 @@
 Every user has one email channel (the account's address), made with the
 account (a post_save signal, so registration, createsuperuser and the admin
 all get one); it can be disabled and renamed but not deleted. Webhooks get a
-random signing secret, shown only in the answer that creates them.
+random signing secret, shown only in the answer that creates them (and in the
+one that rotates it). URLs and secrets are encrypted at rest (alerts.encryption);
+an Apprise URL is only ever shown in Apprise's privacy mode (tokens masked).
 """
 
 from django.conf import settings
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.delivery.kinds import KINDS
+from alerts.delivery.kinds.apprise import private_url
 from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
 from alerts.delivery.tasks import test_channel
 from alerts.models import MAX_DB_ID, Channel
@@ -75,6 +78,23 @@ def channel_update(
     if changes:
         Channel.objects.filter(pk=channel.pk).update(**changes)
         channel.refresh_from_db()
+    return channel
+
+
+def channel_display_url(channel: Channel) -> str:
+    """The URL as the API and the admin show it: an Apprise URL with its tokens masked."""
+    if channel.kind == Channel.Kind.APPRISE:
+        return private_url(channel.url)
+    return channel.url
+
+
+def channel_rotate_secret(*, channel: Channel) -> Channel:
+    """A new signing secret for a webhook (the old one stops signing at once); the channel carries it."""
+    if channel.kind != Channel.Kind.WEBHOOK:
+        raise ChannelConflict("Only a webhook channel has a signing secret.")
+    secret = KINDS[channel.kind].new_secret()
+    Channel.objects.filter(pk=channel.pk).update(secret=secret)
+    channel.secret = secret
     return channel
 
 

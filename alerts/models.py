@@ -9,6 +9,8 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from alerts.encryption import EncryptedTextField
+
 PRICE_DIGITS = 20
 PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
 
@@ -33,9 +35,11 @@ class Channel(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     name = models.CharField(max_length=100, blank=True, default="")
     # webhook: the http(s) URL; apprise: the Apprise URL; email: empty (the account's address is used).
-    url = models.CharField(max_length=2000, blank=True, default="")
-    # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation.
-    secret = models.CharField(max_length=64, blank=True, default="")
+    # Both encrypted at rest (alerts.encryption; an Apprise URL carries bot tokens); the
+    # 2,000-character limit on the URL is the serializer's and the admin form's.
+    url = EncryptedTextField(blank=True, default="")
+    # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation (and on rotation).
+    secret = EncryptedTextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
     # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
     disabled_reason = models.CharField(max_length=500, blank=True, default="")

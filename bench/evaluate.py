@@ -91,6 +91,7 @@ def configure(args) -> tuple[str, str | None]:
     # DEBUG off, as in production: with it on, Django records every statement and its parameters.
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-used-in-production")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "benchmark-only-field-encryption-key")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
     os.environ["DJANGO_SETTINGS_MODULE"] = "pricealert.settings"
     os.environ["LOG_LEVEL"] = "WARNING"

@@ -418,6 +418,16 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mand
 if ACCOUNT_EMAIL_VERIFICATION not in ("mandatory", "none"):
     raise ImproperlyConfigured('ACCOUNT_EMAIL_VERIFICATION must be "mandatory" or "none".')
 ACCOUNT_VERIFICATION_LINK_DAYS = env.int("ACCOUNT_VERIFICATION_LINK_DAYS", default=7)
+# Fernet keys of webhook secrets and Apprise URLs in the database (alerts.encryption): comma-separated,
+# newest first; older ones still decrypt. docker compose generates one; only with DEBUG may it be
+# unset (a key derived from SECRET_KEY is used then).
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+if not FIELD_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is required when DEBUG is false: it encrypts channel secrets in the "
+        "database. Make one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())' (docker compose generates one)."
+    )
 _rates = {
     "password_change": ("THROTTLE_PASSWORD_CHANGE", env.str("THROTTLE_PASSWORD_CHANGE", default="10/hour")),
     "password_reset_ip": (

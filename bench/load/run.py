@@ -130,6 +130,7 @@ def bench_env(args, database_url: str, cache_seconds: int) -> dict[str, str]:
         "REDIS_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
         "DEBUG": "false",
         "SECRET_KEY": BENCH_SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": "benchmark-only-field-encryption-key",
         "ALLOWED_HOSTS": "127.0.0.1",
         "ALERT_LIST_CACHE_SECONDS": str(cache_seconds),
         # Tokens are minted once, before the first step: they must outlive the run.

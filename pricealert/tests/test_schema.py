@@ -35,6 +35,7 @@ CONTRACT = {
     ("/channels/{channel_id}", "patch"): "channel_update",
     ("/channels/{channel_id}", "delete"): "channel_delete",
     ("/channels/{channel_id}/test", "post"): "channel_test",
+    ("/channels/{channel_id}/rotate-secret", "post"): "channel_rotate_secret",
     ("/prices/{symbol}", "get"): "price_get",
     ("/health", "get"): "health_get",
 }
@@ -88,6 +89,7 @@ def test_every_write_documents_its_request_body(schema):
         # These take no body.
         if method in ("post", "patch") and operation["operationId"] not in (
             "channel_test",
+            "channel_rotate_secret",
             "address_verify_resend",
         ):
             assert "application/json" in operation["requestBody"]["content"], (path, method)

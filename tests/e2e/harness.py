@@ -149,6 +149,7 @@ class Stack:
             DJANGO_SETTINGS_MODULE="pricealert.settings",
             DEBUG="false",
             SECRET_KEY="e2e-only-not-a-secret",
+            FIELD_ENCRYPTION_KEY="e2e-only-not-a-secret-either",
             DATABASE_URL=self.process_database_url(self.database.url),
             REDIS_URL=self.redis_url,
             BINANCE_WS_URL=self.binance.url,
