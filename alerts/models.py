@@ -227,6 +227,9 @@ class Notification(models.Model):
         FAILED = "failed", "failed"
         # Over the user's notifications-per-hour cap: recorded, never sent.
         SUPPRESSED = "suppressed", "suppressed"
+        # To an address its owner has not confirmed yet (ACCOUNT_EMAIL_VERIFICATION=mandatory):
+        # kept, and sent once the address is confirmed (alerts.delivery.held).
+        HELD = "held", "held (address not confirmed)"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
@@ -291,8 +294,8 @@ class Notification(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "failed", "suppressed"]),
-                name="notification_status_valid_v2",
+                condition=Q(status__in=["pending", "sent", "failed", "suppressed", "held"]),
+                name="notification_status_valid_v3",
             ),
         ]
 

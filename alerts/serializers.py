@@ -2,6 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -395,6 +396,11 @@ class ChannelOutputSerializer(serializers.Serializer):
         help_text="Where it delivers: the email address or the URL (masked as in url)."
     )
     enabled = serializers.BooleanField()
+    verified = serializers.SerializerMethodField(
+        help_text="Email: whether the address is confirmed. Until it is, notifications to it are held "
+        "(kept, sent once it is confirmed: POST /verify with the emailed token; POST /verify/resend "
+        "for a new link). Always true for webhooks and Apprise."
+    )
     disabled_reason = serializers.CharField(
         help_text="Why delivery switched it off (e.g. the webhook answered 410); empty otherwise."
     )
@@ -411,6 +417,11 @@ class ChannelOutputSerializer(serializers.Serializer):
 
     def get_url(self, channel) -> str:
         return channel_display_url(channel)
+
+    def get_verified(self, channel) -> bool:
+        if channel.kind != Channel.Kind.EMAIL or settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+            return True
+        return channel.user.email_verified_at is not None
 
     def get_address(self, channel) -> str:
         return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel_display_url(channel)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.claims import take_expired_leases
+from alerts.delivery.held import HELD_REASON
 from alerts.delivery.tasks import enqueue_notifications
 from alerts.dialect import dialect
 from alerts.models import Alert, Channel, Notification
@@ -86,14 +87,21 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     of its owner's), carrying the firing's number, price and time as the alert
     row holds them now. A user without any channel (made outside the API) gets
     email to the account's address; a user whose channels are all disabled gets
-    one "failed" row saying so, and deliveries over the hourly cap are
-    "suppressed" rows: a firing is never silently lost.
+    one "failed" row saying so, deliveries over the hourly cap are
+    "suppressed" rows, and email to an address not confirmed yet is a "held"
+    row (sent once it is confirmed): a firing is never silently lost.
     """
     sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
+    # Email to an account address nobody has confirmed is kept, not sent (alerts.delivery.held).
+    unconfirmed = (
+        "COALESCE(c.kind, 'email') = 'email' AND u.email_verified_at IS NULL"
+        if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+        else "1 = 0"
+    )
     sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
@@ -111,10 +119,12 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
                     CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
-                         WHEN {over} THEN 'suppressed' ELSE 'pending' END,
+                         WHEN {over} THEN 'suppressed'
+                         WHEN {unconfirmed} THEN 'held' ELSE 'pending' END,
                     0,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
-                         WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
+                         WHEN {over} THEN 'Over the notifications-per-hour limit.'
+                         WHEN {unconfirmed} THEN '{HELD_REASON}' ELSE '' END,
                     %s, a.trigger_count, a.triggered_price, a.triggered_at
                 FROM {ALERT_TABLE} a
                 JOIN {USER_TABLE} u ON u.id = a.user_id

@@ -158,10 +158,15 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 def create_accounts(count: int) -> list:
+    from django.utils import timezone
+
     from accounts.models import User
 
     users = User.objects.bulk_create(
-        [User(email=f"load{i:04d}@bench.invalid", password="!unusable") for i in range(count)]
+        [
+            User(email=f"load{i:04d}@bench.invalid", password="!unusable", email_verified_at=timezone.now())
+            for i in range(count)
+        ]
     )
     return list(User.objects.filter(pk__in=[u.pk for u in users]).order_by("pk"))
 
