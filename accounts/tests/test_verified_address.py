@@ -104,7 +104,7 @@ def test_resend_mails_a_new_link_and_refuses_once_confirmed(
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post("/verify/resend").status_code == 202
     send_queued_account_emails(clean_redis)
-    welcome, again = mail.wait_for(2)
+    _welcome, again = mail.wait_for(2)
     assert again.subject == "Confirm your address for pricealert"
     token = link_params(again.message.get_content(), "/verify")["token"]
     assert APIClient().post("/verify", {"token": token}).status_code == 200
