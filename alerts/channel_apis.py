@@ -195,11 +195,15 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
             202: ChannelTestQueuedSerializer,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
+            409: error("An email address not confirmed yet: nothing is sent to it."),
             429: too_many("channel tests", "CHANNEL_TEST"),
         },
     )
     def post(self, request, channel_id, *args, **kwargs):
-        outcome = channel_test(channel=_owned_channel(request, channel_id))
+        try:
+            outcome = channel_test(channel=_owned_channel(request, channel_id))
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
         if outcome is None:
             return Response(
                 {

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.services import verification_resend
 from alerts.delivery.kinds import KINDS
 from alerts.delivery.kinds.apprise import private_url
 from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
@@ -44,9 +45,52 @@ def channel_create(*, user, kind: str, name: str = "", url: str = "") -> Channel
     try:
         with transaction.atomic():
             _check_channel_cap(user)
-            return Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
+            channel = Channel.objects.create(user=user, kind=kind, name=name.strip(), url=url, secret=secret)
+            _confirm_or_ask(channel)
+            return channel
     except IntegrityError as exc:
-        raise ChannelConflict("You already have an email channel: enable or rename that one.") from exc
+        raise ChannelConflict(
+            "You already have an email channel for your account's address: enable or rename that one "
+            '(or give "url": another address).'
+        ) from exc
+
+
+def address_confirmed(channel: Channel) -> bool:
+    """Whether email may go to this channel's address (webhooks and Apprise: always)."""
+    if channel.kind != Channel.Kind.EMAIL or settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+        return True
+    if not channel.url:
+        return channel.user.email_verified_at is not None
+    return channel.verified_at is not None
+
+
+def _confirm_or_ask(channel: Channel) -> None:
+    """An email channel with an address of its own: confirmed already (no verification, or the
+    account's own confirmed address), else its owner is sent a confirmation link."""
+    if channel.kind != Channel.Kind.EMAIL or not channel.url:
+        return
+    user = channel.user
+    same_as_account = channel.url.lower() == user.email.lower() and user.email_verified_at is not None
+    if settings.ACCOUNT_EMAIL_VERIFICATION == "none" or same_as_account:
+        Channel.objects.filter(pk=channel.pk).update(verified_at=timezone.now())
+        channel.verified_at = timezone.now()
+        return
+    verification_resend(user=user, address=channel.url)
+
+
+def channel_address_confirmed(*, user, address: str) -> list[int]:
+    """Mark the user's email channels with this address confirmed; returns their ids.
+
+    The addresses are encrypted in the table, so they are compared here, not in SQL.
+    """
+    matching = [
+        channel.pk
+        for channel in Channel.objects.filter(user=user, kind=Channel.Kind.EMAIL).exclude(url="")
+        if channel.url.lower() == address.lower()
+    ]
+    if matching:
+        Channel.objects.filter(pk__in=matching, verified_at__isnull=True).update(verified_at=timezone.now())
+    return matching
 
 
 def _check_channel_cap(user) -> None:
@@ -71,13 +115,27 @@ def channel_update(
         changes["name"] = name.strip()
     if url is not None:
         changes["url"] = KINDS[channel.kind].check_url(url)
+        if channel.kind == Channel.Kind.EMAIL and (not channel.url) != (not changes["url"]):
+            raise ValidationError(
+                {
+                    "url": "An email channel cannot switch between your account's address and another one: "
+                    "add a new channel instead."
+                }
+            )
+        if channel.kind == Channel.Kind.EMAIL and changes["url"] == channel.url:
+            del changes["url"]
+        elif channel.kind == Channel.Kind.EMAIL:
+            changes["verified_at"] = None  # a new address is confirmed anew
     if enabled is not None:
         changes["enabled"] = enabled
         if enabled:
             changes["disabled_reason"] = ""
     if changes:
-        Channel.objects.filter(pk=channel.pk).update(**changes)
-        channel.refresh_from_db()
+        with transaction.atomic():
+            Channel.objects.filter(pk=channel.pk).update(**changes)
+            channel.refresh_from_db()
+            if "verified_at" in changes:
+                _confirm_or_ask(channel)
     return channel
 
 
@@ -111,6 +169,11 @@ def channel_test(*, channel: Channel) -> ProbeOutcome | None:
     Sent by a delivery worker, never in the web request: a destination that
     never answers must not hold a web worker (alerts.delivery.probe).
     """
+    if not address_confirmed(channel):
+        raise ChannelConflict(
+            "This address is not confirmed yet: open the link emailed to it first (nothing is sent to it "
+            "before)."
+        )
     token = new_token()
     Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())
     test_channel.apply_async((channel.pk, token), expires=OUTCOME_TTL_SECONDS)

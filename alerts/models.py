@@ -34,13 +34,17 @@ class Channel(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channels")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     name = models.CharField(max_length=100, blank=True, default="")
-    # webhook: the http(s) URL; apprise: the Apprise URL; email: empty (the account's address is used).
+    # webhook: the http(s) URL; apprise: the Apprise URL; email: empty for the account's own address
+    # (its channel made with the account), or another address, delivered to once confirmed.
     # Both encrypted at rest (alerts.encryption; an Apprise URL carries bot tokens); the
     # 2,000-character limit on the URL is the serializer's and the admin form's.
     url = EncryptedTextField(blank=True, default="")
     # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation (and on rotation).
     secret = EncryptedTextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # An email channel with an address of its own: when its owner confirmed the address (the
+    # emailed link); nothing is sent to it before. The account's own address: see User.email_verified_at.
+    verified_at = models.DateTimeField(null=True, blank=True)
     # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,8 +66,10 @@ class Channel(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["email", "webhook", "apprise"]), name="channel_kind_valid"
             ),
-            # One email channel per user: the account's address.
-            models.UniqueConstraint(fields=["user"], condition=Q(kind="email"), name="channel_one_email"),
+            # One email channel per user for the account's own address (others name their address).
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(kind="email", url=""), name="channel_one_account_email"
+            ),
             models.CheckConstraint(condition=Q(kind="email") | ~Q(url=""), name="channel_url_required"),
         ]
 

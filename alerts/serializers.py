@@ -2,12 +2,11 @@
 
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.channels import channel_display_url
+from alerts.channels import address_confirmed, channel_display_url
 from alerts.models import (
     DEFAULT_REARM_PERCENT,
     MAX_DB_ID,
@@ -419,12 +418,12 @@ class ChannelOutputSerializer(serializers.Serializer):
         return channel_display_url(channel)
 
     def get_verified(self, channel) -> bool:
-        if channel.kind != Channel.Kind.EMAIL or settings.ACCOUNT_EMAIL_VERIFICATION == "none":
-            return True
-        return channel.user.email_verified_at is not None
+        return address_confirmed(channel)
 
     def get_address(self, channel) -> str:
-        return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel_display_url(channel)
+        if channel.kind == Channel.Kind.EMAIL:
+            return channel.url or channel.user.email
+        return channel_display_url(channel)
 
 
 class ChannelCreatedOutputSerializer(ChannelOutputSerializer):

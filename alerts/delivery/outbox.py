@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.claims import take_expired_leases
-from alerts.delivery.held import HELD_REASON
 from alerts.delivery.tasks import enqueue_notifications
 from alerts.dialect import dialect
 from alerts.models import Alert, Channel, Notification
@@ -34,6 +33,8 @@ ALERT_TABLE = Alert._meta.db_table
 NOTIFICATION_TABLE = Notification._meta.db_table
 USER_TABLE = get_user_model()._meta.db_table
 CHANNEL_TABLE = Channel._meta.db_table
+# Why an email notification is "held" (alerts.delivery.held releases it).
+HELD_REASON = "Held: the address is not confirmed yet; sent once it is."
 ALERT_CHANNELS_TABLE = Alert.channels.through._meta.db_table
 
 
@@ -97,8 +98,10 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     # Email to an account address nobody has confirmed is kept, not sent (alerts.delivery.held).
+    # An email channel with an address of its own waits for that address's confirmation instead.
     unconfirmed = (
-        "COALESCE(c.kind, 'email') = 'email' AND u.email_verified_at IS NULL"
+        "(COALESCE(c.kind, 'email') = 'email' AND COALESCE(c.url, '') = '' AND u.email_verified_at IS NULL"
+        " OR c.kind = 'email' AND c.url <> '' AND c.verified_at IS NULL)"
         if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
         else "1 = 0"
     )
@@ -109,15 +112,16 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
             # The chunk bound twice: a statement binds two chunks' worth whatever the batch
             # (binding the whole batch overflowed SQLite's bound-parameter limit).
             over, recent, recent_params = _over_the_cap(*sql.id_match("a2.id", chunk))
-            # ``to``: the address for email (and for a user without channels), the
-            # channel's name for the others.
+            # ``to``: the account's address for its email (and for a user without channels), the
+            # channel's name for the others (an email channel's own address is encrypted in the
+            # table: the sender reads it from the channel).
             cursor.execute(
                 f"""
                 INSERT INTO {NOTIFICATION_TABLE}
                     (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
                      created_at, firing, triggered_price, triggered_at)
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
-                    CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
+                    CASE WHEN c.kind <> 'email' OR c.url <> '' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
                          WHEN {over} THEN 'suppressed'
                          WHEN {unconfirmed} THEN 'held' ELSE 'pending' END,

@@ -77,4 +77,22 @@ class Migration(migrations.Migration):
                 name="notification_status_valid_v3",
             ),
         ),
+        # Email channels may name an address of their own, confirmed before it gets anything.
+        migrations.RemoveConstraint(
+            model_name="channel",
+            name="channel_one_email",
+        ),
+        migrations.AddField(
+            model_name="channel",
+            name="verified_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddConstraint(
+            model_name="channel",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "email"), ("url", "")),
+                fields=("user",),
+                name="channel_one_account_email",
+            ),
+        ),
     ]

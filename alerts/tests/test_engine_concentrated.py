@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from django.db import connection, transaction
+from django.utils import timezone
 
 from alerts import engine
 from alerts.engine.statements import rearm_query, trigger_query
