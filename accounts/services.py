@@ -257,13 +257,18 @@ def email_verified(user) -> bool:
     return settings.ACCOUNT_EMAIL_VERIFICATION == "none" or user.email_verified_at is not None
 
 
-def _mark_verified(user, address: str) -> None:
+def _mark_verified(user, address: str) -> bool:
+    """Confirm ``address`` for the user (their account's, and/or their email channels'); whether it
+    named anything of theirs."""
     now = timezone.now()
-    if address.lower() == user.email.lower():
+    confirmed = address.lower() == user.email.lower()
+    if confirmed:
         User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
         user.email_verified_at = user.email_verified_at or now
-    # Other apps act on it: alerts verifies email channels with this address and sends what was held.
-    transaction.on_commit(lambda: address_verified.send(sender=User, user=user, address=address))
+    # Other apps act on it in this transaction: alerts confirms the user's email channels with
+    # this address (a receiver returns True when it did) and sends what was held, on commit.
+    answers = address_verified.send(sender=User, user=user, address=address.lower())
+    return confirmed or any(answer is True for _, answer in answers)
 
 
 def address_verify(*, token: str):
@@ -278,7 +283,9 @@ def address_verify(*, token: str):
         raise ValidationError({"token": VERIFY_LINK_INVALID})
     _, address = read
     with transaction.atomic():
-        _mark_verified(user, address)
+        if not _mark_verified(user, address):
+            # The account and its channels no longer use this address.
+            raise ValidationError({"token": VERIFY_LINK_INVALID})
     return user, address
 
 

@@ -2,6 +2,7 @@
 
 from django.dispatch import Signal
 
-# Sent on commit when an address is confirmed: kwargs ``user`` and ``address`` (lower-cased).
-# The alerts app verifies the user's email channels with that address and sends what was held.
+# Sent inside the confirming transaction: kwargs ``user`` and ``address`` (lower-cased). The alerts
+# app confirms the user's email channels with that address (returning True if there were any) and
+# sends what was held once the transaction commits.
 address_verified = Signal()

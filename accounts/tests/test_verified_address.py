@@ -147,3 +147,14 @@ def test_a_password_reset_confirms_the_address(
         )
     user.refresh_from_db()
     assert user.email_verified_at is not None
+
+
+def test_a_link_for_an_address_the_account_no_longer_uses_confirms_nothing(make_user, django_user_model):
+    from accounts.verification import verification_token
+
+    user = make_user("old@example.com", email_verified_at=None)
+    token = verification_token(user, "old@example.com")
+    django_user_model.objects.filter(pk=user.pk).update(email="new@example.com")
+    assert APIClient().post("/verify", {"token": token}).status_code == 400
+    user.refresh_from_db()
+    assert user.email_verified_at is None
