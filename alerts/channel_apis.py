@@ -31,7 +31,7 @@ from alerts.serializers import (
     ChannelTestQueuedSerializer,
     ChannelUpdateInputSerializer,
 )
-from alerts.throttling import ChannelCreateThrottle, ChannelTestThrottle, too_many
+from alerts.throttling import ChannelCreateThrottle, ChannelRepointThrottle, ChannelTestThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
@@ -118,7 +118,10 @@ class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
         return Response(ChannelCreatedOutputSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
-class ChannelItemApi(APIView):
+class ChannelItemApi(TooManyAttemptsAnswer, APIView):
+    # Counts PATCHes that re-point a channel only (an email address is sent a confirmation link).
+    throttle_classes = [ChannelRepointThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="channel_get",
@@ -134,8 +137,10 @@ class ChannelItemApi(APIView):
         operation_id="channel_update",
         summary="Rename, re-point, enable or disable a channel",
         description="Enabling a channel that delivery disabled clears its `disabled_reason`. "
-        "An email channel has no URL.",
-        parameters=[CHANNEL_ID],
+        "The account's own email channel has no URL; an email channel with an address of its own can be "
+        "given another one, which is sent a confirmation link (nothing goes to it before). Changes of "
+        "`url` are throttled per user (429).",
+        parameters=[CHANNEL_ID, RETRY_AFTER],
         request=ChannelUpdateInputSerializer,
         responses={
             200: ChannelOutputSerializer,
@@ -143,6 +148,7 @@ class ChannelItemApi(APIView):
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: too_many("channels re-pointed", "VERIFY_RESEND"),
         },
     )
     def patch(self, request, channel_id, *args, **kwargs):

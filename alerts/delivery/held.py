@@ -46,9 +46,11 @@ def release_held(user, *, channel_ids: list[int] | None = None) -> list[int]:
 
 
 @receiver(address_verified, dispatch_uid="alerts.release_held_on_verification")
-def release_on_verification(sender, user, address, **kwargs):
+def release_on_verification(sender, user, address, **kwargs) -> bool:
     """An address of the user was confirmed: the account's, and/or that of some of its email channels."""
     if address.lower() == user.email.lower():
         release_held(user)
     if channel_ids := channel_address_confirmed(user=user, address=address):
         release_held(user, channel_ids=channel_ids)
+        return True
+    return False

@@ -96,3 +96,14 @@ def test_api_key_creation_per_user(alice, throttle_rates):
     assert client.get("/api-keys").status_code == 200
     key_id = api_key_create(user=alice, name="spare").api_key.pk
     assert client.delete(f"/api-keys/{key_id}").status_code == 204
+
+
+def test_repointing_channels_per_user(alice, throttle_rates):
+    """Each new email address is sent a link: re-pointing shares the re-sends' budget."""
+    throttle_rates(verify_resend="2/hour")
+    client = client_for(alice)
+    channel = client.post("/channels/", {"kind": "email", "name": "w", "url": "a@work.example"}).json()
+    for address in ("b@work.example", "c@work.example"):
+        assert client.patch(f"/channels/{channel['id']}", {"url": address}).status_code == 200
+    assert_429(client.patch(f"/channels/{channel['id']}", {"url": "d@work.example"}))
+    assert client.patch(f"/channels/{channel['id']}", {"name": "renamed"}).status_code == 200
