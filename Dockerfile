@@ -22,7 +22,7 @@ COPY --chown=root:root . .
 
 # Static files are collected at build time and served by whitenoise. The key is
 # a throwaway that only lets settings load; it is not stored in the image's env.
-RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only \
+RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only FIELD_ENCRYPTION_KEY=collectstatic-only \
     python manage.py collectstatic --noinput --verbosity 0
 
 # /app/var is the only writable place: the generated secret key and the

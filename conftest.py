@@ -6,6 +6,7 @@ import socket
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -46,7 +47,11 @@ def mail(settings):
 
 @pytest.fixture
 def make_user(db, django_user_model):
+    """Users with a confirmed address (things are delivered to them), unless a test says
+    ``email_verified_at=None``: ACCOUNT_EMAIL_VERIFICATION stays "mandatory" in the tests."""
+
     def make(email, password=PASSWORD, **extra):
+        extra.setdefault("email_verified_at", timezone.now())
         return django_user_model.objects.create_user(email=email, password=password, **extra)
 
     return make

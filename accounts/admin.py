@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.preferences import check_time_zone, check_window
 
 
@@ -73,3 +73,17 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Operators see who has which keys and when they were used; never a key (only its digest is
+    stored, and not shown either). Revoking is deleting."""
+
+    list_display = ("name", "prefix", "user", "created_at", "expires_at", "last_used_at")
+    search_fields = ("user__email", "name", "prefix")
+    fields = ("user", "name", "prefix", "created_at", "expires_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # made by their owner through the API, which shows the key once

@@ -3,13 +3,16 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from accounts.permissions import FORBIDDEN_WITH_API_KEY, NotWithApiKey
 from accounts.serializers import (
+    AccountDeleteInputSerializer,
+    LogoutInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
     RegisterOutputSerializer,
@@ -20,13 +23,20 @@ from accounts.serializers import (
 )
 from accounts.services import (
     LoginFailed,
+    account_delete,
     token_blacklist,
     token_obtain,
     token_refresh,
     user_register,
     user_update_preferences,
 )
-from accounts.throttling import LOGIN_THROTTLES, REFRESH_THROTTLES, REGISTER_THROTTLES, TOO_MANY_REQUESTS
+from accounts.throttling import (
+    LOGIN_THROTTLES,
+    REFRESH_THROTTLES,
+    REGISTER_THROTTLES,
+    TOO_MANY_REQUESTS,
+    AccountDeleteThrottle,
+)
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
@@ -158,14 +168,16 @@ class LogoutApi(PublicApi):
     @extend_schema(
         tags=[TAG],
         operation_id="token_revoke",
-        summary="Log out: revoke a refresh token",
+        summary="Log out: end this session, or every session",
         auth=[],
         description=(
-            "Blacklists the refresh token, so it can never be refreshed again. The refresh token "
-            "is the credential here; no access token is needed. Access tokens already issued stay "
-            "valid until they expire (they are short-lived)."
+            "Blacklists the refresh token and ends its session: its refresh tokens are refused, and "
+            'so are the access tokens it issued. With `"all": true`, every session of the account '
+            "ends (every device, every token issued so far). The refresh token is the credential "
+            "here; no access token is needed. API keys are not sessions: revoke them at "
+            "`DELETE /api-keys/<id>`."
         ),
-        request=RefreshInputSerializer,
+        request=LogoutInputSerializer,
         responses={
             204: OpenApiResponse(description="Logged out."),
             400: BAD_REQUEST,
@@ -174,7 +186,7 @@ class LogoutApi(PublicApi):
         },
     )
     def post(self, request):
-        payload = RefreshInputSerializer(data=request.data)
+        payload = LogoutInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
             token_blacklist(**payload.validated_data)
@@ -183,12 +195,22 @@ class LogoutApi(PublicApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserMeApi(APIView):
+class UserMeApi(TooManyAttemptsAnswer, APIView):
+    # Counts DELETEs only (password guesses through deletion); reading is free.
+    throttle_classes = [AccountDeleteThrottle]
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [IsAuthenticated(), NotWithApiKey()]
+        return super().get_permissions()
+
     @extend_schema(
         tags=[TAG],
         operation_id="user_me",
         summary="The authenticated user",
-        description="The account the bearer token belongs to, with its time zone and quiet hours.",
+        description="The account the bearer token (or API key) belongs to, with its time zone and quiet "
+        "hours. `email_verified` false: nothing is delivered to the address until it is confirmed "
+        "(`POST /verify/resend` sends a new link).",
         responses={200: UserOutputSerializer, 401: UNAUTHENTICATED},
     )
     def get(self, request):
@@ -218,3 +240,27 @@ class UserMeApi(APIView):
         payload.is_valid(raise_exception=True)
         user = user_update_preferences(user=request.user, **payload.validated_data)
         return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="user_delete",
+        summary="Delete the account",
+        description="Deletes the account and everything of it (alerts, channels, notifications, sessions, "
+        "API keys), at once and for good. Needs the password; not allowed with an API key (403). "
+        "Throttled per user (429).",
+        request=AccountDeleteInputSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            400: error("Wrong password or invalid input."),
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN_WITH_API_KEY,
+            415: UNSUPPORTED_MEDIA_TYPE,
+            429: TOO_MANY_REQUESTS,
+        },
+    )
+    def delete(self, request):
+        payload = AccountDeleteInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        account_delete(user=request.user, **payload.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

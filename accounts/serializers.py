@@ -1,5 +1,6 @@
 """Input and output shapes of the accounts API."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -57,10 +58,17 @@ class UserOutputSerializer(serializers.Serializer):
     email = serializers.EmailField()
     username = serializers.CharField(allow_null=True)
     date_joined = serializers.DateTimeField()
+    email_verified = serializers.SerializerMethodField(
+        help_text="Whether the address is confirmed; until it is, nothing is delivered to it "
+        "(POST /verify/resend sends a new link)."
+    )
     time_zone = serializers.CharField(help_text="IANA time zone of the quiet hours, e.g. Europe/Berlin.")
     quiet_hours = serializers.CharField(
         help_text='"HH:MM-HH:MM" in time_zone (e.g. "23:00-07:00"), or "" for none.'
     )
+
+    def get_email_verified(self, user) -> bool:
+        return settings.ACCOUNT_EMAIL_VERIFICATION == "none" or user.email_verified_at is not None
 
 
 class UserUpdateInputSerializer(serializers.Serializer):
@@ -101,4 +109,73 @@ class TokenPairOutputSerializer(serializers.Serializer):
 class RefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(
         max_length=4096, help_text="A refresh token from /token or /token/refresh."
+    )
+
+
+class LogoutInputSerializer(RefreshInputSerializer):
+    all = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: end every session of the account (every device), not only this one.",
+    )
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = PasswordField(help_text="The current password.")
+    new_password = PasswordField(
+        help_text="Checked by the server's password rules (length, common, numeric)."
+    )
+
+
+class PasswordResetInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="The account's address.")
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="From the emailed link.")
+    token = serializers.CharField(max_length=128, help_text="From the emailed link.")
+    new_password = PasswordField(
+        help_text="Checked by the server's password rules (length, common, numeric)."
+    )
+
+
+class AccountDeleteInputSerializer(serializers.Serializer):
+    password = PasswordField(help_text="The current password, asked again so a stolen token cannot do it.")
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1024, help_text="From the emailed confirmation link.")
+
+
+class VerifiedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    address = serializers.EmailField(help_text="The address now confirmed.")
+
+
+class DetailOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What happens next.")
+
+
+class ApiKeyCreateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What uses the key (a script, a bot).")
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the key stops working (ISO 8601, future); none: never.",
+    )
+
+
+class ApiKeyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="The key's first characters, to tell keys apart (not a secret).")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="Recorded to the minute.")
+
+
+class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(
+        help_text="The key, shown this once: send it as `Authorization: Bearer <key>`. "
+        "Only a digest is stored."
     )

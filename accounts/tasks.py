@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
     retry_jitter=True,
     max_retries=5,
 )
-def send_account_email_task(user_id: int, kind: str) -> str:
-    """Email the user (looked up now: an account deleted meanwhile gets nothing). Returns sent or skipped."""
-    user = get_user_model().objects.filter(pk=user_id).only("email").first()
+def send_account_email_task(user_id: int, kind: str, to: str | None = None) -> str:
+    """Email the user (looked up now: an account deleted meanwhile gets nothing), at the account's
+    address or at ``to`` (an address being verified). Returns sent or skipped."""
+    user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return "skipped"
-    send_account_email(kind, to=user.email)
+    send_account_email(kind, to=to or user.email, user=user)
     return "sent"

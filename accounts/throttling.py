@@ -26,8 +26,9 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 
+from accounts.selectors import user_for_login
 from api.openapi import error
-from api.throttling import WindowThrottle
+from api.throttling import UserThrottle, WindowThrottle
 
 # The 429's documentation, shared by every throttled credential operation's schema.
 TOO_MANY_REQUESTS = error("Too many attempts from this address or for this account; see Retry-After.")
@@ -74,6 +75,27 @@ class LoginAccountThrottle(WindowThrottle):
         return _body_value(request, "email", "username")
 
 
+class LoginUserThrottle(WindowThrottle):
+    """The account the login resolves to: its email and its username share one budget.
+
+    Counted beside the as-typed throttle, at the same rate (THROTTLE_LOGIN_ACCOUNT), so
+    alternating between an account's email and username does not double the guesses.
+    """
+
+    scope = "login_user"
+
+    def identity(self, request) -> str | None:
+        typed = _body_value(request, "email", "username")
+        if typed is None or len(typed) > 254 or not typed.isprintable():
+            return None
+        try:
+            typed.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no account has it, and the database refuses it
+            return None
+        user = user_for_login(typed)
+        return f"user:{user.pk}" if user is not None else None
+
+
 class RegisterAddressThrottle(ClientAddressThrottle):
     scope = "register_ip"
 
@@ -112,9 +134,52 @@ class RefreshAccountThrottle(WindowThrottle):
         return f"user:{user_id}"
 
 
-LOGIN_THROTTLES = [LoginAddressThrottle, LoginAccountThrottle]
+class PasswordResetAddressThrottle(ClientAddressThrottle):
+    scope = "password_reset_ip"
+
+
+class PasswordResetAccountThrottle(WindowThrottle):
+    """The address a reset is asked for, as typed: bounds the reset emails its owner can be sent."""
+
+    scope = "password_reset_account"
+
+    def identity(self, request) -> str | None:
+        return _body_value(request, "email")
+
+
+class TokenConfirmAddressThrottle(ClientAddressThrottle):
+    """Reset confirmations and address confirmations per client: bounds guessing of tokens."""
+
+    scope = "token_confirm_ip"
+
+
+class _UserWriteThrottle(UserThrottle):
+    counted_methods = frozenset({"POST", "DELETE"})
+
+
+class PasswordChangeThrottle(_UserWriteThrottle):
+    scope = "password_change"
+
+
+class AccountDeleteThrottle(_UserWriteThrottle):
+    # The account endpoint's reads are free; only deletion (a password check) counts.
+    counted_methods = frozenset({"DELETE"})
+    scope = "account_delete"
+
+
+class VerifyResendThrottle(_UserWriteThrottle):
+    scope = "verify_resend"
+
+
+class ApiKeyCreateThrottle(_UserWriteThrottle):
+    counted_methods = frozenset({"POST"})
+    scope = "api_key_create"
+
+
+LOGIN_THROTTLES = [LoginAddressThrottle, LoginAccountThrottle, LoginUserThrottle]
 REGISTER_THROTTLES = [RegisterAddressThrottle, RegisterAccountThrottle]
 REFRESH_THROTTLES = [RefreshAddressThrottle, RefreshAccountThrottle]
+PASSWORD_RESET_THROTTLES = [PasswordResetAddressThrottle, PasswordResetAccountThrottle]
 
 
 def throttle_login_form(view):

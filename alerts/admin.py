@@ -27,6 +27,7 @@ from alerts.channels import (
     ChannelLimitReached,
     channel_create,
     channel_delete,
+    channel_display_url,
     channel_update,
     channels_set_enabled,
 )
@@ -599,6 +600,9 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="URL (masked)")
     def masked_url(self, channel):
+        # Apprise URLs in Apprise's privacy mode (tokens masked), like the API shows them.
+        if channel.kind == Channel.Kind.APPRISE:
+            return channel_display_url(channel) or "-"
         return masked_url(channel.url) or "-"
 
     @admin.display(description="signing secret")

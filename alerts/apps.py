@@ -10,3 +10,4 @@ class AlertsConfig(AppConfig):
 
     def ready(self):
         from alerts import signals  # noqa: F401  (connects the new-user email channel)
+        from alerts.delivery import unconfirmed  # noqa: F401  (releases emails kept until an address is confirmed)

@@ -19,6 +19,7 @@ from alerts.channels import (
     channel_get,
     channel_list,
     channel_preview,
+    channel_rotate_secret,
     channel_test,
     channel_update,
 )
@@ -31,7 +32,7 @@ from alerts.serializers import (
     ChannelTestQueuedSerializer,
     ChannelUpdateInputSerializer,
 )
-from alerts.throttling import ChannelCreateThrottle, ChannelTestThrottle, too_many
+from alerts.throttling import ChannelCreateThrottle, ChannelRepointThrottle, ChannelTestThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
@@ -118,7 +119,10 @@ class ChannelCollectionApi(TooManyAttemptsAnswer, APIView):
         return Response(ChannelCreatedOutputSerializer(channel).data, status=status.HTTP_201_CREATED)
 
 
-class ChannelItemApi(APIView):
+class ChannelItemApi(TooManyAttemptsAnswer, APIView):
+    # Counts PATCHes that re-point a channel only (an email address is sent a confirmation link).
+    throttle_classes = [ChannelRepointThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="channel_get",
@@ -134,9 +138,11 @@ class ChannelItemApi(APIView):
         operation_id="channel_update",
         summary="Rename, re-point, enable or disable a channel",
         description="Enabling a channel that delivery disabled clears its `disabled_reason`. "
-        "An email channel has no URL. `quiet_hours` (own window, `off`, or empty for the account's) and "
-        "the templates are checked as on create (a template that cannot render is a 400).",
-        parameters=[CHANNEL_ID],
+        "The account's own email channel has no URL; an email channel with an address of its own can be "
+        "given another one, which is sent a confirmation link (nothing goes to it before). Changes of "
+        "`url` are throttled per user (429). `quiet_hours` (own window, `off`, or empty for the account's) "
+        "and the templates are checked as on create (a template that cannot render is a 400).",
+        parameters=[CHANNEL_ID, RETRY_AFTER],
         request=ChannelUpdateInputSerializer,
         responses={
             200: ChannelOutputSerializer,
@@ -144,6 +150,7 @@ class ChannelItemApi(APIView):
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
             415: UNSUPPORTED_MEDIA_TYPE,
+            429: too_many("channels re-pointed", "VERIFY_RESEND"),
         },
     )
     def patch(self, request, channel_id, *args, **kwargs):
@@ -197,13 +204,17 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
             202: ChannelTestQueuedSerializer,
             401: UNAUTHENTICATED,
             404: NOT_YOURS,
+            409: error("An email address not confirmed yet: nothing is sent to it."),
             429: too_many("channel tests", "CHANNEL_TEST"),
         },
     )
     def post(self, request, channel_id, *args, **kwargs):
         channel = _owned_channel(request, channel_id)
-        preview = channel_preview(channel=channel)
-        outcome = channel_test(channel=channel)
+        try:
+            preview = channel_preview(channel=channel)
+            outcome = channel_test(channel=channel)
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
         if outcome is None:
             return Response(
                 {
@@ -215,3 +226,27 @@ class ChannelTestApi(TooManyAttemptsAnswer, APIView):
                 status=status.HTTP_202_ACCEPTED,
             )
         return Response({"preview": preview, "delivered": outcome.delivered, "error": outcome.error})
+
+
+class ChannelRotateSecretApi(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="channel_rotate_secret",
+        summary="Give a webhook a new signing secret",
+        description="The answer holds the new `secret` this once; deliveries are signed with it from now on "
+        "and the old one stops at once. Only webhooks have a secret (409 for other kinds).",
+        parameters=[CHANNEL_ID],
+        request=None,
+        responses={
+            200: ChannelCreatedOutputSerializer,
+            401: UNAUTHENTICATED,
+            404: NOT_YOURS,
+            409: error("The channel is not a webhook."),
+        },
+    )
+    def post(self, request, channel_id, *args, **kwargs):
+        try:
+            channel = channel_rotate_secret(channel=_owned_channel(request, channel_id))
+        except ChannelConflict as exc:
+            raise ChannelStateConflict(str(exc)) from exc
+        return Response(ChannelCreatedOutputSerializer(channel).data)

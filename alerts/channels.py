@@ -3,7 +3,9 @@
 Every user has one email channel (the account's address), made with the
 account (a post_save signal, so registration, createsuperuser and the admin
 all get one); it can be disabled and renamed but not deleted. Webhooks get a
-random signing secret, shown only in the answer that creates them.
+random signing secret, shown only in the answer that creates them (and in the
+one that rotates it). URLs and secrets are encrypted at rest (alerts.encryption);
+an Apprise URL is only ever shown in Apprise's privacy mode (tokens masked).
 """
 
 from django.conf import settings
@@ -11,10 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.services import verification_resend
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.compose import preview
 from alerts.delivery.digests import retime_held
 from alerts.delivery.kinds import KINDS
+from alerts.delivery.kinds.apprise import private_url
 from alerts.delivery.probe import OUTCOME_TTL_SECONDS, ProbeOutcome, new_token, wait_for_outcome
 from alerts.delivery.quiet import check_window
 from alerts.delivery.tasks import test_channel
@@ -80,11 +84,54 @@ def channel_create(
     try:
         with transaction.atomic():
             _check_channel_cap(user)
-            return Channel.objects.create(
+            channel = Channel.objects.create(
                 user=user, kind=kind, name=name.strip(), url=url, secret=secret, **extra
             )
+            _confirm_or_ask(channel)
+            return channel
     except IntegrityError as exc:
-        raise ChannelConflict("You already have an email channel: enable or rename that one.") from exc
+        raise ChannelConflict(
+            "You already have an email channel for your account's address: enable or rename that one "
+            '(or give "url": another address).'
+        ) from exc
+
+
+def address_confirmed(channel: Channel) -> bool:
+    """Whether email may go to this channel's address (webhooks and Apprise: always)."""
+    if channel.kind != Channel.Kind.EMAIL or settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+        return True
+    if not channel.url:
+        return channel.user.email_verified_at is not None
+    return channel.verified_at is not None
+
+
+def _confirm_or_ask(channel: Channel) -> None:
+    """An email channel with an address of its own: confirmed already (no verification, or the
+    account's own confirmed address), else its owner is sent a confirmation link."""
+    if channel.kind != Channel.Kind.EMAIL or not channel.url:
+        return
+    user = channel.user
+    same_as_account = channel.url.lower() == user.email.lower() and user.email_verified_at is not None
+    if settings.ACCOUNT_EMAIL_VERIFICATION == "none" or same_as_account:
+        Channel.objects.filter(pk=channel.pk).update(verified_at=timezone.now())
+        channel.verified_at = timezone.now()
+        return
+    verification_resend(user=user, address=channel.url)
+
+
+def channel_address_confirmed(*, user, address: str) -> list[int]:
+    """Mark the user's email channels with this address confirmed; returns their ids.
+
+    The addresses are encrypted in the table, so they are compared here, not in SQL.
+    """
+    matching = [
+        channel.pk
+        for channel in Channel.objects.filter(user=user, kind=Channel.Kind.EMAIL).exclude(url="")
+        if channel.url.lower() == address.lower()
+    ]
+    if matching:
+        Channel.objects.filter(pk__in=matching, verified_at__isnull=True).update(verified_at=timezone.now())
+    return matching
 
 
 def _check_channel_cap(user) -> None:
@@ -119,15 +166,46 @@ def channel_update(
         changes["name"] = name.strip()
     if url is not None:
         changes["url"] = KINDS[channel.kind].check_url(url)
+        if channel.kind == Channel.Kind.EMAIL and (not channel.url) != (not changes["url"]):
+            raise ValidationError(
+                {
+                    "url": "An email channel cannot switch between your account's address and another one: "
+                    "add a new channel instead."
+                }
+            )
+        if channel.kind == Channel.Kind.EMAIL and changes["url"] == channel.url:
+            del changes["url"]
+        elif channel.kind == Channel.Kind.EMAIL:
+            changes["verified_at"] = None  # a new address is confirmed anew
     if enabled is not None:
         changes["enabled"] = enabled
         if enabled:
             changes["disabled_reason"] = ""
     if changes:
-        Channel.objects.filter(pk=channel.pk).update(**changes)
-        channel.refresh_from_db()
-        if "quiet_hours" in changes:
-            retime_held(user=channel.user, channel=channel)
+        with transaction.atomic():
+            Channel.objects.filter(pk=channel.pk).update(**changes)
+            channel.refresh_from_db()
+            if "verified_at" in changes:
+                _confirm_or_ask(channel)
+            if "quiet_hours" in changes:
+                retime_held(user=channel.user, channel=channel)
+    return channel
+
+
+def channel_display_url(channel: Channel) -> str:
+    """The URL as the API and the admin show it: an Apprise URL with its tokens masked."""
+    if channel.kind == Channel.Kind.APPRISE:
+        return private_url(channel.url)
+    return channel.url
+
+
+def channel_rotate_secret(*, channel: Channel) -> Channel:
+    """A new signing secret for a webhook (the old one stops signing at once); the channel carries it."""
+    if channel.kind != Channel.Kind.WEBHOOK:
+        raise ChannelConflict("Only a webhook channel has a signing secret.")
+    secret = KINDS[channel.kind].new_secret()
+    Channel.objects.filter(pk=channel.pk).update(secret=secret)
+    channel.secret = secret
     return channel
 
 
@@ -162,6 +240,11 @@ def channel_test(*, channel: Channel) -> ProbeOutcome | None:
     Sent by a delivery worker, never in the web request: a destination that
     never answers must not hold a web worker (alerts.delivery.probe).
     """
+    if not address_confirmed(channel):
+        raise ChannelConflict(
+            "This address is not confirmed yet: open the link emailed to it first (nothing is sent to it "
+            "before)."
+        )
     token = new_token()
     Channel.objects.filter(pk=channel.pk).update(last_test_requested_at=timezone.now())
     test_channel.apply_async((channel.pk, token), expires=OUTCOME_TTL_SECONDS)

@@ -9,6 +9,8 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from alerts.encryption import EncryptedTextField
+
 PRICE_DIGITS = 20
 PRICE_DECIMALS = 8  # Binance's precision: 0.00001234 round-trips exactly.
 
@@ -33,11 +35,17 @@ class Channel(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channels")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     name = models.CharField(max_length=100, blank=True, default="")
-    # webhook: the http(s) URL; apprise: the Apprise URL; email: empty (the account's address is used).
-    url = models.CharField(max_length=2000, blank=True, default="")
-    # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation.
-    secret = models.CharField(max_length=64, blank=True, default="")
+    # webhook: the http(s) URL; apprise: the Apprise URL; email: empty for the account's own address
+    # (its channel made with the account), or another address, delivered to once confirmed.
+    # Both encrypted at rest (alerts.encryption; an Apprise URL carries bot tokens); the
+    # 2,000-character limit on the URL is the serializer's and the admin form's.
+    url = EncryptedTextField(blank=True, default="")
+    # webhook only: the HMAC-SHA256 key of the signature header, shown once on creation (and on rotation).
+    secret = EncryptedTextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # An email channel with an address of its own: when its owner confirmed the address (the
+    # emailed link); nothing is sent to it before. The account's own address: see User.email_verified_at.
+    verified_at = models.DateTimeField(null=True, blank=True)
     # Why delivery turned it off (a webhook answering 404/410); empty while enabled by the user.
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,8 +76,10 @@ class Channel(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["email", "webhook", "apprise"]), name="channel_kind_valid"
             ),
-            # One email channel per user: the account's address.
-            models.UniqueConstraint(fields=["user"], condition=Q(kind="email"), name="channel_one_email"),
+            # One email channel per user for the account's own address (others name their address).
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(kind="email", url=""), name="channel_one_account_email"
+            ),
             models.CheckConstraint(condition=Q(kind="email") | ~Q(url=""), name="channel_url_required"),
         ]
 
@@ -260,6 +270,9 @@ class Notification(models.Model):
         FAILED = "failed", "failed"
         # Over the user's notifications-per-hour cap: recorded, never sent.
         SUPPRESSED = "suppressed", "suppressed"
+        # To an address its owner has not confirmed yet (ACCOUNT_EMAIL_VERIFICATION=mandatory):
+        # kept, and sent once the address is confirmed (alerts.delivery.unconfirmed).
+        UNCONFIRMED = "unconfirmed", "held (address not confirmed)"
         # In its channel's quiet hours: sent in one digest per channel when they end (held_until).
         HELD = "held", "held (quiet hours)"
         # Its alert was snoozed when it fired: recorded, never sent.
@@ -296,7 +309,7 @@ class Notification(models.Model):
         db_index=False,
     )
     to = models.CharField(max_length=254)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     # Which firing of the alert this reports (its trigger_count then), with that firing's price and time.
     firing = models.PositiveIntegerField(default=1, db_default=1)
     triggered_price = models.DecimalField(
@@ -362,8 +375,10 @@ class Notification(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "failed", "suppressed", "held", "snoozed"]),
-                name="notification_status_valid_v3",
+                condition=Q(
+                    status__in=["pending", "sent", "failed", "suppressed", "unconfirmed", "held", "snoozed"]
+                ),
+                name="notification_status_valid_v4",
             ),
         ]
 

@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from alerts.channels import address_confirmed, channel_display_url
 from alerts.models import (
     DEFAULT_REARM_PERCENT,
     MAX_DB_ID,
@@ -486,9 +487,19 @@ class ChannelOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Channel.Kind.values)
     name = serializers.CharField()
-    url = serializers.CharField(help_text="Webhook or Apprise URL; empty for email.")
-    address = serializers.SerializerMethodField(help_text="Where it delivers: the email address or the URL.")
+    url = serializers.SerializerMethodField(
+        help_text="Webhook URL, or Apprise URL with its tokens masked (Apprise's privacy mode); "
+        "empty for email."
+    )
+    address = serializers.SerializerMethodField(
+        help_text="Where it delivers: the email address or the URL (masked as in url)."
+    )
     enabled = serializers.BooleanField()
+    verified = serializers.SerializerMethodField(
+        help_text="Email: whether the address is confirmed. Until it is, notifications to it are held "
+        "(kept, sent once it is confirmed: POST /verify with the emailed token; POST /verify/resend "
+        "for a new link). Always true for webhooks and Apprise."
+    )
     disabled_reason = serializers.CharField(
         help_text="Why delivery switched it off (e.g. the webhook answered 410); empty otherwise."
     )
@@ -508,13 +519,22 @@ class ChannelOutputSerializer(serializers.Serializer):
         help_text="Webhook JSON body or Apprise body template; empty: built-in."
     )
 
+    def get_url(self, channel) -> str:
+        return channel_display_url(channel)
+
+    def get_verified(self, channel) -> bool:
+        return address_confirmed(channel)
+
     def get_address(self, channel) -> str:
-        return channel.user.email if channel.kind == Channel.Kind.EMAIL else channel.url
+        if channel.kind == Channel.Kind.EMAIL:
+            return channel.url or channel.user.email
+        return channel_display_url(channel)
 
 
 class ChannelCreatedOutputSerializer(ChannelOutputSerializer):
     secret = serializers.CharField(
-        help_text="Webhooks only, shown only now: the HMAC-SHA256 key of the X-Pricealert-Signature header."
+        help_text="Webhooks only, shown only now (and by rotate-secret): the HMAC-SHA256 key of the "
+        "X-Pricealert-Signature header."
     )
 
 

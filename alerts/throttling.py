@@ -24,6 +24,21 @@ class ChannelTestThrottle(UserThrottle):
     scope = "channel_test"
 
 
+class ChannelRepointThrottle(UserThrottle):
+    """Re-pointing a channel (a PATCH with a "url"): for an email channel each new address is sent a
+    confirmation link, so it shares the confirmation re-sends' budget (THROTTLE_VERIFY_RESEND) and
+    cannot mail-bomb a stranger's address."""
+
+    scope = "verify_resend"
+    counted_methods = frozenset({"PATCH"})
+
+    def identity(self, request):
+        data = getattr(request, "data", None)
+        if not isinstance(data, dict) or "url" not in data:
+            return None
+        return super().identity(request)
+
+
 def too_many(what: str, setting: str):
     """The 429 of a per-user throttle, for the schema."""
     return error(f"Too many {what} by this account (THROTTLE_{setting}); see Retry-After.")

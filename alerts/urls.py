@@ -24,4 +24,9 @@ urlpatterns = [
     slash_optional("channels", channel_apis.ChannelCollectionApi.as_view(), name="channel-list"),
     slash_optional(f"channels/{CHANNEL_ID}", channel_apis.ChannelItemApi.as_view(), name="channel-detail"),
     slash_optional(f"channels/{CHANNEL_ID}/test", channel_apis.ChannelTestApi.as_view(), name="channel-test"),
+    slash_optional(
+        f"channels/{CHANNEL_ID}/rotate-secret",
+        channel_apis.ChannelRotateSecretApi.as_view(),
+        name="channel-rotate-secret",
+    ),
 ]

@@ -62,6 +62,7 @@ def main():
     backend, cleanup = scratch_database(BENCH_DATABASE)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-used-in-production")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "benchmark-only-field-encryption-key")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricealert.settings")
     try:

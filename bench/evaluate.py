@@ -91,6 +91,7 @@ def configure(args) -> tuple[str, str | None]:
     # DEBUG off, as in production: with it on, Django records every statement and its parameters.
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-used-in-production")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "benchmark-only-field-encryption-key")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
     os.environ["DJANGO_SETTINGS_MODULE"] = "pricealert.settings"
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -139,8 +140,9 @@ def load(args) -> None:
         if connection.vendor == "postgresql":
             cursor.execute(
                 """
-                INSERT INTO accounts_user (password, is_superuser, email, is_staff, is_active, date_joined)
-                SELECT '!', false, 'user' || g || '@example.com', false, true, now()
+                INSERT INTO accounts_user
+                    (password, is_superuser, email, is_staff, is_active, date_joined, email_verified_at)
+                SELECT '!', false, 'user' || g || '@example.com', false, true, now(), now()
                 FROM generate_series(1, %s) g
                 """,
                 [args.users],
@@ -170,8 +172,9 @@ def load(args) -> None:
             cursor.execute(
                 """
                 WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %s)
-                INSERT INTO accounts_user (password, is_superuser, email, is_staff, is_active, date_joined)
-                SELECT '!', 0, 'user' || i || '@example.com', 0, 1, datetime('now') FROM g
+                INSERT INTO accounts_user
+                    (password, is_superuser, email, is_staff, is_active, date_joined, email_verified_at)
+                SELECT '!', 0, 'user' || i || '@example.com', 0, 1, datetime('now'), datetime('now') FROM g
                 """,
                 [args.users],
             )

@@ -36,6 +36,7 @@ PASSWORD = "correct horse battery staple"
 def configure_environment() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-used-in-production")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "benchmark-only-field-encryption-key")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"

@@ -426,6 +426,55 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
+# --- Accounts: sessions, password reset, verified addresses, API keys, secrets at rest (issue 16) ---
+# A login's refresh tokens stop working this long after the login, however often rotated.
+JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", default=30)
+# How long a password-reset link works (Django's setting, in seconds; default 1 hour).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# "mandatory": nothing is delivered to an address until its owner clicks the emailed link;
+# "none": addresses are trusted as typed (a closed, single-operator install).
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory").strip().lower()
+if ACCOUNT_EMAIL_VERIFICATION not in ("mandatory", "none"):
+    raise ImproperlyConfigured('ACCOUNT_EMAIL_VERIFICATION must be "mandatory" or "none".')
+ACCOUNT_VERIFICATION_LINK_DAYS = env.int("ACCOUNT_VERIFICATION_LINK_DAYS", default=7)
+# Fernet keys of webhook secrets and Apprise URLs in the database (alerts.encryption): comma-separated,
+# newest first; older ones still decrypt. docker compose generates one; only with DEBUG may it be
+# unset (a key derived from SECRET_KEY is used then).
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+if not FIELD_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is required when DEBUG is false: it encrypts channel secrets in the "
+        "database. Make one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())' (docker compose generates one)."
+    )
+_rates = {
+    "password_change": ("THROTTLE_PASSWORD_CHANGE", env.str("THROTTLE_PASSWORD_CHANGE", default="10/hour")),
+    "password_reset_ip": (
+        "THROTTLE_PASSWORD_RESET_IP",
+        env.str("THROTTLE_PASSWORD_RESET_IP", default="20/hour"),
+    ),
+    "password_reset_account": (
+        "THROTTLE_PASSWORD_RESET_ACCOUNT",
+        env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="5/hour"),
+    ),
+    "token_confirm_ip": (
+        "THROTTLE_TOKEN_CONFIRM_IP",
+        env.str("THROTTLE_TOKEN_CONFIRM_IP", default="30/hour"),
+    ),
+    "verify_resend": ("THROTTLE_VERIFY_RESEND", env.str("THROTTLE_VERIFY_RESEND", default="5/hour")),
+    "account_delete": ("THROTTLE_ACCOUNT_DELETE", env.str("THROTTLE_ACCOUNT_DELETE", default="5/hour")),
+    "api_key_create": ("THROTTLE_API_KEY_CREATE", env.str("THROTTLE_API_KEY_CREATE", default="20/hour")),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update(
+    {scope: throttle_rate(name, rate) for scope, (name, rate) in _rates.items()},
+    # The account a login resolves to (its email and username together) has the per-account budget.
+    login_user=REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login_account"],
+)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "accounts.authentication.ApiKeyAuthentication",
+    "accounts.authentication.SessionJWTAuthentication",
+]
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "pricealert API",
     "DESCRIPTION": "Self-hosted cryptocurrency price alerts from Binance's live market streams.",

@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DEBUG", "false")
+# A fixed test key (processes the tests start inherit it); tests that rotate keys set their own.
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "test-field-encryption-key-not-for-production")
 # Never the development Redis database: tests flush theirs.
 os.environ["REDIS_URL"] = os.environ.get(
     "TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Container entrypoint: provide SECRET_KEY and REDIS_PASSWORD, then run the given command.
+# Container entrypoint: provide SECRET_KEY, REDIS_PASSWORD and FIELD_ENCRYPTION_KEY, then run the given command.
 #
 # An explicit value (from .env or the environment) always wins. Without one,
 # and with NAME_FILE set (docker-compose.yml sets SECRET_KEY_FILE and
@@ -47,5 +47,9 @@ PY
 
 secret_from_file SECRET_KEY
 secret_from_file REDIS_PASSWORD
+# The key channel secrets are encrypted with in the database (alerts.encryption stretches it
+# to a Fernet key), from FIELD_ENCRYPTION_KEY_FILE; like SECRET_KEY, removing the appdata
+# volume loses it.
+secret_from_file FIELD_ENCRYPTION_KEY
 
 exec "$@"

@@ -36,6 +36,7 @@ READ_BY_OTHERS = {
     "WEB_CONCURRENCY": inspect.getsource(gunicorn.config),
     "SECRET_KEY_FILE": (PROJECT_DIR / "scripts" / "docker-entrypoint.sh").read_text(),
     "REDIS_PASSWORD_FILE": (PROJECT_DIR / "scripts" / "docker-entrypoint.sh").read_text(),
+    "FIELD_ENCRYPTION_KEY_FILE": (PROJECT_DIR / "scripts" / "docker-entrypoint.sh").read_text(),
 }
 
 

@@ -40,6 +40,8 @@ def container_env(**overrides) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="pricealert.settings",
         SECRET_KEY=secrets.token_urlsafe(50),
+        # docker compose generates it like SECRET_KEY (scripts/docker-entrypoint.sh).
+        FIELD_ENCRYPTION_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="alerts.example.com",
         CSRF_TRUSTED_ORIGINS="https://alerts.example.com",
     )

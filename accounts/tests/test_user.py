@@ -9,7 +9,15 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/user", "/user/"])
 def test_user_is_the_caller(alice_client, bob_client, path):
     body = alice_client.get(path).json()
-    assert set(body) == {"id", "email", "username", "date_joined", "time_zone", "quiet_hours"}
+    assert set(body) == {
+        "id",
+        "email",
+        "username",
+        "date_joined",
+        "email_verified",
+        "time_zone",
+        "quiet_hours",
+    }
     assert (body["email"], body["username"]) == ("alice@example.com", "alice")
     assert bob_client.get(path).json()["email"] == "bob@example.com"
 

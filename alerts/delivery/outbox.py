@@ -33,6 +33,8 @@ ALERT_TABLE = Alert._meta.db_table
 NOTIFICATION_TABLE = Notification._meta.db_table
 USER_TABLE = get_user_model()._meta.db_table
 CHANNEL_TABLE = Channel._meta.db_table
+# Why an email notification is "unconfirmed" (alerts.delivery.unconfirmed releases it).
+HELD_REASON = "Held: the address is not confirmed yet; sent once it is."
 ALERT_CHANNELS_TABLE = Alert.channels.through._meta.db_table
 
 
@@ -93,9 +95,11 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     of its owner's), carrying the firing's number, price and time as the alert
     row holds them now. A user without any channel (made outside the API) gets
     email to the account's address; a user whose channels are all disabled gets
-    one "failed" row saying so, and deliveries over the hourly cap are
-    "suppressed" rows: a firing is never silently lost. A firing of a snoozed
-    alert is "snoozed" rows: recorded, never sent (and not counted by the cap).
+    one "failed" row saying so, deliveries over the hourly cap are
+    "suppressed" rows, and email to an address not confirmed yet is an
+    "unconfirmed" row (sent once it is confirmed): a firing is never silently
+    lost. A firing of a snoozed alert is "snoozed" rows: recorded, never sent
+    (and not counted by the cap).
     """
     sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -103,6 +107,14 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     alert_ids = sorted({alert_id for alert_id, _ in fired})
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     snoozed = SNOOZED
+    # Email to an account address nobody has confirmed is kept, not sent (alerts.delivery.unconfirmed).
+    # An email channel with an address of its own waits for that address's confirmation instead.
+    unconfirmed = (
+        "(COALESCE(c.kind, 'email') = 'email' AND COALESCE(c.url, '') = '' AND u.email_verified_at IS NULL"
+        " OR c.kind = 'email' AND c.url <> '' AND c.verified_at IS NULL)"
+        if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
+        else "1 = 0"
+    )
     sends: list[tuple[int, int]] = []
     with connection.cursor() as cursor:
         for chunk in sql.id_chunks(alert_ids):
@@ -110,22 +122,25 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
             # The chunk bound twice: a statement binds two chunks' worth whatever the batch
             # (binding the whole batch overflowed SQLite's bound-parameter limit).
             over, recent, recent_params = _over_the_cap(*sql.id_match("a2.id", chunk))
-            # ``to``: the address for email (and for a user without channels), the
-            # channel's name for the others.
+            # ``to``: the account's address for its email (and for a user without channels), the
+            # channel's name for the others (an email channel's own address is encrypted in the
+            # table: the sender reads it from the channel).
             cursor.execute(
                 f"""
                 INSERT INTO {NOTIFICATION_TABLE}
                     (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
                      created_at, firing, triggered_price, triggered_at, failed_at)
                 SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
-                    CASE WHEN c.kind <> 'email' THEN c.name ELSE u.email END,
+                    CASE WHEN c.kind <> 'email' OR c.url <> '' THEN c.name ELSE u.email END,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
                          WHEN {snoozed} THEN 'snoozed'
-                         WHEN {over} THEN 'suppressed' ELSE 'pending' END,
+                         WHEN {over} THEN 'suppressed'
+                         WHEN {unconfirmed} THEN 'unconfirmed' ELSE 'pending' END,
                     0,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
                          WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
-                         WHEN {over} THEN 'Over the notifications-per-hour limit.' ELSE '' END,
+                         WHEN {over} THEN 'Over the notifications-per-hour limit.'
+                         WHEN {unconfirmed} THEN '{HELD_REASON}' ELSE '' END,
                     %s, a.trigger_count, a.triggered_price, a.triggered_at,
                     CASE WHEN c.id IS NULL AND {has_channels} THEN %s END
                 FROM {ALERT_TABLE} a

@@ -27,6 +27,7 @@ from alerts.delivery.errors import NotificationError
 from alerts.delivery.heartbeat import Heartbeat
 from alerts.delivery.holds import hold_until
 from alerts.delivery.kinds import KINDS, Sessions
+from alerts.delivery.redact import redact
 from alerts.models import Channel, Notification
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
         send_notification_message(notification, sessions=sessions)
     except Exception as exc:
         error = exc if isinstance(exc, NotificationError) else NotificationError(repr(exc))
+        # What is recorded never holds the destination's credentials (alerts.delivery.redact).
+        error.message = redact(error.message, *_secrets_of(notification))
         if holdable and error.category == "timed out":
             breaker.hold(notification.user_id)
         attempts = notification.attempts
@@ -110,6 +113,14 @@ def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
         return Delivery("retry", attempts, delay, exc)
     mark_notification_sent(notification)
     return Delivery("sent", notification.attempts)
+
+
+def _secrets_of(notification: Notification) -> tuple[str, ...]:
+    try:
+        channel = notification.via
+    except Channel.DoesNotExist:
+        return ()
+    return (channel.url, channel.secret) if channel is not None else ()
 
 
 def retry_delay(attempts: int) -> float:
@@ -143,7 +154,7 @@ def send_notification_message(notification: Notification, *, sessions: Sessions 
         KINDS[kind_name].send(channel, message_for(notification), connection=connection)
     except NotificationError as exc:
         if exc.disable_channel and channel is not None:
-            disable_channel(channel.pk, exc.message)
+            disable_channel(channel.pk, redact(exc.message, channel.url, channel.secret))
         raise
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0010_notification_leased_until"),
+        ("alerts", "0011_channel_secrets_encrypted"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RemoveConstraint(
             model_name="notification",
-            name="notification_status_valid_v2",
+            name="notification_status_valid_v3",
         ),
         migrations.AddField(
             model_name="alert",
@@ -98,11 +98,12 @@ class Migration(migrations.Migration):
                     ("sent", "sent"),
                     ("failed", "failed"),
                     ("suppressed", "suppressed"),
+                    ("unconfirmed", "held (address not confirmed)"),
                     ("held", "held (quiet hours)"),
                     ("snoozed", "snoozed"),
                 ],
                 default="pending",
-                max_length=10,
+                max_length=12,
             ),
         ),
         migrations.AddIndex(
@@ -123,9 +124,12 @@ class Migration(migrations.Migration):
             model_name="notification",
             constraint=models.CheckConstraint(
                 condition=models.Q(
-                    ("status__in", ["pending", "sent", "failed", "suppressed", "held", "snoozed"])
+                    (
+                        "status__in",
+                        ["pending", "sent", "failed", "suppressed", "unconfirmed", "held", "snoozed"],
+                    )
                 ),
-                name="notification_status_valid_v3",
+                name="notification_status_valid_v4",
             ),
         ),
         migrations.AddField(

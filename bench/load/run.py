@@ -130,6 +130,7 @@ def bench_env(args, database_url: str, cache_seconds: int) -> dict[str, str]:
         "REDIS_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
         "DEBUG": "false",
         "SECRET_KEY": BENCH_SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": "benchmark-only-field-encryption-key",
         "ALLOWED_HOSTS": "127.0.0.1",
         "ALERT_LIST_CACHE_SECONDS": str(cache_seconds),
         # Tokens are minted once, before the first step: they must outlive the run.
@@ -157,10 +158,15 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 def create_accounts(count: int) -> list:
+    from django.utils import timezone
+
     from accounts.models import User
 
     users = User.objects.bulk_create(
-        [User(email=f"load{i:04d}@bench.invalid", password="!unusable") for i in range(count)]
+        [
+            User(email=f"load{i:04d}@bench.invalid", password="!unusable", email_verified_at=timezone.now())
+            for i in range(count)
+        ]
     )
     return list(User.objects.filter(pk__in=[u.pk for u in users]).order_by("pk"))
 

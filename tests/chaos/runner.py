@@ -96,6 +96,9 @@ PROCESS_ENV = {
     "THROTTLE_LOGIN_IP": "off",
     "THROTTLE_LOGIN_ACCOUNT": "off",
     "SITE_URL": "http://chaos.localhost",
+    # The run is about delivery under faults, not about confirming addresses: its made-up
+    # addresses are trusted as a closed install trusts them (every account counts as verified).
+    "ACCOUNT_EMAIL_VERIFICATION": "none",
 }
 
 BULK_SEED = """
@@ -110,7 +113,7 @@ from alerts.models import Alert
 specs = json.load(sys.stdin)
 emails = sorted({s["email"] for s in specs})
 existing = {u.email: u for u in User.objects.filter(email__in=emails)}
-new = [User(email=e, password="!") for e in emails if e not in existing]
+new = [User(email=e, password="!", email_verified_at=timezone.now()) for e in emails if e not in existing]
 for user in User.objects.bulk_create(new, batch_size=500):
     existing[user.email] = user
 alerts = Alert.objects.bulk_create(

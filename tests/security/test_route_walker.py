@@ -15,7 +15,10 @@ from django.utils import timezone
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from accounts.apikeys import api_key_create
 from accounts.apis import LogoutApi, RegisterApi, TokenObtainApi, TokenRefreshApi
+from accounts.password_apis import PasswordResetApi, PasswordResetConfirmApi
+from accounts.verify_apis import VerifyApi
 from alerts.models import Alert
 from operations.health import HealthView
 from tests.security.routes import OBJECT_METHODS, api_routes
@@ -28,6 +31,9 @@ PUBLIC_VIEWS = {
     TokenObtainApi,
     TokenRefreshApi,
     LogoutApi,
+    PasswordResetApi,
+    PasswordResetConfirmApi,
+    VerifyApi,
     HealthView,
     SpectacularAPIView,
     SpectacularSwaggerView,
@@ -85,6 +91,9 @@ OWNED_PARAMS = {
     ),
     "channel_id": OwnedObject(create=_channel, write_body={"name": "renamed"}),
     "group_id": OwnedObject(create=_group, write_body={"note": "renamed"}),
+    "key_id": OwnedObject(
+        create=lambda user: api_key_create(user=user, name="walker").api_key, write_body={}
+    ),
 }
 
 ROUTES = api_routes()

@@ -271,6 +271,15 @@ class TestRateSettings:
             "alert_create": "60/min",
             "channel_create": "20/hour",
             "channel_test": "20/hour",
+            # Issue 16: the resolved account of a login shares THROTTLE_LOGIN_ACCOUNT's rate.
+            "login_user": "5/min",
+            "password_change": "10/hour",
+            "password_reset_ip": "20/hour",
+            "password_reset_account": "5/hour",
+            "token_confirm_ip": "30/hour",
+            "verify_resend": "5/hour",
+            "account_delete": "5/hour",
+            "api_key_create": "20/hour",
         }
         assert settings_value("settings.REST_FRAMEWORK['NUM_PROXIES']", container_env()) == 0
 

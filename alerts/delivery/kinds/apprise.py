@@ -70,6 +70,20 @@ def check_url(url: str) -> str:
     return url
 
 
+def private_url(url: str) -> str:
+    """The URL as Apprise shows it in privacy mode: tokens and passwords masked, the rest kept."""
+    import apprise
+
+    try:
+        service = apprise.Apprise.instantiate(url)
+        shown = service.url(privacy=True) if service else ""
+    except Exception:  # a URL Apprise cannot parse any more: show none of it
+        shown = ""
+    if shown and "?" not in url:
+        shown = shown.split("?", 1)[0]  # the defaults Apprise appends say nothing about this channel
+    return shown or (f"{scheme_of(url)}://••••••" if scheme_of(url) else "••••••")
+
+
 def new_secret() -> str:
     return ""
 

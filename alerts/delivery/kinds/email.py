@@ -1,4 +1,5 @@
-"""Email: the account's address, over SMTP (Django's email backend); the one SMTP sender.
+"""Email over SMTP (Django's email backend), the one SMTP sender: to the account's address, or to
+the channel's own address once confirmed.
 
 Only a 5xx refusal of this message is permanent; everything else (server down,
 a 4xx, a bad login, a timeout) may pass later, or once the operator fixes the
@@ -8,19 +9,30 @@ mail settings, and is retried a bounded number of times.
 import contextlib
 import smtplib
 from collections.abc import Iterator
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
 
 from alerts.delivery.errors import NotificationError, failure_category
 from alerts.delivery.messages import Email, Message
 
 
 def check_url(url: str) -> str:
-    if url.strip():
-        raise ValidationError({"url": "An email channel has no URL: it uses the account's address."})
-    return ""
+    """Empty: the account's own address. Otherwise another address (confirmed before it gets anything)."""
+    address = url.strip()
+    if not address:
+        return ""
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(
+            {"url": "An email channel's url is an email address (or empty: yours)."}
+        ) from None
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}"
 
 
 def new_secret() -> str:
@@ -28,8 +40,12 @@ def new_secret() -> str:
 
 
 def send(channel, message: Message, *, connection=None) -> None:
-    """Send the message's email to its address (the channel's owner, or the row's recorded one)."""
-    send_email(message.email, connection=connection)
+    """Send the message's email to its address: the channel's own address if it has one, else the
+    account's (or the row's recorded one)."""
+    email = message.email
+    if channel is not None and channel.url:
+        email = replace(email, to=channel.url)
+    send_email(email, connection=connection)
 
 
 def send_email(email: Email, *, connection=None) -> None:

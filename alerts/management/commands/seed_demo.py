@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.services import alert_create, alerts_soft_delete
@@ -98,11 +99,15 @@ class Command(BaseCommand):
     def demo_user(self, email: str, password: str):
         user_model = get_user_model()
         user = user_model.objects.filter(email__iexact=email).first()
+        # The demo address is made up: it counts as confirmed, so the demo's alert emails are sent.
         if user is None:
-            return user_model.objects.create_user(email=email, password=password)
+            return user_model.objects.create_user(
+                email=email, password=password, email_verified_at=timezone.now()
+            )
         user.set_password(password)
         user.is_active = True
-        user.save(update_fields=["password", "is_active"])
+        user.email_verified_at = user.email_verified_at or timezone.now()
+        user.save(update_fields=["password", "is_active", "email_verified_at"])
         return user
 
     def alerts_around(self, user, symbol: str, price: Decimal) -> list[Alert]:
