@@ -19,16 +19,15 @@ under 128 fields so Redis keeps it as a listpack, and each expiring
 - ``hist:s:{SYMBOL}:{minute start, unix s}``: field ``0``..``59`` (second in
   the minute) -> ``"open high low close quote_volume first last"`` (``first`` and
   ``last``: the ms offsets of the bucket's first and last trade, so that two
-  writes of one bucket merge exactly), plus ``a`` -> ``"high low quote_volume"``
-  over the whole chunk;
+  writes of one bucket merge exactly; a minute filled from a kline ends in
+  ``"0 0 k"``), plus ``a`` -> ``"high low quote_volume"`` over the whole chunk;
 - ``hist:m:{SYMBOL}:{hour start, unix s}``: the same for minutes in the hour.
 
 Writes merge in Redis (one Lua script, exact decimal arithmetic on the
 strings), so a bucket written in several flushes, or by a restarted feeder,
 adds up. ``record_trades`` is therefore NOT idempotent: the same trades
 recorded twice count their volume twice (the feeder records each aggregate
-trade id once). ``fill_minutes`` (klines) is idempotent: it writes only
-buckets that are absent.
+trade id once). ``fill_minutes`` (klines) is idempotent.
 
 The chunk aggregates let a window read cheaply: whole chunks inside the window
 are read as one ``a`` field, only the two edge chunks bucket by bucket
@@ -106,41 +105,64 @@ local function fields(s)
   for w in string.gmatch(s, "%S+") do t[#t + 1] = w end
   return t
 end
-local only_absent = ARGV[1] == "absent"
+local klines = ARGV[1] == "klines"
+local touched = {}
 local i = 2
 while i <= #ARGV do
   local key = KEYS[tonumber(ARGV[i])]
   local field, o, h, l, c, qv = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local f, t, expire_at = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8]), ARGV[i + 9]
   i = i + 10
-  local old = redis.call("HGET", key, field)
-  local write = true
-  if old then
-    if only_absent then
-      write = false
-    else
-      local b = fields(old)
-      local bf, bt = tonumber(b[6]), tonumber(b[7])
-      if f >= bf then o = b[1]; f = bf end
-      if t < bt then c = b[4]; t = bt end
-      if cmp(b[2], h) > 0 then h = b[2] end
-      if cmp(b[3], l) < 0 then l = b[3] end
-      qv = add(b[5], qv)
-    end
-  end
-  if write then
-    redis.call("HSET", key, field, o .. " " .. h .. " " .. l .. " " .. c .. " " .. qv .. " " .. f .. " " .. t)
-    local ah, al, aq = ARGV[i - 7], ARGV[i - 6], ARGV[i - 4]
-    local agg = redis.call("HGET", key, "a")
-    if agg then
-      local a = fields(agg)
-      if cmp(a[1], ah) > 0 then ah = a[1] end
-      if cmp(a[2], al) < 0 then al = a[2] end
-      aq = add(a[3], aq)
-    end
-    redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq)
+  if klines then
+    -- A closed minute's kline holds every trade of it: it replaces what trades built.
+    redis.call("HSET", key, field, o .. " " .. h .. " " .. l .. " " .. c .. " " .. qv .. " 0 0 k")
     redis.call("EXPIREAT", key, expire_at)
+    touched[key] = true
+  else
+    local old = redis.call("HGET", key, field)
+    local write = true
+    if old then
+      local b = fields(old)
+      if b[8] == "k" then
+        write = false  -- already counted in the kline
+      else
+        local bf, bt = tonumber(b[6]), tonumber(b[7])
+        if f >= bf then o = b[1]; f = bf end
+        if t < bt then c = b[4]; t = bt end
+        if cmp(b[2], h) > 0 then h = b[2] end
+        if cmp(b[3], l) < 0 then l = b[3] end
+        qv = add(b[5], qv)
+      end
+    end
+    if write then
+      local value = o .. " " .. h .. " " .. l .. " " .. c .. " " .. qv
+      redis.call("HSET", key, field, value .. " " .. f .. " " .. t)
+      local ah, al, aq = ARGV[i - 7], ARGV[i - 6], ARGV[i - 4]
+      local agg = redis.call("HGET", key, "a")
+      if agg then
+        local a = fields(agg)
+        if cmp(a[1], ah) > 0 then ah = a[1] end
+        if cmp(a[2], al) < 0 then al = a[2] end
+        aq = add(a[3], aq)
+      end
+      redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq)
+      redis.call("EXPIREAT", key, expire_at)
+    end
   end
+end
+-- Replaced buckets: the chunk's aggregate again from all its buckets.
+for key, _ in pairs(touched) do
+  local all = redis.call("HGETALL", key)
+  local ah, al, aq = nil, nil, "0"
+  for j = 1, #all, 2 do
+    if all[j] ~= "a" then
+      local b = fields(all[j + 1])
+      if ah == nil or cmp(b[2], ah) > 0 then ah = b[2] end
+      if al == nil or cmp(b[3], al) < 0 then al = b[3] end
+      aq = add(aq, b[5])
+    end
+  end
+  if ah then redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq) end
 end
 return 1
 """
@@ -187,7 +209,7 @@ class Bucket:
             self.close, self.last_ms = price, event_ms
         if event_ms < self.first_ms:
             self.open, self.first_ms = price, event_ms
-        self.quote_volume += quote
+        self.quote_volume = WIDE.add(self.quote_volume, quote)
 
     def merge(self, other: "Bucket") -> None:
         """Fold a later-folded part of the same bucket in (ties: the earlier-folded open, the later close)."""
@@ -311,11 +333,12 @@ def record_trades(symbol: str, trades: Iterable[tuple[Decimal, Decimal, int]], c
 
 
 def fill_minutes(symbol: str, minutes: Sequence[Candle], client=None) -> None:
-    """Write minute candles (REST klines) where the symbol has no minute bucket yet; idempotent.
+    """Write closed minutes' candles (REST klines), replacing what trades built of those minutes.
 
-    The bucket's first and last trade offsets are the minute's edges, so a live
-    trade merged later keeps the candle's open (unless earlier in the minute
-    than... nothing is) and takes its close only if later.
+    A closed minute's kline counts every trade of that minute, so it replaces a
+    bucket partly built from trades, and a trade of that minute merged later
+    (a backfill landing after the fill) is left out: it is in the kline already.
+    Idempotent. Only pass minutes that were closed when the klines were fetched.
     """
     symbol = symbol.upper()
     buckets = []
@@ -323,12 +346,11 @@ def fill_minutes(symbol: str, minutes: Sequence[Candle], client=None) -> None:
         start_ms = int(candle.start.timestamp() * 1000)
         bucket = Bucket(start_ms, candle.open, candle.quote_volume, start_ms)
         bucket.high, bucket.low, bucket.close = candle.high, candle.low, candle.close
-        bucket.last_ms = start_ms
         buckets.append(bucket)
     if not buckets:
         return
     keys: dict[str, int] = {}
-    args: list = ["absent"]
+    args: list = ["klines"]
     _entries(keys, args, MINUTE_PREFIX, symbol, buckets, 60, MINUTE_CHUNK_S, MINUTE_RETENTION_S)
     (client or store.redis_client()).eval(MERGE_SCRIPT, len(keys), *keys, *args)
 
@@ -379,7 +401,7 @@ def _candles(symbol, since, until, client, prefix, resolution_s, chunk_s) -> lis
 
 
 def _candle(start_s: int, value: str) -> Candle:
-    o, h, l, c, qv, _, _ = value.split(" ")  # noqa: E741
+    o, h, l, c, qv = value.split(" ")[:5]  # noqa: E741
     return Candle(
         store.ms_to_datetime(start_s * 1000), Decimal(o), Decimal(h), Decimal(l), Decimal(c), Decimal(qv)
     )
@@ -451,7 +473,7 @@ def window_summaries(requests: Sequence[tuple[str, int, int, int]], client=None)
                     continue
                 start_ms = (chunk + int(field) * resolution_s) * 1000
                 if first_ms <= start_ms <= last_ms:
-                    _, h, l, _, qv, _, _ = value.split(" ")  # noqa: E741
+                    _, h, l, _, qv = value.split(" ")[:5]  # noqa: E741
                     parts.append(Summary(Decimal(h), Decimal(l), Decimal(qv)))
         results.append(combine(parts))
     return results

@@ -42,6 +42,7 @@ class Kline(NamedTuple):
     low: Decimal
     close: Decimal
     quote_volume: Decimal
+    trades: int
 
 
 class RestError(Exception):
@@ -123,6 +124,7 @@ class BinanceRest:
                     Decimal(row[3]),
                     Decimal(row[4]),
                     Decimal(row[7]),
+                    int(row[8]),
                 )
                 for row in rows
             ]

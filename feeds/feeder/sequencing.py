@@ -87,8 +87,9 @@ class Sequencer:
         self._start(symbol, last, trade.agg_id - 1).held.append(trade)
 
     def subscribed(self, symbols) -> None:
-        """Newly (re)subscribed symbols: fetch what was traded since we last saw them."""
+        """Newly (re)subscribed symbols: fetch what was traded since we last saw them, and their minutes."""
         for symbol in symbols:
+            self.backfiller.request_minutes(symbol)
             pending = self.pending.get(symbol)
             if pending is not None:
                 pending.recheck = True
