@@ -23,6 +23,7 @@ AGG_TRADE = "aggTrade"
 TRADE = "trade"
 TRADE_EVENTS = frozenset({AGG_TRADE, TRADE})
 SERVER_SHUTDOWN = "serverShutdown"
+DIGITS = frozenset("0123456789")
 
 # Binance's documented limits for one connection (PROTOCOL.md section 2).
 MAX_STREAMS_PER_CONNECTION = 1024
@@ -126,11 +127,12 @@ def _parse_trade(payload: dict) -> ParseResult:
     if type(event_ms) is not int or type(symbol) is not str or not symbol:
         return Skipped(f"{payload['e']} with a bad symbol or event time")
     quantity_text = payload.get("q")
+    # A decimal string starting with a digit: never negative, NaN or infinite (cheaper than asking).
+    if type(quantity_text) is not str or quantity_text[:1] not in DIGITS:
+        return Skipped(f"{payload['e']} with a bad quantity {quantity_text!r}")
     try:
         quantity = Decimal(quantity_text)
-    except (InvalidOperation, TypeError):
-        return Skipped(f"{payload['e']} with a bad quantity {quantity_text!r}")
-    if type(quantity_text) is not str or not quantity.is_finite() or quantity < 0:
+    except InvalidOperation:
         return Skipped(f"{payload['e']} with a bad quantity {quantity_text!r}")
     agg_id = payload.get("a") if payload["e"] == AGG_TRADE else None
     return Trade(symbol, price, event_ms, agg_id if type(agg_id) is int else None, quantity)

@@ -13,8 +13,9 @@ quantity, exact: nothing is rounded) of the trades whose exchange event time
 ``T`` falls in ``[start, start + resolution)``; a bucket with no trade is absent.
 
 Layout (compact and self-trimming): buckets are grouped in chunk hashes, each
-under 128 fields so Redis keeps it as a listpack, and each expiring
-(EXPIREAT) once its newest bucket is older than the retention:
+under 128 fields, and each expiring (EXPIREAT) once its newest bucket is
+older than the retention plus ``RETENTION_SLACK_S`` (3 minutes: the engine
+may judge a second that late and still find its whole window):
 
 - ``hist:s:{SYMBOL}:{minute start, unix s}``: field ``0``..``59`` (second in
   the minute) -> ``"open high low close quote_volume first last"`` (``first`` and
@@ -36,7 +37,7 @@ are read as one ``a`` field, only the two edge chunks bucket by bucket
 
 import decimal
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -48,6 +49,9 @@ SECOND_PREFIX = "hist:s:"
 MINUTE_PREFIX = "hist:m:"
 SECOND_RETENTION_S = 15 * 60
 MINUTE_RETENTION_S = 24 * 3600
+# Kept this much longer than the retention: the engine judges a second up to this late
+# (a busy tick) with its whole 15-minute or 24-hour window still there.
+RETENTION_SLACK_S = 180
 SECOND_CHUNK_S = 60  # one hash per minute of seconds
 MINUTE_CHUNK_S = 3600  # one hash per hour of minutes
 # Set when a symbol's minutes were filled from klines (its first follow); lives as long as the minutes.
@@ -187,6 +191,8 @@ class Summary:
     high: Decimal
     low: Decimal
     quote_volume: Decimal
+    # The close of the newest bucket, when the range was read bucket by bucket (else None).
+    close: Decimal | None = field(default=None, compare=False)
 
 
 class Bucket:
@@ -311,9 +317,13 @@ def queue_seconds(pipe, by_symbol: Iterable[tuple[str, Sequence[Bucket]]]) -> No
     for symbol, seconds in by_symbol:
         if not seconds:
             continue
-        _entries(keys, args, SECOND_PREFIX, symbol, seconds, 1, SECOND_CHUNK_S, SECOND_RETENTION_S)
+        keep_seconds, keep_minutes = (
+            SECOND_RETENTION_S + RETENTION_SLACK_S,
+            MINUTE_RETENTION_S + RETENTION_SLACK_S,
+        )
+        _entries(keys, args, SECOND_PREFIX, symbol, seconds, 1, SECOND_CHUNK_S, keep_seconds)
         minutes = _minutes_of(seconds)
-        _entries(keys, args, MINUTE_PREFIX, symbol, minutes, 60, MINUTE_CHUNK_S, MINUTE_RETENTION_S)
+        _entries(keys, args, MINUTE_PREFIX, symbol, minutes, 60, MINUTE_CHUNK_S, keep_minutes)
     if keys:
         pipe.eval(MERGE_SCRIPT, len(keys), *keys, *args)
 
@@ -351,7 +361,9 @@ def fill_minutes(symbol: str, minutes: Sequence[Candle], client=None) -> None:
         return
     keys: dict[str, int] = {}
     args: list = ["klines"]
-    _entries(keys, args, MINUTE_PREFIX, symbol, buckets, 60, MINUTE_CHUNK_S, MINUTE_RETENTION_S)
+    _entries(
+        keys, args, MINUTE_PREFIX, symbol, buckets, 60, MINUTE_CHUNK_S, MINUTE_RETENTION_S + RETENTION_SLACK_S
+    )
     (client or store.redis_client()).eval(MERGE_SCRIPT, len(keys), *keys, *args)
 
 
@@ -390,10 +402,10 @@ def _candles(symbol, since, until, client, prefix, resolution_s, chunk_s) -> lis
         pipe.hgetall(f"{prefix}{symbol.upper()}:{chunk}")
     candles = []
     for chunk, fields in zip(chunks, pipe.execute(), strict=True):
-        for field, value in fields.items():
-            if field == AGGREGATE_FIELD:
+        for name, value in fields.items():
+            if name == AGGREGATE_FIELD:
                 continue
-            start_s = chunk + int(field) * resolution_s
+            start_s = chunk + int(name) * resolution_s
             if since_ms <= start_s * 1000 <= until_ms:
                 candles.append(_candle(start_s, value))
     candles.sort(key=lambda c: c.start)
@@ -461,6 +473,7 @@ def window_summaries(requests: Sequence[tuple[str, int, int, int]], client=None)
     results = []
     for resolution_s, first_ms, last_ms, plan in plans:
         parts = []
+        newest = (-1, None)  # (start ms, close) of the newest bucket read one by one
         for chunk, whole in plan:
             answer = next(answers)
             if whole:
@@ -468,14 +481,19 @@ def window_summaries(requests: Sequence[tuple[str, int, int, int]], client=None)
                     h, l, qv = answer.split(" ")  # noqa: E741
                     parts.append(Summary(Decimal(h), Decimal(l), Decimal(qv)))
                 continue
-            for field, value in answer.items():
-                if field == AGGREGATE_FIELD:
+            for name, value in answer.items():
+                if name == AGGREGATE_FIELD:
                     continue
-                start_ms = (chunk + int(field) * resolution_s) * 1000
+                start_ms = (chunk + int(name) * resolution_s) * 1000
                 if first_ms <= start_ms <= last_ms:
-                    _, h, l, _, qv = value.split(" ")[:5]  # noqa: E741
+                    _, h, l, c, qv = value.split(" ")[:5]  # noqa: E741
                     parts.append(Summary(Decimal(h), Decimal(l), Decimal(qv)))
-        results.append(combine(parts))
+                    if start_ms > newest[0]:
+                        newest = (start_ms, c)
+        summary = combine(parts)
+        if summary is not None and len(parts) == 1 and newest[1] is not None:
+            summary = Summary(summary.high, summary.low, summary.quote_volume, Decimal(newest[1]))
+        results.append(summary)
     return results
 
 

@@ -41,7 +41,8 @@ class PriceWindow:
         bucket = Bucket(event_ms - event_ms % 1000, price, price * quantity, event_ms)
         return cls(symbol, price, price, price, event_ms, event_ms, agg_id, [bucket])
 
-    def add(self, price: Decimal, event_ms: int, quantity: Decimal | None = None) -> None:
+    def add(self, price: Decimal, event_ms: int) -> None:
+        """Fold a trade without its quantity (no history buckets)."""
         if price > self.high:
             self.high = price
         if price < self.low:
@@ -51,22 +52,39 @@ class PriceWindow:
             self.last_event_ms = event_ms
         if event_ms < self.first_event_ms:
             self.first_event_ms = event_ms
-        seconds = self.seconds
-        if quantity is None or seconds is None:
-            return
-        # The hot path (every trade): the bucket of the previous trade, inlined (bench/feeder.py).
-        bucket = seconds[-1]
+
+    def add_trade(self, price: Decimal, event_ms: int, quantity: Decimal) -> None:
+        """Fold a trade into the window and its 1-second bucket (a window from ``first_trade``).
+
+        The feeder's hot path, every trade (bench/feeder.py): the window's
+        high and low can only move when its bucket's do, so the common trade
+        costs the bucket's comparisons and one multiplication.
+        """
+        if event_ms >= self.last_event_ms:
+            self.last = price
+            self.last_event_ms = event_ms
+        elif event_ms < self.first_event_ms:
+            self.first_event_ms = event_ms
+        bucket = self.seconds[-1]
         if 0 <= event_ms - bucket.start_ms < 1000:
             if price > bucket.high:
                 bucket.high = price
+                if price > self.high:
+                    self.high = price
             elif price < bucket.low:
                 bucket.low = price
+                if price < self.low:
+                    self.low = price
             if event_ms >= bucket.last_ms:
                 bucket.close = price
                 bucket.last_ms = event_ms
             bucket.quote_volume += price * quantity
-        else:
-            merge_buckets(seconds, [Bucket(event_ms - event_ms % 1000, price, price * quantity, event_ms)])
+            return
+        if price > self.high:
+            self.high = price
+        if price < self.low:
+            self.low = price
+        merge_buckets(self.seconds, [Bucket(event_ms - event_ms % 1000, price, price * quantity, event_ms)])
 
     def merge(self, other: "PriceWindow") -> None:
         """Fold a later (or overlapping) window of the same symbol into this one."""

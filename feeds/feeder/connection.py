@@ -278,7 +278,7 @@ class Connection(threading.Thread):
                         if window is None:
                             windows[symbol] = first_trade(symbol, price, event_ms, agg_id, quantity)
                         else:
-                            window.add(price, event_ms, quantity)
+                            window.add_trade(price, event_ms, quantity)
                             window.last_id = agg_id
                         if crossed(symbol, price):  # may fire an alert: to Redis now, and wake the engine
                             self.flusher.submit(windows, urgent=True)

@@ -42,7 +42,7 @@ def fold(
     if window is None:
         windows[symbol] = PriceWindow.first_trade(symbol, price, event_ms, agg_id, quantity)
     else:
-        window.add(price, event_ms, quantity)
+        window.add_trade(price, event_ms, quantity)
         window.last_id = agg_id
 
 

@@ -114,6 +114,8 @@ def test_replies_errors_and_server_shutdown(frame, expected):
         (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":0.5}', "aggTrade with a bad quantity 0.5"),
         (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":"-1"}', "aggTrade with a bad quantity '-1'"),
         (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":"x"}', "aggTrade with a bad quantity 'x'"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":"1x"}', "aggTrade with a bad quantity '1x'"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":""}', "aggTrade with a bad quantity ''"),
         (b'{"e":"depthUpdate","E":1}', "unhandled event 'depthUpdate'"),
         (
             b'{"stream":"btcusdt@aggTrade","data":"oops"}',
