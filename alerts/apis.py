@@ -6,7 +6,7 @@ at the bottom only put several operations on one path.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
@@ -23,8 +23,18 @@ from alerts.serializers import (
     AlertOutputSerializer,
     AlertPageOutputSerializer,
     AlertUpdateInputSerializer,
+    MoveAlertCreateInputSerializer,
+    VolumeAlertCreateInputSerializer,
+    create_input_serializer,
 )
-from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_delete, alert_update
+from alerts.services import (
+    AlertLimitReached,
+    AlertNotEditable,
+    alert_create,
+    alert_delete,
+    alert_update,
+    window_alert_create,
+)
 from alerts.throttling import AlertCreateThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
@@ -79,9 +89,20 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
             "the side the same way. With no price known yet, `direction` above/below and `target_price` "
             "are required. `repeat: every` fires again after `cooldown_seconds` once the price has moved "
             "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional. "
-            "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After."
+            "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After. "
+            "Window kinds (issue 18): `move_percent` + `direction` (up/down/either) + `window` (1m, 5m, "
+            "15m, 1h, 4h, 24h) fires when a traded price is that far from the window's lowest (up) or "
+            "highest (down); `volume_quote` + `window` fires when the window's quote volume reaches it."
         ),
-        request=AlertCreateInputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="AlertCreateRequest",
+            serializers=[
+                AlertCreateInputSerializer,
+                MoveAlertCreateInputSerializer,
+                VolumeAlertCreateInputSerializer,
+            ],
+            resource_type_field_name=None,
+        ),
         parameters=[RETRY_AFTER],
         responses={
             201: AlertOutputSerializer,
@@ -93,10 +114,11 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
         },
     )
     def post(self, request, *args, **kwargs):
-        payload = AlertCreateInputSerializer(data=request.data)
+        payload = create_input_serializer(request.data)
         payload.is_valid(raise_exception=True)
+        create = alert_create if isinstance(payload, AlertCreateInputSerializer) else window_alert_create
         try:
-            alert = alert_create(user=request.user, **payload.validated_data)
+            alert = create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:
             raise AlertLimitConflict(str(exc)) from exc
         return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)

@@ -46,6 +46,12 @@ LIST_FIELDS = (
     "trigger_count",
     "expires_at",
     "note",
+    # Window kinds (issue 18).
+    "kind",
+    "window_seconds",
+    "move_percent",
+    "move_direction",
+    "volume_quote",
 )
 CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
 # The list fields JSON has no type for: cached as their exact text (str(Decimal),
@@ -201,8 +207,8 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    # "fields=2": pages cached before the alert gained its repeat, expiry and percent fields are never read.
-    query = "fields=2&status={}&symbol={}&page={}&per_page={}".format(
+    # "fields=3": pages cached before the alert gained its window-kind fields are never read.
+    query = "fields=3&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )
 

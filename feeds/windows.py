@@ -5,7 +5,7 @@ High and low make a one-trade spike visible even when it is neither the
 first nor the last trade of the window.
 
 A window folded from trades with their quantities also carries their 1-second
-buckets (``seconds``, ``feeds.history.Bucket``): the feeder writes them to the
+buckets (``seconds``, ``feeds.buckets.Bucket``): the feeder writes them to the
 price history in the same MULTI as the window. Windows decoded from the stream
 carry none.
 """
@@ -13,7 +13,7 @@ carry none.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from feeds.history import Bucket, merge_buckets
+from feeds.buckets import Bucket, merge_buckets
 
 
 @dataclass(slots=True)

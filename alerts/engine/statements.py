@@ -197,9 +197,9 @@ def rearm_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> 
 WINDOW_KINDS = "('move', 'volume')"
 JUDGED_TYPES = (
     "text", "bigint", "timestamptz", "timestamptz", "bigint", "numeric", "numeric", "numeric", "numeric",
-    "numeric", "numeric",
+    "numeric", "numeric", "bigint",
 )  # fmt: skip
-JUDGED_COLUMNS = "symbol, win, at, next_at, at_ms, up, down, vol, hi, lo, cl"
+JUDGED_COLUMNS = "symbol, win, at, next_at, at_ms, up, down, vol, hi, lo, cl, settled"
 
 
 def window_probe_query(symbols: Sequence[str]) -> tuple[str, list]:
@@ -240,6 +240,7 @@ def _judged(rows) -> tuple[str, list]:
             [r.high for r in rows],
             [r.low for r in rows],
             [r.close for r in rows],
+            [int(r.settled) for r in rows],
         ),
     )
 
@@ -305,7 +306,7 @@ def window_rearm_query(kind: str, rows) -> tuple[str, list]:
     judged, params = _judged(rows)
     match = (
         f"c.symbol = {alert}.symbol AND c.win = {alert}.window_seconds AND c.at_ms >= {alert}.rearm_after_ms"
-        f" AND NOT {_reached(kind, alert)}"
+        f" AND c.settled = 1 AND NOT {_reached(kind, alert)}"
     )
     sql = f"""
         WITH c({JUDGED_COLUMNS}) AS ({judged})

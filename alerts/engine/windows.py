@@ -25,9 +25,12 @@ window alerts and their lowest thresholds; the history is read for those
 pairs only (one Redis round trip); the seconds that could fire anything go
 into one UPDATE per kind (``statements.window_trigger_query``), conditional on
 ``status = 'created'`` like every trigger. Repeating window alerts re-arm
-after their cooldown at the first judged second whose value is back under
-the threshold (``statements.window_rearm_query``): they fire again on a new
-move, not on the same one every cooldown.
+after their cooldown at the first whole judged second whose value is back
+under the threshold (``statements.window_rearm_query``): they fire again on
+a new move, not on the same one every cooldown. A symbol's newest second in a
+batch may still grow (a later flush adds trades to it): it is judged again in
+the next batch (``LAST_JUDGED_KEY``) and only then may it re-arm anything, so
+the outcome does not depend on how the trades were split into ticks.
 """
 
 import decimal
@@ -35,13 +38,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import redis
 from django.db import connection
 
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.outbox import write_notifications
 from alerts.engine.statements import window_probe_query, window_rearm_query, window_trigger_query
 from alerts.models import Alert
-from feeds import history
+from feeds import history, store
 from feeds.windows import PriceWindow
 
 SECOND_MS = 1000
@@ -52,6 +56,8 @@ MAX_SECONDS = history.SECOND_RETENTION_S
 # "rounded down >= threshold" is exactly "true value >= threshold".
 PERCENT_PLACES = Decimal("0.00000001")
 EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_FLOOR)
+# Symbol -> the newest second (ms) the engine judged: the next batch judges it again, whole.
+LAST_JUDGED_KEY = "engine:window_last_second"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class Judged:
     high: Decimal
     low: Decimal
     close: Decimal
+    # False for the newest second of its symbol in the batch: more trades may still land in it.
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,22 @@ def touched_seconds(windows: Sequence[PriceWindow]) -> dict[str, list[int]]:
         first = max(first, last - (MAX_SECONDS - 1) * SECOND_MS)
         spans.setdefault(window.symbol, set()).update(range(first, last + SECOND_MS, SECOND_MS))
     return {symbol: sorted(seconds)[-MAX_SECONDS:] for symbol, seconds in spans.items()}
+
+
+def with_unsettled(seconds: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Add each symbol's newest second of the previous batch: judged then while it could still grow,
+    it is judged again now, whole (re-arming counts only whole seconds). Remembers this batch's newest."""
+    client = store.redis_client()
+    symbols = list(seconds)
+    try:
+        previous = client.hmget(LAST_JUDGED_KEY, symbols)
+        client.hset(LAST_JUDGED_KEY, mapping={s: seconds[s][-1] for s in symbols})
+    except redis.RedisError:
+        return seconds
+    for symbol, before in zip(symbols, previous, strict=True):
+        if before is not None and int(before) < seconds[symbol][0]:
+            seconds[symbol] = [int(before), *seconds[symbol]]
+    return seconds
 
 
 def window_requests(symbol: str, window_seconds: int, second_ms: int) -> list[tuple[str, int, int, int]]:
@@ -123,6 +147,7 @@ def judge(pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]
             requests += ranges
     summaries = iter(history.window_summaries(requests)) if requests else iter(())
     judged = []
+    newest = {symbol: ms[-1] for symbol, ms in seconds.items() if ms}
     for symbol, window_seconds, second_ms, count in plan:
         own = next(summaries)
         window = history.combine([next(summaries) for _ in range(count)])
@@ -139,6 +164,7 @@ def judge(pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]
                 own.high,
                 own.low,
                 own.close if own.close is not None else own.high,
+                second_ms != newest[symbol],
             )
         )
     return judged
@@ -184,6 +210,7 @@ def evaluate_window_alerts(windows: Sequence[PriceWindow]) -> int:
     pairs = probe(sorted(seconds))
     if not pairs:
         return 0
+    seconds = with_unsettled({symbol: seconds[symbol] for symbol in {s for s, _ in pairs}})
     rows = judge(pairs, seconds)
     # The no-fire tick ends here. Otherwise every judged second goes in: one under the
     # threshold may re-arm an alert that fires earlier in the same batch.

@@ -47,7 +47,13 @@ def test_create_returns_201_with_the_alert(alice_client, alice, path):
         "trigger_count",
         "expires_at",
         "note",
+        "kind",
+        "window",
+        "move_percent",
+        "move_direction",
+        "volume_quote",
     }
+    assert body["kind"] == "price" and body["window"] is None
     assert body["symbol"] == "BTCUSDT"
     assert body["direction"] == "above"
     assert body["target_price"] == "70000.50000000"

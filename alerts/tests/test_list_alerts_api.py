@@ -49,6 +49,11 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "trigger_count": 0,
         "expires_at": None,
         "note": "",
+        "kind": "price",
+        "window": None,
+        "move_percent": None,
+        "move_direction": None,
+        "volume_quote": None,
     }
 
 
