@@ -434,6 +434,45 @@ def window_summaries(requests: Sequence[tuple[str, int, int, int]], client=None)
     return results
 
 
+def chunk_key(symbol: str, resolution_s: int, start_ms: int) -> str:
+    """The chunk hash holding the bucket that starts at ``start_ms`` (resolution 1 or 60 s)."""
+    prefix, chunk_s = (
+        (SECOND_PREFIX, SECOND_CHUNK_S) if resolution_s == 1 else (MINUTE_PREFIX, MINUTE_CHUNK_S)
+    )
+    start_s = start_ms // 1000
+    return f"{prefix}{symbol}:{start_s - start_s % chunk_s}"
+
+
+def chunk_keys(symbol: str, resolution_s: int, first_ms: int, last_ms: int) -> list[str]:
+    """The chunk hashes that hold the buckets starting in [first_ms, last_ms]."""
+    prefix, chunk_s = (
+        (SECOND_PREFIX, SECOND_CHUNK_S) if resolution_s == 1 else (MINUTE_PREFIX, MINUTE_CHUNK_S)
+    )
+    return [f"{prefix}{symbol}:{chunk}" for chunk in _chunk_starts(first_ms, last_ms, chunk_s)]
+
+
+def read_aggregates(keys: Sequence[str], seconds: Sequence[tuple[str, int]], client=None):
+    """One round trip: each chunk's aggregate (Summary or None), and each (symbol, second ms) bucket's
+    Summary (or None): what a cheap bound on a window needs."""
+    pipe = (client or store.redis_client()).pipeline(transaction=False)
+    for key in keys:
+        pipe.hget(key, AGGREGATE_FIELD)
+    for symbol, second_ms in seconds:
+        pipe.hget(chunk_key(symbol, 1, second_ms), str(second_ms // 1000 % SECOND_CHUNK_S))
+    answers = pipe.execute()
+    aggregates = {}
+    for key, answer in zip(keys, answers, strict=False):
+        if answer:
+            h, l, qv = answer.split(" ")  # noqa: E741
+            aggregates[key] = Summary(Decimal(h), Decimal(l), Decimal(qv))
+    buckets = {}
+    for second, answer in zip(seconds, answers[len(keys) :], strict=True):
+        if answer:
+            _, h, l, c, qv = answer.split(" ")[:5]  # noqa: E741
+            buckets[second] = Summary(Decimal(h), Decimal(l), Decimal(qv), Decimal(c))
+    return aggregates, buckets
+
+
 def history_bytes(symbol: str, client=None) -> int:
     """Redis memory (MEMORY USAGE) of one symbol's history keys: for the benchmark and operators."""
     client = client or store.redis_client()

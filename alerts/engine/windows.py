@@ -21,9 +21,11 @@ before its expiry. The first such second fires it (its high for "up", its low
 for "down", its close for volume, and its start time are reported).
 
 Set-based: one probe per batch says which (symbol, window) pairs have active
-window alerts and their lowest thresholds; the history is read for those
-pairs only (one Redis round trip); the seconds that could fire anything go
-into one UPDATE per kind (``statements.window_trigger_query``), conditional on
+window alerts and their lowest thresholds; a bound from the history's chunk
+aggregates (one Redis round trip of short fields) rules out the pairs that
+cannot reach them (the no-fire tick ends there); the others are judged
+exactly (one more round trip) and their seconds go into one UPDATE per kind
+(``statements.window_trigger_query``), conditional on
 ``status = 'created'`` like every trigger. Repeating window alerts re-arm
 after their cooldown at the first whole judged second whose value is back
 under the threshold (``statements.window_rearm_query``): they fire again on
@@ -170,6 +172,64 @@ def judge(pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]
     return judged
 
 
+def superset_keys(symbol: str, window_seconds: int, second_ms: int) -> list[str]:
+    """The chunks whose union holds the trailing window of a second (and a little more around it)."""
+    width = window_seconds * 1000
+    if window_seconds <= history.SECOND_RETENTION_S:
+        return history.chunk_keys(symbol, 1, second_ms - width + SECOND_MS, second_ms)
+    minute = second_ms - second_ms % MINUTE_MS
+    return [
+        *history.chunk_keys(symbol, 60, minute - width + MINUTE_MS, minute - MINUTE_MS),
+        history.chunk_key(symbol, 1, second_ms),
+    ]
+
+
+def needing_exact(
+    pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]]
+) -> set[tuple[str, int]]:
+    """The (symbol, window) pairs that may fire or re-arm anything in this batch.
+
+    A bound first, from the chunk aggregates only (one short field per chunk,
+    shared by all windows of a symbol): the chunks around a window hold every
+    trade of it and maybe more, so their low is at most the window's, their high
+    at least, their volume at least. A move or volume that the bound does not
+    reach cannot be reached: the no-fire tick stops here, reading no bucket.
+    """
+    plan = {}
+    keys: dict[str, None] = {}
+    for symbol, window_seconds in pairs:
+        for second_ms in seconds.get(symbol, ()):
+            chunks = superset_keys(symbol, window_seconds, second_ms)
+            plan[(symbol, window_seconds, second_ms)] = chunks
+            keys.update(dict.fromkeys(chunks))
+    own = [(symbol, second_ms) for symbol, ms in seconds.items() for second_ms in ms]
+    aggregates, buckets = history.read_aggregates(list(keys), own)
+    needed = set()
+    for (symbol, window_seconds, second_ms), chunks in plan.items():
+        limits = pairs[(symbol, window_seconds)]
+        if limits.rearm_due_ms is not None and second_ms >= limits.rearm_due_ms:
+            needed.add((symbol, window_seconds))
+            continue
+        bucket = buckets.get((symbol, second_ms))
+        around = history.combine([bucket, *(aggregates.get(key) for key in chunks)])
+        if bucket is None or around is None:
+            continue
+        bound = Judged(
+            symbol,
+            window_seconds,
+            second_ms,
+            percent_above(bucket.high, around.low),
+            percent_below(around.high, bucket.low),
+            around.quote_volume,
+            bucket.high,
+            bucket.low,
+            bucket.high,
+        )
+        if may_matter(bound, limits):
+            needed.add((symbol, window_seconds))
+    return needed
+
+
 def may_matter(row: Judged, limits: Thresholds) -> bool:
     """Whether this second could fire a waiting alert or re-arm a fired one (else no statement runs)."""
     if limits.rearm_due_ms is not None and row.start_ms >= limits.rearm_due_ms:
@@ -211,7 +271,10 @@ def evaluate_window_alerts(windows: Sequence[PriceWindow]) -> int:
     if not pairs:
         return 0
     seconds = with_unsettled({symbol: seconds[symbol] for symbol in {s for s, _ in pairs}})
-    rows = judge(pairs, seconds)
+    needed = needing_exact(pairs, seconds)
+    if not needed:
+        return 0
+    rows = judge({pair: pairs[pair] for pair in needed}, seconds)
     # The no-fire tick ends here. Otherwise every judged second goes in: one under the
     # threshold may re-arm an alert that fires earlier in the same batch.
     if not any(may_matter(row, pairs[(row.symbol, row.window_seconds)]) for row in rows):
