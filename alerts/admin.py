@@ -54,7 +54,15 @@ ALERT_SHOWN = (
     "last_triggered_at",
     "trigger_count",
     "deliveries",
+    # Window kinds (issue 18): shown, never edited here (create a new alert through the API).
+    "kind",
+    "window_seconds",
+    "move_percent",
+    "move_direction",
+    "volume_quote",
 )
+# A window alert has no price target: these stay read-only on it.
+WINDOW_READ_ONLY = ("direction", "target_price", "rearm_percent")
 
 
 @admin.register(Alert)
@@ -64,9 +72,11 @@ class AlertAdmin(admin.ModelAdmin):
         "id",
         "user_email",
         "symbol",
+        "kind",
         "direction",
         "crossing",
         "target_price",
+        "window_seconds",
         "repeat",
         "status",
         "trigger_count",
@@ -75,7 +85,7 @@ class AlertAdmin(admin.ModelAdmin):
         "last_triggered_at",
         "expires_at",
     )
-    list_filter = ("status", "direction", "crossing", "repeat", "symbol")
+    list_filter = ("status", "kind", "direction", "crossing", "repeat", "window_seconds", "symbol")
     search_fields = ("user__email", "symbol", "note", "=id")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
@@ -89,7 +99,10 @@ class AlertAdmin(admin.ModelAdmin):
         return ("user", "symbol", *ALERT_EDITABLE) if obj is None else ALERT_SHOWN
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else tuple(f for f in ALERT_SHOWN if f not in ALERT_EDITABLE)
+        if obj is None:
+            return ()
+        window = obj.kind in Alert.WINDOW_KINDS
+        return tuple(f for f in ALERT_SHOWN if f not in ALERT_EDITABLE or (window and f in WINDOW_READ_ONLY))
 
     def has_change_permission(self, request, obj=None):
         # Like the API, only a waiting (or re-arming) alert can be changed; the others are

@@ -42,7 +42,8 @@ from urllib.parse import urlparse, urlunparse
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-BENCH_DATABASE = "bench_evaluate"
+# Its own database on the server (BENCH_DATABASE overrides the name: parallel runs must not share one).
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "bench_evaluate")
 # Alert k of a symbol (k = 0 .. per_symbol-1): `above` for even k at
 # price * (1.01 + STEP * k), `below` for odd k at price * (0.99 - STEP * k).
 STEP = 0.0005

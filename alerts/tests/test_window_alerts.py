@@ -325,3 +325,16 @@ def test_random_trades_fire_as_the_model_says_in_any_batching(alice, seed):
     models = alert_set(t)
     for batches in splits(rng, len(trades)):
         run_case(alice, "SOLUSDT", trades, models, batches, background=background)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_notification_says_what_was_asked_for(alice):
+    from alerts.delivery.messages import alert_message
+
+    t = now_floor_minute() - 5 * 60_000
+    alert = make_window_alert(alice, Model("move", 300_000, D("5"), "up", t - 1000))
+    feed("BTCUSDT", [(D("100"), D("1"), t), (D("105.5"), D("1"), t + 2000)], [1, 1])
+    message = alert_message(Notification.objects.get(alert=alert))
+    assert "up 5% within 5m" in message.title and "105.5" in message.title
+    assert message.payload["alert"]["kind"] == "move" and message.payload["alert"]["window"] == "5m"
+    assert message.payload["alert"]["target_price"] is None

@@ -108,3 +108,24 @@ def test_another_users_window_alert_is_404(alice_client, bob_client):
     ).json()
     assert bob_client.get(f"/alerts/{created['id']}").status_code == 404
     assert bob_client.delete(f"/alerts/{created['id']}").status_code == 404
+
+
+def test_the_admin_shows_a_window_alert_read_only_where_it_has_no_price(admin_client, alice):
+    alert = Alert.objects.create(
+        user=alice,
+        symbol="BTCUSDT",
+        direction="above",
+        kind="move",
+        window_seconds=3600,
+        move_percent="5",
+        move_direction="up",
+    )
+    page = admin_client.get(f"/admin/alerts/alert/{alert.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'name="target_price"' not in body and 'name="note"' in body
+    assert admin_client.get("/admin/alerts/alert/?kind__exact=move").status_code == 200
+    refused = admin_client.post(
+        "/admin/alerts/alert/add/", {"user": alice.pk, "symbol": "BTCUSDT", "direction": "above"}
+    )
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
