@@ -22,7 +22,10 @@ may judge a second that late and still find its whole window):
   ``last``: the ms offsets of the bucket's first and last trade, so that two
   writes of one bucket merge exactly; a minute filled from a kline ends in
   ``"0 0 k"``), plus ``a`` -> ``"high low quote_volume"`` over the whole chunk;
-- ``hist:m:{SYMBOL}:{hour start, unix s}``: the same for minutes in the hour.
+- ``hist:m:{SYMBOL}:{hour start, unix s}``: the same for minutes in the hour;
+- ``hist:si:{SYMBOL}`` and ``hist:mi:{SYMBOL}``: each chunk's aggregate again,
+  field = chunk start, so one HGETALL reads all of a symbol's (the engine's
+  bound, ``read_aggregates``).
 
 Writes merge in Redis (one Lua script, exact decimal arithmetic on the
 strings), so a bucket written in several flushes, or by a restarted feeder,
@@ -118,6 +121,30 @@ local function fields(s)
   for w in string.gmatch(s, "%S+") do t[#t + 1] = w end
   return t
 end
+-- Each chunk's aggregate is also kept in its symbol's index hash (hist:si:SYM / hist:mi:SYM,
+-- field = chunk start): one HGETALL reads a symbol's aggregates. Stale fields go when a chunk opens.
+local function index(key, value, expire_at)
+  local prefix, sym, chunk = string.match(key, "^(hist:%a):(.+):(%d+)$")
+  local ikey = prefix .. "i:" .. sym
+  local now = tonumber(redis.call("TIME")[1])
+  if tonumber(expire_at) <= now then
+    redis.call("HDEL", ikey, chunk)  -- older than the retention: the chunk is gone already
+    return
+  end
+  local fresh = redis.call("HSET", ikey, chunk, value)
+  if fresh == 1 then
+    local keep = KEEP_MINUTES
+    if prefix == "hist:s" then keep = KEEP_SECONDS end
+    local oldest = tonumber(chunk) - keep
+    for _, other in ipairs(redis.call("HKEYS", ikey)) do
+      if tonumber(other) < oldest then redis.call("HDEL", ikey, other) end
+    end
+  end
+  local ttl = redis.call("TTL", ikey)
+  if ttl < 0 or ttl < tonumber(expire_at) - now then
+    redis.call("EXPIREAT", ikey, expire_at)
+  end
+end
 local klines = ARGV[1] == "klines"
 local touched = {}
 local i = 2
@@ -160,6 +187,7 @@ while i <= #ARGV do
       end
       redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq)
       redis.call("EXPIREAT", key, expire_at)
+      index(key, ah .. " " .. al .. " " .. aq, expire_at)
     end
   end
 end
@@ -175,10 +203,17 @@ for key, _ in pairs(touched) do
       aq = add(aq, b[5])
     end
   end
-  if ah then redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq) end
+  if ah then
+    redis.call("HSET", key, "a", ah .. " " .. al .. " " .. aq)
+    index(key, ah .. " " .. al .. " " .. aq, redis.call("EXPIRETIME", key))
+  end
 end
 return 1
 """
+# The index hashes keep a chunk's field as long as the chunk itself lives.
+MERGE_SCRIPT = MERGE_SCRIPT.replace(
+    "KEEP_SECONDS", str(SECOND_RETENTION_S + RETENTION_SLACK_S + SECOND_CHUNK_S)
+).replace("KEEP_MINUTES", str(MINUTE_RETENTION_S + RETENTION_SLACK_S + MINUTE_CHUNK_S))
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,22 +486,37 @@ def chunk_keys(symbol: str, resolution_s: int, first_ms: int, last_ms: int) -> l
     return [f"{prefix}{symbol}:{chunk}" for chunk in _chunk_starts(first_ms, last_ms, chunk_s)]
 
 
-def read_aggregates(keys: Sequence[str], seconds: Sequence[tuple[str, int]], client=None):
-    """One round trip: each chunk's aggregate (Summary or None), and each (symbol, second ms) bucket's
-    Summary (or None): what a cheap bound on a window needs."""
+# Parsed aggregates by their text: most chunks are closed and read unchanged tick after tick.
+_parsed: dict[str, "Summary"] = {}
+
+
+def _aggregate(text: str) -> "Summary":
+    summary = _parsed.get(text)
+    if summary is None:
+        if len(_parsed) > 200_000:
+            _parsed.clear()
+        h, l, qv = text.split(" ")  # noqa: E741
+        summary = _parsed[text] = Summary(Decimal(h), Decimal(l), Decimal(qv))
+    return summary
+
+
+def read_aggregates(symbols: Sequence[str], seconds: Sequence[tuple[str, int]], client=None):
+    """One round trip: every chunk aggregate of these symbols (chunk key -> Summary, from the index
+    hashes), and each (symbol, second ms) bucket's Summary (or None): what a bound on a window needs."""
     pipe = (client or store.redis_client()).pipeline(transaction=False)
-    for key in keys:
-        pipe.hget(key, AGGREGATE_FIELD)
+    for symbol in symbols:
+        pipe.hgetall(f"{SECOND_PREFIX[:-1]}i:{symbol}")
+        pipe.hgetall(f"{MINUTE_PREFIX[:-1]}i:{symbol}")
     for symbol, second_ms in seconds:
         pipe.hget(chunk_key(symbol, 1, second_ms), str(second_ms // 1000 % SECOND_CHUNK_S))
     answers = pipe.execute()
     aggregates = {}
-    for key, answer in zip(keys, answers, strict=False):
-        if answer:
-            h, l, qv = answer.split(" ")  # noqa: E741
-            aggregates[key] = Summary(Decimal(h), Decimal(l), Decimal(qv))
+    for n, symbol in enumerate(symbols):
+        for prefix, fields in ((SECOND_PREFIX, answers[2 * n]), (MINUTE_PREFIX, answers[2 * n + 1])):
+            for chunk, text in fields.items():
+                aggregates[f"{prefix}{symbol}:{chunk}"] = _aggregate(text)
     buckets = {}
-    for second, answer in zip(seconds, answers[len(keys) :], strict=True):
+    for second, answer in zip(seconds, answers[2 * len(symbols) :], strict=True):
         if answer:
             _, h, l, c, qv = answer.split(" ")[:5]  # noqa: E741
             buckets[second] = Summary(Decimal(h), Decimal(l), Decimal(qv), Decimal(c))
@@ -480,6 +530,7 @@ def history_bytes(symbol: str, client=None) -> int:
     for prefix in (SECOND_PREFIX, MINUTE_PREFIX):
         for key in client.scan_iter(match=f"{prefix}{symbol.upper()}:*", count=1000):
             total += client.memory_usage(key, samples=0) or 0
+        total += client.memory_usage(f"{prefix[:-1]}i:{symbol.upper()}", samples=0) or 0
     return total
 
 
@@ -489,3 +540,4 @@ def delete_history(symbol: str, client: redis.Redis | None = None) -> None:
         keys = list(client.scan_iter(match=f"{prefix}{symbol.upper()}:*", count=1000))
         if keys:
             client.delete(*keys)
+        client.delete(f"{prefix[:-1]}i:{symbol.upper()}")

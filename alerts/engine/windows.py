@@ -22,7 +22,7 @@ for "down", its close for volume, and its start time are reported).
 
 Set-based: one probe per batch says which (symbol, window) pairs have active
 window alerts and their lowest thresholds; a bound from the history's chunk
-aggregates (one Redis round trip of short fields) rules out the pairs that
+aggregates (one Redis round trip: two index hashes per symbol) rules out the pairs that
 cannot reach them (the no-fire tick ends there); the others are judged
 exactly (one more round trip) and their seconds go into one UPDATE per kind
 (``statements.window_trigger_query``), conditional on
@@ -196,14 +196,11 @@ def needing_exact(
     reach cannot be reached: the no-fire tick stops here, reading no bucket.
     """
     plan = {}
-    keys: dict[str, None] = {}
     for symbol, window_seconds in pairs:
         for second_ms in seconds.get(symbol, ()):
-            chunks = superset_keys(symbol, window_seconds, second_ms)
-            plan[(symbol, window_seconds, second_ms)] = chunks
-            keys.update(dict.fromkeys(chunks))
+            plan[(symbol, window_seconds, second_ms)] = superset_keys(symbol, window_seconds, second_ms)
     own = [(symbol, second_ms) for symbol, ms in seconds.items() for second_ms in ms]
-    aggregates, buckets = history.read_aggregates(list(keys), own)
+    aggregates, buckets = history.read_aggregates(sorted({symbol for symbol, _ in pairs}), own)
     needed = set()
     for (symbol, window_seconds, second_ms), chunks in plan.items():
         limits = pairs[(symbol, window_seconds)]

@@ -266,3 +266,18 @@ def test_the_fake_serves_klines_in_binances_shape(binance, interval, bad):
     assert {row[9], row[10]} <= {"0.00000000", "0.30000000", "0.10000000", "0.40000000", "165.15000000",
                                  "55.10000000", "220.25000000"}  # fmt: skip
     assert timedelta(milliseconds=row[6] - row[0] + 1) == timedelta(minutes=1)
+
+
+def test_the_index_hashes_hold_every_chunks_aggregate_and_drop_expired_ones():
+    rng = random.Random(9)
+    start = now_ms() - 3 * 3600_000
+    trades = [t for t in random_trades(rng, start, 300, 3 * 3600_000) if t[2] < now_ms()]
+    history.record_trades("IDXUSDT", trades)
+    history.record_trades("IDXUSDT", [(D("1"), D("1"), now_ms() - 30 * 3600_000)])  # past the retention
+    client = store.redis_client()
+    aggregates, _ = history.read_aggregates(["IDXUSDT"], [])
+    chunks = [k for k in client.keys("hist:[sm]:IDXUSDT:*")]
+    assert chunks and sorted(aggregates) == sorted(chunks)
+    for key in chunks:
+        h, lo, q = client.hget(key, "a").split(" ")
+        assert aggregates[key] == history.Summary(D(h), D(lo), D(q))
