@@ -172,55 +172,72 @@ def judge(pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]
     return judged
 
 
-def superset_keys(symbol: str, window_seconds: int, second_ms: int) -> list[str]:
-    """The chunks whose union holds the trailing window of a second (and a little more around it)."""
-    width = window_seconds * 1000
-    if window_seconds <= history.SECOND_RETENTION_S:
-        return history.chunk_keys(symbol, 1, second_ms - width + SECOND_MS, second_ms)
-    minute = second_ms - second_ms % MINUTE_MS
-    return [
-        *history.chunk_keys(symbol, 60, minute - width + MINUTE_MS, minute - MINUTE_MS),
-        history.chunk_key(symbol, 1, second_ms),
-    ]
-
-
 def needing_exact(
     pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]]
 ) -> set[tuple[str, int]]:
     """The (symbol, window) pairs that may fire or re-arm anything in this batch.
 
-    A bound first, from the chunk aggregates only (one short field per chunk,
-    shared by all windows of a symbol): the chunks around a window hold every
-    trade of it and maybe more, so their low is at most the window's, their high
-    at least, their volume at least. A move or volume that the bound does not
-    reach cannot be reached: the no-fire tick stops here, reading no bucket.
+    A bound first, from the chunk aggregates only (two index hashes per
+    symbol, shared by all its windows): every chunk from the oldest one a
+    window of any judged second reaches up to the newest holds every trade of
+    those windows and maybe more, so its low is at most a window's, its high at
+    least, its volume at least; the judged seconds' highest high and lowest
+    low stand for each second's. A move or volume that the bound does not reach
+    cannot be reached: the no-fire tick stops here, reading no bucket.
     """
-    plan = {}
-    for symbol, window_seconds in pairs:
-        for second_ms in seconds.get(symbol, ()):
-            plan[(symbol, window_seconds, second_ms)] = superset_keys(symbol, window_seconds, second_ms)
-    own = [(symbol, second_ms) for symbol, ms in seconds.items() for second_ms in ms]
-    aggregates, buckets = history.read_aggregates(sorted({symbol for symbol, _ in pairs}), own)
+    symbols = sorted({symbol for symbol, _ in pairs})
+    own = [(symbol, ms) for symbol in symbols for ms in seconds.get(symbol, ())]
+    aggregates, buckets = history.read_aggregates(symbols, own)
+    chunks: dict[tuple[str, str], list[tuple[int, history.Summary]]] = {}
+    for key, summary in aggregates.items():
+        head, _, start = key.rpartition(":")
+        prefix, symbol = head[: len(history.SECOND_PREFIX)], head[len(history.SECOND_PREFIX) :]
+        chunks.setdefault((prefix, symbol), []).append((int(start) * 1000, summary))
+    # Newest first, each with the summary of itself and every newer chunk.
+    running: dict[tuple[str, str], list[tuple[int, history.Summary]]] = {}
+    for group, found in chunks.items():
+        found.sort(key=lambda item: -item[0])
+        total = None
+        running[group] = []
+        for start_ms, summary in found:
+            total = history.combine([total, summary])
+            running[group].append((start_ms, total))
     needed = set()
-    for (symbol, window_seconds, second_ms), chunks in plan.items():
-        limits = pairs[(symbol, window_seconds)]
-        if limits.rearm_due_ms is not None and second_ms >= limits.rearm_due_ms:
+    for (symbol, window_seconds), limits in pairs.items():
+        touched = seconds.get(symbol) or []
+        if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
             needed.add((symbol, window_seconds))
             continue
-        bucket = buckets.get((symbol, second_ms))
-        around = history.combine([bucket, *(aggregates.get(key) for key in chunks)])
-        if bucket is None or around is None:
+        owns = [b for b in (buckets.get((symbol, ms)) for ms in touched) if b is not None]
+        if not owns:
             continue
+        width = window_seconds * 1000
+        if window_seconds <= history.SECOND_RETENTION_S:
+            oldest = touched[0] - width + SECOND_MS
+            group, chunk_ms = (history.SECOND_PREFIX, symbol), history.SECOND_CHUNK_S * 1000
+        else:
+            minute = touched[0] - touched[0] % MINUTE_MS
+            oldest = minute - width + MINUTE_MS
+            group, chunk_ms = (history.MINUTE_PREFIX, symbol), history.MINUTE_CHUNK_S * 1000
+        oldest -= oldest % chunk_ms
+        around = None
+        for start_ms, total in running.get(group, ()):
+            if start_ms < oldest:
+                break
+            around = total
+        around = history.combine([around, *owns])
+        high = max(b.high for b in owns)
+        low = min(b.low for b in owns)
         bound = Judged(
             symbol,
             window_seconds,
-            second_ms,
-            percent_above(bucket.high, around.low),
-            percent_below(around.high, bucket.low),
+            touched[-1],
+            percent_above(high, around.low),
+            percent_below(around.high, low),
             around.quote_volume,
-            bucket.high,
-            bucket.low,
-            bucket.high,
+            high,
+            low,
+            high,
         )
         if may_matter(bound, limits):
             needed.add((symbol, window_seconds))
