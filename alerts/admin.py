@@ -151,7 +151,15 @@ ALERT_SHOWN = (
     "deliveries",
     "group",
     "snoozed_until",
+    # Window kinds (issue 18): shown, never edited here (create a new alert through the API).
+    "kind",
+    "window_seconds",
+    "move_percent",
+    "move_direction",
+    "volume_quote",
 )
+# A window alert has no price target: these stay read-only on it.
+WINDOW_READ_ONLY = ("direction", "target_price", "rearm_percent")
 
 
 @admin.register(Alert)
@@ -174,7 +182,15 @@ class AlertAdmin(admin.ModelAdmin):
     # No symbol filter: listing its choices read every alert (?symbol=BTCUSDT still filters, and the
     # operations page links each watched symbol so).
     # Created "today, past 7 days, ...": Django's date links above the list read every alert's date.
-    list_filter = ("status", "direction", "crossing", "repeat", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "status",
+        "kind",
+        "direction",
+        "crossing",
+        "repeat",
+        "window_seconds",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("user__email", "symbol", "=id")  # read by get_search_results below
     search_help_text = "An alert id, a symbol (exact, any case) or a user's email (or part of it)."
     paginator = CappedCountPaginator
@@ -200,7 +216,10 @@ class AlertAdmin(admin.ModelAdmin):
         return ("user", "symbol", *ALERT_EDITABLE) if obj is None else ALERT_SHOWN
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else tuple(f for f in ALERT_SHOWN if f not in ALERT_EDITABLE)
+        if obj is None:
+            return ()
+        window = obj.kind in Alert.WINDOW_KINDS
+        return tuple(f for f in ALERT_SHOWN if f not in ALERT_EDITABLE or (window and f in WINDOW_READ_ONLY))
 
     def has_change_permission(self, request, obj=None):
         # Like the API, only a waiting (or re-arming) alert can be changed; the others are
@@ -222,10 +241,17 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="target price", ordering="target_price")
     def target(self, alert):
         # "70000.5", not "70000.50000000": the exact value, without the column's padding.
+        if alert.kind == Alert.Kind.MOVE:
+            return f"{alert.move_percent.normalize():f} %"
+        if alert.kind == Alert.Kind.VOLUME:
+            return f"{alert.volume_quote.normalize():f} quote"
         return f"{alert.target_price.normalize():f}"
 
-    @admin.display(description="direction", ordering="direction")
+    @admin.display(description="watches", ordering="direction")
     def watches(self, alert):
+        if alert.kind in Alert.WINDOW_KINDS:
+            what = f"move {alert.move_direction}" if alert.kind == Alert.Kind.MOVE else "volume"
+            return f"{what} in {alert.window}"
         return f"cross ({alert.direction})" if alert.crossing else alert.direction
 
     @admin.display(description="repeat", ordering="repeat")

@@ -67,6 +67,9 @@ class AlertAdminForm(forms.ModelForm):
         for name in ("repeat", "rearm_percent"):
             if name in self.fields:
                 self.fields[name].required = False
+        # A price alert needs its target (the column is nullable for the window kinds only).
+        if "target_price" in self.fields and self.instance.pk is None:
+            self.fields["target_price"].required = True
         if "channels" in self.fields and self.instance.pk:
             self.fields["channels"].queryset = Channel.objects.filter(user_id=self.instance.user_id)
 

@@ -24,8 +24,18 @@ from alerts.serializers import (
     AlertOutputSerializer,
     AlertPageOutputSerializer,
     AlertUpdateInputSerializer,
+    MoveAlertCreateInputSerializer,
+    VolumeAlertCreateInputSerializer,
+    create_input_serializer,
 )
-from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_delete, alert_update
+from alerts.services import (
+    AlertLimitReached,
+    AlertNotEditable,
+    alert_create,
+    alert_delete,
+    alert_update,
+    window_alert_create,
+)
 from alerts.throttling import AlertCreateThrottle, too_many
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
@@ -82,9 +92,20 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
             "back past the target by `rearm_percent`. `expires_at`, `note` and `channels` are optional. "
             "Creates are throttled per user (both paths share the budget): over it, 429 + Retry-After. "
             'A watchlist: `"symbols": [...]` instead of `symbol` creates one alert per symbol (all or '
-            "none; each counts toward the cap) and answers with the watchlist (`/alert-groups/<id>`)."
+            "none; each counts toward the cap) and answers with the watchlist (`/alert-groups/<id>`). "
+            "Window kinds (issue 18): `move_percent` + `direction` (up/down/either) + `window` (1m, 5m, "
+            "15m, 1h, 4h, 24h) fires when a traded price is that far from the window's lowest (up) or "
+            "highest (down); `volume_quote` + `window` fires when the window's quote volume reaches it."
         ),
-        request=AlertCreateInputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="AlertCreateRequest",
+            serializers=[
+                AlertCreateInputSerializer,
+                MoveAlertCreateInputSerializer,
+                VolumeAlertCreateInputSerializer,
+            ],
+            resource_type_field_name=None,
+        ),
         parameters=[RETRY_AFTER],
         responses={
             201: PolymorphicProxySerializer(
@@ -103,14 +124,15 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
         },
     )
     def post(self, request, *args, **kwargs):
-        payload = AlertCreateInputSerializer(data=request.data)
+        payload = create_input_serializer(request.data)
         payload.is_valid(raise_exception=True)
+        create = alert_create if isinstance(payload, AlertCreateInputSerializer) else window_alert_create
         try:
             if "symbols" in payload.validated_data:
                 # A watchlist (alerts.groups): its alerts, all or none, answered as the group.
                 group = alert_group_create(user=request.user, **payload.validated_data)
                 return Response(AlertGroupOutputSerializer(group).data, status=status.HTTP_201_CREATED)
-            alert = alert_create(user=request.user, **payload.validated_data)
+            alert = create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:
             raise AlertLimitConflict(str(exc)) from exc
         # The same fields as GET /alerts/<id>: a client needs no second read.

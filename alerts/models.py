@@ -139,7 +139,10 @@ class Alert(models.Model):
     )
     symbol = models.CharField(max_length=32)
     direction = models.CharField(max_length=10, choices=Direction.choices)
-    target_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS)
+    # Price alerts only (kind "price"); null for the window kinds, which the price statements never see.
+    target_price = models.DecimalField(
+        max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, null=True, blank=True
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
@@ -204,6 +207,32 @@ class Alert(models.Model):
     # Firings before this are recorded but not delivered (alerts.delivery.outbox, "snoozed" rows).
     snoozed_until = models.DateTimeField(null=True, blank=True)
 
+    # --- Window kinds (issue 18): a move within a trailing window, a volume spike --------------
+    # They read the feeder's price history (feeds.history) in alerts.engine.windows; a null
+    # target_price keeps them out of every price statement and of the feeder's frontier.
+    class Kind(models.TextChoices):
+        PRICE = "price", "price (above / below / cross)"
+        MOVE = "move", "move within a window"
+        VOLUME = "volume", "quote volume within a window"
+
+    class MoveDirection(models.TextChoices):
+        UP = "up", "up"
+        DOWN = "down", "down"
+        EITHER = "either", "either"
+
+    WINDOW_KINDS = (Kind.MOVE, Kind.VOLUME)
+    # The windows a user may ask for, in seconds.
+    WINDOWS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "24h": 86400}
+
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.PRICE, db_default=Kind.PRICE)
+    window_seconds = models.PositiveIntegerField(null=True, blank=True)
+    move_percent = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    # Null, not "", for the other kinds: the kind constraint tells each kind's fields by null.
+    move_direction = models.CharField(  # noqa: DJ001
+        max_length=6, choices=MoveDirection.choices, null=True, blank=True
+    )
+    volume_quote = models.DecimalField(max_digits=28, decimal_places=8, null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -227,6 +256,22 @@ class Alert(models.Model):
             ),
             # alerts.selectors.alert_list: a user's alerts, newest first.
             models.Index(fields=["user", "-created_at"], name="alert_user_created_idx"),
+            # alerts.engine.windows: which moved symbols have active window alerts, and which windows.
+            # Every column the probe reads is in the key: an index-only scan.
+            models.Index(
+                fields=[
+                    "symbol",
+                    "window_seconds",
+                    "kind",
+                    "status",
+                    "move_direction",
+                    "move_percent",
+                    "volume_quote",
+                    "rearm_after_ms",
+                ],
+                condition=Q(status__in=["created", "rearming"], kind__in=["move", "volume"]),
+                name="alert_window_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(target_price__gt=0), name="alert_target_price_positive"),
@@ -257,10 +302,51 @@ class Alert(models.Model):
                 condition=Q(reference_price__isnull=True) | Q(reference_price__gt=0),
                 name="alert_reference_price_positive",
             ),
+            # Each kind carries exactly its own fields.
+            models.CheckConstraint(
+                condition=Q(
+                    kind="price",
+                    target_price__isnull=False,
+                    window_seconds__isnull=True,
+                    move_percent__isnull=True,
+                    move_direction__isnull=True,
+                    volume_quote__isnull=True,
+                )
+                | Q(
+                    kind="move",
+                    target_price__isnull=True,
+                    window_seconds__in=[60, 300, 900, 3600, 14400, 86400],
+                    move_percent__gt=0,
+                    move_direction__in=["up", "down", "either"],
+                    volume_quote__isnull=True,
+                )
+                | Q(
+                    kind="volume",
+                    target_price__isnull=True,
+                    window_seconds__in=[60, 300, 900, 3600, 14400, 86400],
+                    move_percent__isnull=True,
+                    move_direction__isnull=True,
+                    volume_quote__gt=0,
+                ),
+                name="alert_kind_fields",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.symbol} {self.direction} {self.target_price} ({self.status})"
+        return f"{self.symbol} {self.describe()} ({self.status})"
+
+    @property
+    def window(self) -> str | None:
+        """The window as the user wrote it ("1h"), for the window kinds."""
+        return next((name for name, seconds in self.WINDOWS.items() if seconds == self.window_seconds), None)
+
+    def describe(self) -> str:
+        """What the alert waits for, in a few words ("above 70000", "up 5% within 1h")."""
+        if self.kind == self.Kind.MOVE:
+            return f"{self.move_direction} {self.move_percent.normalize():f}% within {self.window}"
+        if self.kind == self.Kind.VOLUME:
+            return f"quote volume {self.volume_quote.normalize():f} within {self.window}"
+        return f"{self.direction} {self.target_price}"
 
 
 class Notification(models.Model):

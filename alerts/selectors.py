@@ -49,6 +49,12 @@ LIST_FIELDS = (
     "note",
     "group_id",
     "snoozed_until",
+    # Window kinds (issue 18).
+    "kind",
+    "window_seconds",
+    "move_percent",
+    "move_direction",
+    "volume_quote",
 )
 CACHE_ERRORS = (ConnectionInterrupted, redis.RedisError, OSError)
 # The list fields JSON has no type for: cached as their exact text (str(Decimal),
@@ -212,9 +218,9 @@ def alert_list_page(*, user, filters: Mapping | None, page: int, per_page: int) 
     """
     filterset = _alert_filter(user, filters)
     cleaned = filterset.form.cleaned_data
-    # "fields=4": pages cached before they held the group and snooze fields (3: the channels;
-    # 2: the repeat, expiry and percent fields) are never read.
-    query = "fields=4&status={}&symbol={}&page={}&per_page={}".format(
+    # "fields=5": pages cached before they held the window-kind fields (4: the group and snooze
+    # fields; 3: the channels; 2: the repeat, expiry and percent fields) are never read.
+    query = "fields=5&status={}&symbol={}&page={}&per_page={}".format(
         cleaned.get("status") or "", (cleaned.get("symbol") or "").strip().upper(), page, per_page
     )
 

@@ -30,6 +30,13 @@ MAX_PER_PAGE = 100
 _SMALLEST_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
 # Named "StatusEnum" in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]): /health has statuses too.
 ALERT_STATUSES = Alert.Status.values
+# Named "MoveDirectionEnum" and "AlertKindEnum" in the schema (ENUM_NAME_OVERRIDES): channels have kinds too.
+MOVE_DIRECTIONS = Alert.MoveDirection.values
+ALERT_KINDS = Alert.Kind.values
+# The names these enums had before the window kinds, kept: "DirectionEnum" (input), "KindEnum" (channels).
+DIRECTION_WORDS = list(Alert.DIRECTION_WORDS)
+CHANNEL_KINDS = Channel.Kind.values
+OUTPUT_DIRECTIONS = [*Alert.DIRECTION_WORDS, *Alert.MoveDirection.values]
 
 
 class SymbolField(serializers.CharField):
@@ -108,15 +115,20 @@ class ExactDecimalField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "enum": Alert.DIRECTION_WORDS})
+@extend_schema_field(serializers.ChoiceField(choices=OUTPUT_DIRECTIONS, allow_null=True))
 class DirectionOutputField(serializers.Field):
-    """ "cross" for a crossing alert, else the side it watches."""
+    """ "cross" for a crossing alert, else the side it watches; a move's up/down/either; null for volume."""
 
     def __init__(self, **kwargs):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, value):
         get = value.get if isinstance(value, dict) else lambda name: getattr(value, name)
+        kind = get("kind")
+        if kind == Alert.Kind.MOVE:
+            return get("move_direction")
+        if kind == Alert.Kind.VOLUME:
+            return None
         return Alert.CROSS if get("crossing") else get("direction")
 
 
@@ -287,6 +299,78 @@ class AlertCreateInputSerializer(serializers.Serializer):
         return attrs
 
 
+# --- Window kinds (issue 18): a move within a window, a volume spike -----------------------------
+
+MOVE_PERCENT_PATTERN = r"^\d{1,5}(?:\.\d{1,4})?$"
+VOLUME_QUOTE_PATTERN = r"^\d{1,20}(?:\.\d{1,8})?$"
+WINDOW_HELP = (
+    "The trailing window: " + ", ".join(Alert.WINDOWS) + ". 1m-15m are judged on 1-second buckets, "
+    "1h-24h on 1-minute buckets plus the seconds of the current minute (README: Moves within a window)."
+)
+
+
+@extend_schema_field(_decimal_string(MOVE_PERCENT_PATTERN))
+class MovePercentField(ExactDecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=9, decimal_places=4, min_value=Decimal("0.0001"), **kwargs)
+
+
+@extend_schema_field(_decimal_string(VOLUME_QUOTE_PATTERN))
+class VolumeQuoteField(ExactDecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=28, decimal_places=8, min_value=Decimal("0.00000001"), **kwargs)
+
+
+class _WindowAlertCreateInput(serializers.Serializer):
+    symbol = SymbolField(help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case).")
+    window = serializers.ChoiceField(
+        choices=list(Alert.WINDOWS),
+        help_text=WINDOW_HELP,
+        error_messages={"invalid_choice": "Must be one of " + ", ".join(Alert.WINDOWS) + "."},
+    )
+    repeat = _repeat(
+        default=Alert.Repeat.ONCE,
+        help_text='"once" (default) or "every": fire again after cooldown_seconds, once the window has '
+        "fallen back under the threshold (a new move, not the same one again).",
+    )
+    cooldown_seconds = _cooldown(f'Required with "repeat": "every": at least {MIN_COOLDOWN_SECONDS}.')
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="ISO 8601, in the future."
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, trim_whitespace=False
+    )
+    channels = _channels("Ids of your channels to notify; default (or empty): all your enabled channels.")
+
+
+class MoveAlertCreateInputSerializer(_WindowAlertCreateInput):
+    move_percent = MovePercentField(
+        help_text='The move, in percent, e.g. "5": "up" fires when a traded price is at least this far above '
+        'the lowest price of the trailing window, "down" at least this far below its highest.'
+    )
+    direction = serializers.ChoiceField(
+        choices=Alert.MoveDirection.values,
+        help_text='"up", "down" or "either".',
+        error_messages={"invalid_choice": 'Must be "up", "down" or "either".'},
+    )
+
+
+class VolumeAlertCreateInputSerializer(_WindowAlertCreateInput):
+    volume_quote = VolumeQuoteField(
+        help_text='Quote-asset volume (the sum of price x quantity of the trades), e.g. "25000000": '
+        "fires when the trailing window's volume reaches it."
+    )
+
+
+def create_input_serializer(data):
+    """The create payload's shape by its fields: a move, a volume spike, or a price alert."""
+    if isinstance(data, dict) and "move_percent" in data:
+        return MoveAlertCreateInputSerializer(data=data)
+    if isinstance(data, dict) and "volume_quote" in data:
+        return VolumeAlertCreateInputSerializer(data=data)
+    return AlertCreateInputSerializer(data=data)
+
+
 class AlertUpdateInputSerializer(serializers.Serializer):
     target_price = PriceField(
         required=False, help_text="A new target price (same rules as on create); re-arms the alert from now."
@@ -320,7 +404,9 @@ class AlertUpdateInputSerializer(serializers.Serializer):
 class AlertOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     symbol = serializers.CharField()
-    direction = DirectionOutputField(help_text='"above", "below" or "cross".')
+    direction = DirectionOutputField(
+        help_text='"above", "below" or "cross"; a move: "up", "down" or "either"; a volume spike: null.'
+    )
     side = serializers.ChoiceField(
         source="direction",
         choices=Alert.Direction.values,
@@ -330,7 +416,9 @@ class AlertOutputSerializer(serializers.Serializer):
     target_price = serializers.DecimalField(
         max_digits=PRICE_DIGITS,
         decimal_places=PRICE_DECIMALS,
-        help_text='A decimal string with exactly 8 decimal places, e.g. "70000.50000000".',
+        allow_null=True,
+        help_text='A decimal string with exactly 8 decimal places, e.g. "70000.50000000"; '
+        "null for the window kinds (move, volume).",
     )
     reference_price = serializers.DecimalField(
         max_digits=PRICE_DIGITS,
@@ -374,6 +462,27 @@ class AlertOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Firings before this are recorded but not delivered (POST /alerts/<id>/snooze); else null.",
     )
+    kind = serializers.ChoiceField(
+        choices=Alert.Kind.values, help_text='"price" (above/below/cross), "move" or "volume" (issue 18).'
+    )
+    window = serializers.SerializerMethodField(help_text='Window kinds: "1m" ... "24h"; else null.')
+    move_percent = serializers.DecimalField(
+        max_digits=9, decimal_places=4, allow_null=True, help_text="Moves: the percent asked for; else null."
+    )
+    move_direction = serializers.ChoiceField(
+        choices=Alert.MoveDirection.values, allow_null=True, help_text='Moves: "up", "down" or "either".'
+    )
+    volume_quote = serializers.DecimalField(
+        max_digits=28,
+        decimal_places=8,
+        allow_null=True,
+        help_text="Volume spikes: the quote volume asked for.",
+    )
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(Alert.WINDOWS), allow_null=True))
+    def get_window(self, alert) -> str | None:
+        seconds = alert.get("window_seconds") if isinstance(alert, dict) else alert.window_seconds
+        return next((name for name, value in Alert.WINDOWS.items() if value == seconds), None)
 
     symbol_status = serializers.CharField(
         help_text='The symbol\'s status in the catalogue, e.g. "TRADING", or "UNKNOWN" if it was delisted.'

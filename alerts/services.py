@@ -337,6 +337,70 @@ def alert_create(
     return alert
 
 
+def window_alert_create(
+    *,
+    user,
+    symbol: str,
+    window: str,
+    move_percent: Decimal | None = None,
+    direction: str | None = None,
+    volume_quote: Decimal | None = None,
+    repeat: str = Alert.Repeat.ONCE,
+    cooldown_seconds: int | None = None,
+    expires_at: datetime | None = None,
+    note: str = "",
+    channels: list[int] | None = None,
+) -> Alert:
+    """A waiting window alert (issue 18): a move within ``window`` (``move_percent`` and
+    ``direction`` up/down/either) or a volume spike (``volume_quote``), for a trading symbol.
+
+    Judged from the price history (alerts.engine.windows); counts against the same per-user cap.
+    """
+    symbol = symbol.strip().upper()
+    _trading_symbol(symbol)
+    if (move_percent is None) == (volume_quote is None):
+        raise ValidationError(
+            {"move_percent": "Send move_percent (a move) or volume_quote (a volume spike)."}
+        )
+    if window not in Alert.WINDOWS:
+        raise ValidationError({"window": f"One of {', '.join(Alert.WINDOWS)}."})
+    if move_percent is not None and direction not in Alert.MoveDirection.values:
+        raise ValidationError({"direction": 'Must be "up", "down" or "either".'})
+    cooldown_seconds = _check_repeat(repeat, cooldown_seconds, DEFAULT_REARM_PERCENT)
+    _check_expiry(expires_at)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
+    chosen = _owned_channels(user, channels)
+    kind = Alert.Kind.MOVE if move_percent is not None else Alert.Kind.VOLUME
+    with transaction.atomic():
+        _lock_user(user)
+        _check_cap(user)
+        alert = Alert.objects.create(
+            user=user,
+            symbol=symbol,
+            kind=kind,
+            # Never read for the window kinds: "below" only for a move down, so lists sort sensibly.
+            direction=Alert.Direction.BELOW
+            if direction == Alert.MoveDirection.DOWN
+            else Alert.Direction.ABOVE,
+            target_price=None,
+            window_seconds=Alert.WINDOWS[window],
+            move_percent=move_percent,
+            move_direction=direction if kind == Alert.Kind.MOVE else None,
+            volume_quote=volume_quote,
+            repeat=repeat,
+            cooldown_seconds=cooldown_seconds,
+            expires_at=expires_at,
+            note=note,
+            armed_at=timezone.now(),
+        )
+        if chosen:
+            alert.channels.set(chosen)
+        invalidate_alert_lists([user.pk])
+        _follow_on_commit({symbol})
+    return alert
+
+
 _UNSET = object()
 
 
@@ -392,6 +456,15 @@ def alert_update(
     """
     if alert.status not in Alert.EDITABLE_STATUSES:
         raise AlertNotEditable(f"Only a waiting alert can be changed; this one is {alert.status}.")
+    if alert.kind in Alert.WINDOW_KINDS:
+        given = {"target_price": target_price, "direction": direction, "rearm_percent": rearm_percent}
+        refused = {
+            name: "A window alert has no price target; create a new alert instead."
+            for name, value in given.items()
+            if value is not None
+        }
+        if refused:
+            raise ValidationError(refused)
     changes: dict = {}
     side = alert.direction
     target = alert.target_price

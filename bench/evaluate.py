@@ -42,7 +42,8 @@ from urllib.parse import urlparse, urlunparse
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-BENCH_DATABASE = "bench_evaluate"
+# Its own database on the server (BENCH_DATABASE overrides the name: parallel runs must not share one).
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "bench_evaluate")
 # Alert k of a symbol (k = 0 .. per_symbol-1): `above` for even k at
 # price * (1.01 + STEP * k), `below` for odd k at price * (0.99 - STEP * k).
 STEP = 0.0005
@@ -215,7 +216,7 @@ def load_mix(args) -> None:
     true = "true" if connection.vendor == "postgresql" else "1"
     day = "now() + interval '1 day'" if connection.vendor == "postgresql" else "datetime('now', '+1 day')"
     now = "now()" if connection.vendor == "postgresql" else "datetime('now')"
-    columns = "user_id, kind, name, url, secret, enabled, disabled_reason, created_at"
+    columns = "user_id, kind, name, url, secret, enabled, disabled_reason, last_test_error, created_at"
     band = "CASE WHEN direction = 'above' THEN target_price * 0.999 ELSE target_price * 1.001 END"
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -234,10 +235,22 @@ def load_mix(args) -> None:
             "target_price, 'rearming', created_at, armed_at, 'every', 60, "
             "CASE WHEN direction = 'above' THEN target_price * 1.001 ELSE target_price * 0.999 END, "
             f"{int(time.time() * 1000) - 86_400_000}, 1 FROM alerts_alert WHERE id % 50 = 7",
+            # Window kinds (issue 18): 2% more alerts are moves within a window and 1% volume spikes,
+            # over the six windows, far from firing (the judged seconds are read every tick).
+            "INSERT INTO alerts_alert (user_id, symbol, direction, target_price, status, created_at, "
+            "armed_at, kind, window_seconds, move_percent, move_direction) "
+            "SELECT user_id, symbol, 'above', NULL, 'created', created_at, armed_at, 'move', "
+            f"{_window_case()}, 50 + id % 7, "
+            "CASE id % 3 WHEN 0 THEN 'up' WHEN 1 THEN 'down' ELSE 'either' END "
+            "FROM alerts_alert WHERE id % 50 = 11",
+            "INSERT INTO alerts_alert (user_id, symbol, direction, target_price, status, created_at, "
+            "armed_at, kind, window_seconds, volume_quote) "
+            "SELECT user_id, symbol, 'above', NULL, 'created', created_at, armed_at, 'volume', "
+            f"{_window_case()}, 1000000000000 + id FROM alerts_alert WHERE id % 100 = 13",
             f"INSERT INTO alerts_channel ({columns}) "
-            f"SELECT id, 'email', 'Email', '', '', {true}, '', {now} FROM accounts_user",
+            f"SELECT id, 'email', 'Email', '', '', {true}, '', '', {now} FROM accounts_user",
             f"INSERT INTO alerts_channel ({columns}) "
-            f"SELECT id, 'webhook', 'hook', 'http://127.0.0.1:9/hook', 'secret', {true}, '', {now} "
+            f"SELECT id, 'webhook', 'hook', 'http://127.0.0.1:9/hook', 'secret', {true}, '', '', {now} "
             "FROM accounts_user WHERE id % 10 = 0",
             # The UPDATEs above rewrote 80% of the rows: compact the table and its indexes
             # back to the size the same alerts inserted as such would take.
@@ -253,6 +266,39 @@ def load_mix(args) -> None:
             f"{status}/{repeat}{'/cross' if cross else ''}: {n:,}" for status, repeat, cross, n in cursor
         )
     print(f"mix applied in {time.perf_counter() - started:.1f} s ({kinds})")
+
+
+def _window_case() -> str:
+    """SQL: one of the six windows, by id."""
+    seconds = [60, 300, 900, 3600, 14400, 86400]
+    return "CASE id % 6 " + " ".join(f"WHEN {i} THEN {w}" for i, w in enumerate(seconds)) + " END"
+
+
+def fill_history(args) -> None:
+    """--mix: every symbol's price history full, as a liquid symbol's after a day (issue 18).
+
+    A trade in every second of the last 15 minutes and every minute of the last 24
+    hours: the window kinds' reads cost what they cost in production, at most.
+    """
+    from feeds import history
+    from feeds.store import ms_to_datetime
+
+    started = time.perf_counter()
+    now_ms = int(time.time() * 1000)
+    for index in range(args.symbols):
+        symbol = f"S{index}USDT"
+        p = base_price(index)
+        minutes = [
+            history.Candle(
+                ms_to_datetime(ms - ms % 60_000), p, p * Decimal("1.001"), p * Decimal("0.999"), p, p * 7
+            )
+            for ms in range(now_ms - 86_400_000, now_ms - 900_000, 60_000)
+        ]
+        history.fill_minutes(symbol, minutes)
+        history.record_trades(
+            symbol, [(p, Decimal("0.5"), ms) for ms in range(now_ms - 900_000, now_ms - 1000, 1000)]
+        )
+    print(f"history filled in {time.perf_counter() - started:.1f} s ({args.symbols} symbols, every bucket)")
 
 
 def concentrated_step(size: int) -> Decimal:
@@ -366,10 +412,19 @@ def _windows(moved: list[tuple[str, Decimal, Decimal]], flushes: int, now_ms: in
     return entries
 
 
+# --mix: each tick's trades go into the price history too, as the feeder writes them.
+WRITE_HISTORY = False
+
+
 def write_tick(entries) -> None:
-    from feeds import store
+    from feeds import history, store
 
     for windows in entries:
+        if WRITE_HISTORY:
+            for w in windows:
+                history.record_trades(
+                    w.symbol, [(w.high, Decimal(1), w.first_event_ms), (w.low, Decimal(1), w.last_event_ms)]
+                )
         store.write_windows(windows)
 
 
@@ -383,7 +438,8 @@ def naive_tick(entries) -> int:
         for w in windows:
             latest.setdefault(w.symbol, []).append(w)
     would_fire = 0
-    for alert in Alert.objects.filter(status="created").iterator(chunk_size=5000):
+    # The price kinds only: a naive loop over the window kinds would read the history per alert.
+    for alert in Alert.objects.filter(status="created", kind="price").iterator(chunk_size=5000):
         for w in latest.get(alert.symbol, ()):
             if alert.created_at < ms_to_datetime(w.last_event_ms) and (
                 (alert.direction == "above" and w.high >= alert.target_price)
@@ -523,7 +579,10 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         load(args)
         if args.mix:
+            global WRITE_HISTORY
             load_mix(args)
+            fill_history(args)
+            WRITE_HISTORY = True
         if args.concentrated:
             load_concentrated(args)
         settle()

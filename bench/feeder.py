@@ -171,14 +171,24 @@ def micro(args) -> None:
         for d in data:
             parse_message(d)
 
-    def fold():
+    def fold_without_history():  # the fold before the price history (issue 18), for comparison
         windows = {}
-        for symbol, price, event_ms in trades:
+        for symbol, price, event_ms, agg_id, _ in trades:
             w = windows.get(symbol)
             if w is None:
-                windows[symbol] = PriceWindow(symbol, price, price, price, event_ms, event_ms)
+                windows[symbol] = PriceWindow(symbol, price, price, price, event_ms, event_ms, agg_id)
             else:
                 w.add(price, event_ms)
+
+    def fold():  # as the connection does: window plus its 1-second history buckets
+        windows = {}
+        first_trade = PriceWindow.first_trade
+        for symbol, price, event_ms, agg_id, quantity in trades:
+            w = windows.get(symbol)
+            if w is None:
+                windows[symbol] = first_trade(symbol, price, event_ms, agg_id, quantity)
+            else:
+                w.add_trade(price, event_ms, quantity)
 
     print(f"{n} combined frames from the recorded aggTrade.jsonl; microseconds per message, best of 5:")
     for label, step in (
@@ -187,7 +197,8 @@ def micro(args) -> None:
         ("orjson.loads + Decimal(price)", decimal_price),
         ("orjson.loads + float(price) (not used)", float_price),
         ("binance.parse_message (orjson, Decimal, checks)", parse),
-        ("fold into PriceWindow", fold),
+        ("fold into PriceWindow, no history (before #18)", fold_without_history),
+        ("fold into PriceWindow + 1-second buckets", fold),
     ):
         print(f"  {label:<50} {best_of(step):5.2f} us")
 

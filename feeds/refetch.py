@@ -13,6 +13,9 @@ them like any other windows: each keeps its own event times (an alert is still
 judged only on trades after it was armed), and a window read twice fires
 nothing twice, so refetching a little more than was lost costs nothing.
 
+The price history (``feeds.history``) is not rebuilt from them: folding trades
+in is not idempotent, and a trimmed stream leaves the history whole.
+
 Nothing older than the backfill cap is fetched; a symbol Binance does not
 answer for within the hold time is reported as a gap (``feed:gaps``), like a
 live backfill. The outcome goes beside the loss report, so an operator sees
@@ -91,7 +94,8 @@ def trades_in_span(symbol: str, from_ms: int, until_ms: int, page: PageFetcher) 
 def windows_of(symbol: str, trades: Iterable[AggTrade]) -> dict[int, PriceWindow]:
     """The trades folded into one window per ``WINDOW_MS`` of event time, keyed by that slot."""
     windows: dict[int, PriceWindow] = {}
-    for agg_id, price, time_ms in trades:
+    for trade in trades:
+        agg_id, price, time_ms = trade.agg_id, trade.price, trade.time_ms
         slot = time_ms // WINDOW_MS
         window = windows.get(slot)
         if window is None:

@@ -487,6 +487,11 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.openapi.typed_nullables"],
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "alerts.serializers.ALERT_STATUSES",
+        "MoveDirectionEnum": "alerts.serializers.MOVE_DIRECTIONS",
+        "AlertKindEnum": "alerts.serializers.ALERT_KINDS",
+        "DirectionEnum": "alerts.serializers.DIRECTION_WORDS",
+        "KindEnum": "alerts.serializers.CHANNEL_KINDS",
+        "AlertDirectionEnum": "alerts.serializers.OUTPUT_DIRECTIONS",
         "CheckStateEnum": "operations.health.CHECK_STATES",
         "FeedStatusEnum": "operations.health.FEED_STATES",
         "StreamStatusEnum": "operations.health.STREAM_STATES",

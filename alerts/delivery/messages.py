@@ -68,14 +68,17 @@ def _message_id(local_part: str) -> str:
 def _context(alert: Alert, price: Decimal, at: datetime, firing: int) -> dict:
     above = alert.direction == Alert.Direction.ABOVE
     site = settings.SITE_URL.rstrip("/")
+    window_kind = alert.kind in Alert.WINDOW_KINDS
     return {
         "alert": alert,
         "symbol": alert.symbol,
-        "direction": _direction(alert),
+        # Window kinds: what was asked ("up 5% within 1h"), no target price.
+        "window_kind": window_kind,
+        "direction": alert.describe() if window_kind else _direction(alert),
         "side": alert.direction,
-        "moved": "rose to" if above else "fell to",
+        "moved": "traded at" if window_kind else "rose to" if above else "fell to",
         "price": format_price(price),
-        "target": format_price(alert.target_price),
+        "target": "" if window_kind else format_price(alert.target_price),
         "triggered_at": at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "note": alert.note,
         "repeating": alert.repeat == Alert.Repeat.EVERY,
@@ -129,7 +132,12 @@ def alert_message(notification: Notification) -> Message:
             "symbol": alert.symbol,
             "direction": _direction(alert),
             "side": alert.direction,
-            "target_price": format(alert.target_price, "f"),
+            "target_price": None if alert.target_price is None else format(alert.target_price, "f"),
+            "kind": alert.kind,
+            "window": alert.window,
+            "move_percent": None if alert.move_percent is None else format(alert.move_percent, "f"),
+            "move_direction": alert.move_direction,
+            "volume_quote": None if alert.volume_quote is None else format(alert.volume_quote, "f"),
             "reference_price": None if alert.reference_price is None else format(alert.reference_price, "f"),
             "change_percent": None if alert.change_percent is None else format(alert.change_percent, "f"),
             "repeat": alert.repeat,

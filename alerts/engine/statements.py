@@ -188,3 +188,134 @@ def rearm_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> 
             returning=f"{alert}.id, {alert}.user_id, {alert}.symbol",
         )
     )
+
+
+# --- Window kinds (issue 18): moves within a window, volume spikes -------------------------------
+# Served by alert_window_idx (symbol, window_seconds, ... over the active window alerts); the
+# judged seconds come from alerts.engine.windows.
+
+WINDOW_KINDS = "('move', 'volume')"
+JUDGED_TYPES = (
+    "text", "bigint", "timestamptz", "timestamptz", "bigint", "numeric", "numeric", "numeric", "numeric",
+    "numeric", "numeric", "bigint",
+)  # fmt: skip
+JUDGED_COLUMNS = "symbol, win, at, next_at, at_ms, up, down, vol, hi, lo, cl, settled"
+
+
+def window_probe_query(symbols: Sequence[str]) -> tuple[str, list]:
+    """SQL: per (moved symbol, window) with active window alerts, the lowest thresholds and first re-arm.
+
+    One index-only scan of alert_window_idx over the moved symbols' window
+    alerts; symbols without any cost one index probe.
+    """
+    moved, params = dialect().rows(("text",), (list(symbols),))
+    sql = f"""
+        WITH s(symbol) AS ({moved})
+        SELECT a.symbol, a.window_seconds,
+            MIN(CASE WHEN a.status = 'created' AND a.kind = 'move' AND a.move_direction <> 'down'
+                THEN a.move_percent END),
+            MIN(CASE WHEN a.status = 'created' AND a.kind = 'move' AND a.move_direction <> 'up'
+                THEN a.move_percent END),
+            MIN(CASE WHEN a.status = 'created' AND a.kind = 'volume' THEN a.volume_quote END),
+            MIN(CASE WHEN a.status = 'rearming' THEN a.rearm_after_ms END)
+        FROM s JOIN {ALERT_TABLE} a ON a.symbol = s.symbol
+        WHERE a.status IN {ACTIVE} AND a.kind IN {WINDOW_KINDS}
+        GROUP BY a.symbol, a.window_seconds
+    """
+    return sql, params
+
+
+def _judged(rows) -> tuple[str, list]:
+    return dialect().rows(
+        JUDGED_TYPES,
+        (
+            [r.symbol for r in rows],
+            [r.window_seconds for r in rows],
+            [ms_to_datetime(r.start_ms) for r in rows],
+            [ms_to_datetime(r.start_ms + 1000) for r in rows],
+            [r.start_ms for r in rows],
+            [r.up for r in rows],
+            [r.down for r in rows],
+            [r.volume for r in rows],
+            [r.high for r in rows],
+            [r.low for r in rows],
+            [r.close for r in rows],
+            [int(r.settled) for r in rows],
+        ),
+    )
+
+
+def _reached(kind: str, alert: str) -> str:
+    """SQL: judged second ``c`` reaches the threshold of window alert ``alert`` of ``kind``."""
+    if kind == Alert.Kind.VOLUME:
+        return f"c.vol >= {alert}.volume_quote"
+    return (
+        f"(({alert}.move_direction <> 'down' AND c.up >= {alert}.move_percent)"
+        f" OR ({alert}.move_direction <> 'up' AND c.down >= {alert}.move_percent))"
+    )
+
+
+def _reported_price(kind: str, alert: str) -> str:
+    if kind == Alert.Kind.VOLUME:
+        return "c.cl"
+    return (
+        f"CASE WHEN {alert}.move_direction <> 'down' AND c.up >= {alert}.move_percent THEN c.hi ELSE c.lo END"
+    )
+
+
+def _first(column: str, where: str) -> str:
+    return f"(SELECT {column} FROM c WHERE {where} ORDER BY c.at_ms LIMIT 1)"
+
+
+def window_trigger_query(kind: str, rows) -> tuple[str, list]:
+    """SQL: fire the waiting window alerts of ``kind`` that a judged second reached, at the first such second.
+
+    A second counts if it starts at or after the alert was armed and at or
+    before its expiry. Conditional on ``status = 'created'``: exactly once.
+    """
+    alert = ALERT_TABLE
+    judged, params = _judged(rows)
+    match = (
+        f"c.symbol = {alert}.symbol AND c.win = {alert}.window_seconds AND c.at >= {alert}.armed_at"
+        f" AND ({alert}.expires_at IS NULL OR c.at <= {alert}.expires_at) AND {_reached(kind, alert)}"
+    )
+    every = f"{alert}.repeat = 'every'"
+    sql = f"""
+        WITH c({JUDGED_COLUMNS}) AS ({judged})
+        UPDATE {alert} SET
+            status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
+            trigger_count = {alert}.trigger_count + 1,
+            triggered_price = {_first(_reported_price(kind, alert), match)},
+            triggered_at = {_first("c.at", match)},
+            last_triggered_at = {_first("c.at", match)},
+            rearm_after_ms = CASE WHEN {every}
+                THEN {_first("c.at_ms", match)} + {alert}.cooldown_seconds * 1000 END
+        WHERE {alert}.status IN {ACTIVE} AND {alert}.kind IN {WINDOW_KINDS}
+          AND {alert}.symbol IN (SELECT symbol FROM c)
+          AND {alert}.status = 'created' AND {alert}.kind = %s
+          AND EXISTS (SELECT 1 FROM c WHERE {match})
+        RETURNING {alert}.id, {alert}.user_id
+    """
+    return sql, [*params, kind]
+
+
+def window_rearm_query(kind: str, rows) -> tuple[str, list]:
+    """SQL: re-arm fired repeating window alerts whose cooldown is over, at the first judged second
+    after it that is back under the threshold; they count seconds from the next one on."""
+    alert = ALERT_TABLE
+    judged, params = _judged(rows)
+    match = (
+        f"c.symbol = {alert}.symbol AND c.win = {alert}.window_seconds AND c.at_ms >= {alert}.rearm_after_ms"
+        f" AND c.settled = 1 AND NOT {_reached(kind, alert)}"
+    )
+    sql = f"""
+        WITH c({JUDGED_COLUMNS}) AS ({judged})
+        UPDATE {alert} SET
+            status = 'created', rearm_after_ms = NULL, armed_at = {_first("c.next_at", match)}
+        WHERE {alert}.status IN {ACTIVE} AND {alert}.kind IN {WINDOW_KINDS}
+          AND {alert}.symbol IN (SELECT symbol FROM c)
+          AND {alert}.status = 'rearming' AND {alert}.kind = %s
+          AND EXISTS (SELECT 1 FROM c WHERE {match})
+        RETURNING {alert}.id, {alert}.user_id
+    """
+    return sql, [*params, kind]

@@ -6,8 +6,9 @@ chapters, in the order a batch runs them:
 1. checkpoint: lock this evaluator's checkpoint row (``_lock_checkpoint``);
 2. batch: read the stream entries after it (``feeds.store.read_windows``);
 3. windows: every window of every entry, each keeping its own event times;
-4. evaluate: fire and expire on exactly those windows
-   (``alerts.engine.evaluation.evaluate_with_expiry``), which writes the
+4. evaluate: the window kinds on the seconds those windows traded in
+   (``alerts.engine.windows``), then fire and expire on exactly those windows
+   (``alerts.engine.evaluation.evaluate_with_expiry``); both write the
    Notification rows of what fired in the same transaction (the outbox);
 5. move the checkpoint and commit (``_save_checkpoint``); on commit the outbox
    enqueues the sends.
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from alerts.dialect import dialect
 from alerts.engine.evaluation import evaluate_with_expiry, expire_alerts
+from alerts.engine.windows import evaluate_window_alerts
 from alerts.models import EvaluationCheckpoint
 from alerts.selectors import oldest_checkpoint
 from feeds import store
@@ -126,12 +128,12 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, 
             expire_alerts(expiry_horizon(now, watermark))
             _save_checkpoint(name, after_id, fired=0)
             return 0, 0, after_id
+        windows = [window for _, batch in entries for window in batch]
         complete = (
             expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
         )
-        fired = evaluate_with_expiry(
-            [window for _, windows in entries for window in windows], complete_through=complete
-        )
+        # Window kinds first: expiry below must not end an alert a second before its expiry reached.
+        fired = evaluate_window_alerts(windows) + evaluate_with_expiry(windows, complete_through=complete)
         last_id = entries[-1][0]
         _save_checkpoint(name, last_id, fired=fired)
     return len(entries), fired, last_id

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0011_channel_secrets_encrypted"),
+        ("alerts", "0012_window_alert_kinds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

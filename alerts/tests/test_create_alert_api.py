@@ -51,8 +51,14 @@ def test_create_returns_201_with_the_alert(alice_client, alice, path):
         "snoozed_until",
         "symbol_status",
         "channels",
+        "kind",
+        "window",
+        "move_percent",
+        "move_direction",
+        "volume_quote",
     }
     assert (body["symbol_status"], body["channels"]) == ("TRADING", [])
+    assert body["kind"] == "price" and body["window"] is None
     assert body["symbol"] == "BTCUSDT"
     assert body["direction"] == "above"
     assert body["target_price"] == "70000.50000000"

@@ -53,6 +53,11 @@ def test_lists_only_the_callers_alerts_newest_first(alice_client, alice, bob, ma
         "snoozed_until": None,
         "symbol_status": "TRADING",
         "channels": [],
+        "kind": "price",
+        "window": None,
+        "move_percent": None,
+        "move_direction": None,
+        "volume_quote": None,
     }
 
 
