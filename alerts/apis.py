@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from alerts.filters import VALID_STATUSES
 from alerts.group_serializers import AlertGroupOutputSerializer
-from alerts.groups import alert_group_create
+from alerts.groups import alert_group_create, window_alert_group_create
 from alerts.models import Alert
 from alerts.selectors import alert_get, alert_list_page, alert_owned, alert_with_details
 from alerts.serializers import (
@@ -130,7 +130,12 @@ class AlertCreateApi(TooManyAttemptsAnswer, APIView):
         try:
             if "symbols" in payload.validated_data:
                 # A watchlist (alerts.groups): its alerts, all or none, answered as the group.
-                group = alert_group_create(user=request.user, **payload.validated_data)
+                create_group = (
+                    alert_group_create
+                    if isinstance(payload, AlertCreateInputSerializer)
+                    else window_alert_group_create
+                )
+                group = create_group(user=request.user, **payload.validated_data)
                 return Response(AlertGroupOutputSerializer(group).data, status=status.HTTP_201_CREATED)
             alert = create(user=request.user, **payload.validated_data)
         except AlertLimitReached as exc:

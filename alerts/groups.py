@@ -37,6 +37,8 @@ from alerts.services import (
     alert_symbol_fields,
     alert_update,
     rearm_price,
+    window_alert_fields,
+    window_alert_insert,
 )
 
 UNSET = object()
@@ -71,6 +73,20 @@ def check_symbols(symbols: list[str]) -> list[str]:
     return cleaned
 
 
+def _trading_symbols(symbols: list[str]) -> list[str]:
+    """The watchlist's symbols, checked: no repeats, each one trading (every refusal named by its item)."""
+    symbols = check_symbols(symbols)
+    errors: dict = {}
+    for index, symbol in enumerate(symbols):
+        try:
+            _trading_symbol(symbol)
+        except ValidationError as exc:
+            errors.update(_per_symbol(exc, index, symbol).message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return symbols
+
+
 def alert_group_create(
     *,
     user,
@@ -87,15 +103,7 @@ def alert_group_create(
 ) -> AlertGroup:
     """A watchlist: one waiting alert per symbol, all or none. Raises AlertLimitReached when the
     user's active alerts plus these would pass ALERTS_MAX_WAITING_PER_USER."""
-    symbols = check_symbols(symbols)
-    errors: dict = {}
-    for index, symbol in enumerate(symbols):
-        try:
-            _trading_symbol(symbol)
-        except ValidationError as exc:
-            errors.update(_per_symbol(exc, index, symbol).message_dict)
-    if errors:
-        raise ValidationError(errors)
+    symbols = _trading_symbols(symbols)
     common, chosen = alert_common_fields(
         user=user,
         repeat=repeat,
@@ -126,6 +134,23 @@ def alert_group_create(
         group = AlertGroup.objects.create(user=user)
         for target in targets:
             alert_insert(user=user, common=common, target=target, channels=chosen, group=group)
+        invalidate_alert_lists([user.pk])
+        _follow_on_commit(set(symbols))
+    return group
+
+
+def window_alert_group_create(*, user, symbols: list[str], **window) -> AlertGroup:
+    """A watchlist of window alerts ("any of these ten coins down 8% within 24h"): one move or
+    volume-spike alert per symbol, all or none, each judged on its own symbol's history.
+    ``window``: the keyword arguments of ``alerts.services.window_alert_fields``."""
+    symbols = _trading_symbols(symbols)
+    fields, chosen = window_alert_fields(user=user, **window)
+    with transaction.atomic():
+        _lock_user(user)
+        _check_cap(user, adding=len(symbols))
+        group = AlertGroup.objects.create(user=user)
+        for symbol in symbols:
+            window_alert_insert(user=user, symbol=symbol, fields=fields, channels=chosen, group=group)
         invalidate_alert_lists([user.pk])
         _follow_on_commit(set(symbols))
     return group

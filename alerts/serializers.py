@@ -322,7 +322,16 @@ class VolumeQuoteField(ExactDecimalField):
 
 
 class _WindowAlertCreateInput(serializers.Serializer):
-    symbol = SymbolField(help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case).")
+    symbol = SymbolField(
+        required=False,
+        help_text="A Binance spot symbol that is trading, e.g. BTCUSDT (any case). Send this or symbols.",
+    )
+    symbols = SymbolListField(
+        required=False,
+        help_text="A watchlist instead of one symbol: one alert per symbol (at most "
+        "ALERTS_MAX_SYMBOLS_PER_GROUP), all created or none, each judged on its own symbol's window. "
+        "The answer is the watchlist (see /alert-groups/).",
+    )
     window = serializers.ChoiceField(
         choices=list(Alert.WINDOWS),
         help_text=WINDOW_HELP,
@@ -341,6 +350,13 @@ class _WindowAlertCreateInput(serializers.Serializer):
         required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, trim_whitespace=False
     )
     channels = _channels("Ids of your channels to notify; default (or empty): all your enabled channels.")
+
+    def validate(self, attrs):
+        if "symbol" in attrs and "symbols" in attrs:
+            raise serializers.ValidationError({"symbols": "Send symbol or symbols, not both."})
+        if "symbol" not in attrs and "symbols" not in attrs:
+            raise serializers.ValidationError({"symbol": SYMBOL_REQUIRED})
+        return attrs
 
 
 class MoveAlertCreateInputSerializer(_WindowAlertCreateInput):

@@ -337,10 +337,9 @@ def alert_create(
     return alert
 
 
-def window_alert_create(
+def window_alert_fields(
     *,
     user,
-    symbol: str,
     window: str,
     move_percent: Decimal | None = None,
     direction: str | None = None,
@@ -350,14 +349,8 @@ def window_alert_create(
     expires_at: datetime | None = None,
     note: str = "",
     channels: list[int] | None = None,
-) -> Alert:
-    """A waiting window alert (issue 18): a move within ``window`` (``move_percent`` and
-    ``direction`` up/down/either) or a volume spike (``volume_quote``), for a trading symbol.
-
-    Judged from the price history (alerts.engine.windows); counts against the same per-user cap.
-    """
-    symbol = symbol.strip().upper()
-    _trading_symbol(symbol)
+) -> tuple[dict, list[Channel]]:
+    """A window alert's checked columns, every one but the symbol, and the owner's channels it names."""
     if (move_percent is None) == (volume_quote is None):
         raise ValidationError(
             {"move_percent": "Send move_percent (a move) or volume_quote (a volume spike)."}
@@ -372,30 +365,47 @@ def window_alert_create(
         raise ValidationError({"note": f"At most {NOTE_MAX_LENGTH} characters."})
     chosen = _owned_channels(user, channels)
     kind = Alert.Kind.MOVE if move_percent is not None else Alert.Kind.VOLUME
+    fields = {
+        "kind": kind,
+        # Never read for the window kinds: "below" only for a move down, so lists sort sensibly.
+        "direction": Alert.Direction.BELOW
+        if direction == Alert.MoveDirection.DOWN
+        else Alert.Direction.ABOVE,
+        "target_price": None,
+        "window_seconds": Alert.WINDOWS[window],
+        "move_percent": move_percent,
+        "move_direction": direction if kind == Alert.Kind.MOVE else None,
+        "volume_quote": volume_quote,
+        "repeat": repeat,
+        "cooldown_seconds": cooldown_seconds,
+        "expires_at": expires_at,
+        "note": note,
+    }
+    return fields, chosen
+
+
+def window_alert_insert(*, user, symbol: str, fields: dict, channels: list[Channel], group=None) -> Alert:
+    """Write one checked window alert (inside the caller's transaction, after its cap check)."""
+    alert = Alert.objects.create(user=user, symbol=symbol, group=group, armed_at=timezone.now(), **fields)
+    if channels:
+        alert.channels.set(channels)
+    return alert
+
+
+def window_alert_create(*, user, symbol: str, **window) -> Alert:
+    """A waiting window alert (issue 18): a move within ``window`` (``move_percent`` and
+    ``direction`` up/down/either) or a volume spike (``volume_quote``), for a trading symbol.
+
+    Judged from the price history (alerts.engine.windows); counts against the same per-user cap.
+    ``window``: the keyword arguments of ``window_alert_fields``.
+    """
+    symbol = symbol.strip().upper()
+    _trading_symbol(symbol)
+    fields, chosen = window_alert_fields(user=user, **window)
     with transaction.atomic():
         _lock_user(user)
         _check_cap(user)
-        alert = Alert.objects.create(
-            user=user,
-            symbol=symbol,
-            kind=kind,
-            # Never read for the window kinds: "below" only for a move down, so lists sort sensibly.
-            direction=Alert.Direction.BELOW
-            if direction == Alert.MoveDirection.DOWN
-            else Alert.Direction.ABOVE,
-            target_price=None,
-            window_seconds=Alert.WINDOWS[window],
-            move_percent=move_percent,
-            move_direction=direction if kind == Alert.Kind.MOVE else None,
-            volume_quote=volume_quote,
-            repeat=repeat,
-            cooldown_seconds=cooldown_seconds,
-            expires_at=expires_at,
-            note=note,
-            armed_at=timezone.now(),
-        )
-        if chosen:
-            alert.channels.set(chosen)
+        alert = window_alert_insert(user=user, symbol=symbol, fields=fields, channels=chosen)
         invalidate_alert_lists([user.pk])
         _follow_on_commit({symbol})
     return alert
