@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install redis run demo test chaos lint format clean
+.PHONY: install redis run demo test chaos lint format clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,7 +66,10 @@ demo: install
 # started with a password if none answers; pytest gets its URL, password included.
 TEST_REDIS := REDIS_URL="$${TEST_REDIS_URL:-redis://127.0.0.1:6379/$${TEST_REDIS_DB:-15}}" $(ENSURE_REDIS)
 
+# The browser tests (web/tests/browser) need Debian's chromium + chromium-driver:
+# scripts/ensure_browser.sh installs them as root, else stops with what to install.
 test: install
+	@scripts/ensure_browser.sh
 	@TEST_REDIS_URL="$$($(TEST_REDIS))" && export TEST_REDIS_URL && \
 		exec $(BIN)/python -m pytest $(PYTEST_ARGS)
 

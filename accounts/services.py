@@ -136,3 +136,16 @@ def _blacklist_once(token: RefreshToken) -> None:
     _, created = token.blacklist()
     if not created:
         raise TokenError("Token is blacklisted")
+
+
+def user_authenticate(*, login: str, password: str, request=None):
+    """The active account ``login`` names (email or username) if the password is right; else LoginFailed.
+
+    The web app's session login; the same lookup, password-hashing time and
+    single error as ``token_obtain``.
+    """
+    user = user_for_login(login)
+    authenticated = authenticate(request, email=user.email if user else login, password=password)
+    if authenticated is None or not jwt_settings.USER_AUTHENTICATION_RULE(authenticated):
+        raise LoginFailed(NO_ACTIVE_ACCOUNT)
+    return authenticated

@@ -4,7 +4,7 @@ The seed paths (aliases of POST /alerts/ and DELETE /alerts/<id>, out of the
 schema) come first so "create" and "delete/<id>" are never taken for an id.
 """
 
-from alerts import apis, channel_apis
+from alerts import apis, channel_apis, notification_apis
 from api.routing import alias, slash_optional
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
@@ -15,6 +15,14 @@ urlpatterns = [
     alias(f"alerts/delete/{ALERT_ID}", apis.AlertDeleteApi, name="alert-delete"),
     slash_optional("alerts", apis.AlertCollectionApi.as_view(), name="alert-list"),
     slash_optional(f"alerts/{ALERT_ID}", apis.AlertItemApi.as_view(), name="alert-detail"),
+    slash_optional(
+        f"alerts/{ALERT_ID}/notifications",
+        notification_apis.AlertNotificationListApi.as_view(),
+        name="alert-notifications",
+    ),
+    slash_optional(
+        "notifications", notification_apis.NotificationListApi.as_view(), name="notification-list"
+    ),
     slash_optional("channels", channel_apis.ChannelCollectionApi.as_view(), name="channel-list"),
     slash_optional(f"channels/{CHANNEL_ID}", channel_apis.ChannelItemApi.as_view(), name="channel-detail"),
     slash_optional(f"channels/{CHANNEL_ID}/test", channel_apis.ChannelTestApi.as_view(), name="channel-test"),
