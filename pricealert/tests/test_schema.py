@@ -26,6 +26,8 @@ CONTRACT = {
     ("/channels/{channel_id}", "patch"): "channel_update",
     ("/channels/{channel_id}", "delete"): "channel_delete",
     ("/channels/{channel_id}/test", "post"): "channel_test",
+    ("/notifications", "get"): "notification_list",
+    ("/alerts/{alert_id}/notifications", "get"): "alert_notification_list",
     ("/prices/{symbol}", "get"): "price_get",
     ("/health", "get"): "health_get",
 }

@@ -5,10 +5,11 @@
 one-line description) and the page links to it; nothing else changes here.
 """
 
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
+
+from web.views.common import signed_in
 
 # (title, URL name, what it is for): the account pages linked from /app/account.
 ACCOUNT_SECTIONS: list[tuple[str, str, str]] = [
@@ -26,7 +27,7 @@ def _sections() -> list[dict]:
     return sections
 
 
-@login_required
+@signed_in
 @require_GET
 def account(request):
     return render(request, "web/account.html", {"user": request.user, "sections": _sections()})

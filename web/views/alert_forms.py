@@ -11,7 +11,6 @@ an unchanged target does not re-arm the alert.
 from datetime import UTC
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -25,7 +24,7 @@ from feeds.selectors import symbol_search
 from web.forms import NON_FIELD, field_errors, post_data, validated
 from web.presenters import condition, price_views
 from web.throttles import throttle_wait, too_many_message
-from web.views.common import not_found, owned_alert
+from web.views.common import not_found, owned_alert, signed_in
 
 # Fields an edit can change (the API's PATCH), and those a blank input sets to "none".
 EDITABLE = (
@@ -100,7 +99,7 @@ def _submitted(request) -> dict:
     return values
 
 
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def alert_new(request):
     if request.method == "GET":
@@ -159,7 +158,7 @@ def _changes(alert: Alert, post) -> dict:
     return changes
 
 
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def alert_edit(request, alert_id):
     alert = owned_alert(request, alert_id)
@@ -192,7 +191,7 @@ def alert_edit(request, alert_id):
     )
 
 
-@login_required
+@signed_in
 @require_GET
 def symbol_options(request):
     """The symbol picker's suggestions for what is typed so far (an htmx fragment of <option>s)."""
@@ -201,7 +200,7 @@ def symbol_options(request):
     )
 
 
-@login_required
+@signed_in
 @require_GET
 def current_price(request):
     """The latest price of ?symbol= beside the target, with the number app.js computes percents from."""

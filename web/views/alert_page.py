@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -20,10 +19,10 @@ from alerts.selectors import alert_list
 from alerts.services import alert_delete, alerts_rearm
 from web.chart import price_chart
 from web.presenters import alert_rows
-from web.views.common import not_found, owned_alert
+from web.views.common import not_found, owned_alert, signed_in
 
 
-@login_required
+@signed_in
 @require_GET
 def alert_page(request, alert_id):
     alert = owned_alert(request, alert_id)
@@ -43,7 +42,7 @@ def alert_page(request, alert_id):
     return render(request, "web/alert.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def alert_delete_view(request, alert_id):
     alert = owned_alert(request, alert_id)
@@ -54,7 +53,7 @@ def alert_delete_view(request, alert_id):
     return redirect("web:dashboard")
 
 
-@login_required
+@signed_in
 @require_POST
 def alert_rearm_view(request, alert_id):
     """Put a triggered or expired alert back to waiting, armed from now (the admin's re-arm)."""

@@ -6,7 +6,6 @@ secret is kept in the session for the one page view that shows it.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,7 +24,7 @@ from alerts.serializers import ChannelCreateInputSerializer
 from alerts.throttling import ChannelCreateThrottle, ChannelTestThrottle
 from web.forms import NON_FIELD, field_errors, post_data, validated
 from web.throttles import throttle_wait, too_many_message
-from web.views.common import not_found, owned_channel
+from web.views.common import not_found, owned_channel, signed_in
 
 NEW_SECRET_KEY = "web:new-webhook-secret"
 
@@ -65,7 +64,7 @@ def _page(request, *, values=None, errors=None, status=200):
     return render(request, "web/channels.html", context, status=status)
 
 
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def channels(request):
     if request.method == "GET":
@@ -96,7 +95,7 @@ def channels(request):
     return _page(request, values=values, errors=errors, status=400)
 
 
-@login_required
+@signed_in
 @require_POST
 def channel_enabled(request, channel_id):
     channel = owned_channel(request, channel_id)
@@ -110,7 +109,7 @@ def channel_enabled(request, channel_id):
     return redirect("web:channels")
 
 
-@login_required
+@signed_in
 @require_POST
 def channel_test_view(request, channel_id):
     channel = owned_channel(request, channel_id)
@@ -131,7 +130,7 @@ def channel_test_view(request, channel_id):
     return redirect("web:channels")
 
 
-@login_required
+@signed_in
 @require_POST
 def channel_delete_view(request, channel_id):
     channel = owned_channel(request, channel_id)

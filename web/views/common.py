@@ -1,5 +1,8 @@
-"""What every page needs: the 404 page, owned objects, pagination links."""
+"""What every page needs: the signed-in user, the 404 page, owned objects."""
 
+import functools
+
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from alerts.channels import channel_get
@@ -18,3 +21,18 @@ def owned_alert(request, alert_id: str):
 
 def owned_channel(request, channel_id: str):
     return channel_get(user=request.user, channel_id=int(channel_id))
+
+
+def signed_in(view):
+    """``login_required``, with ``request.user`` the User itself rather than Django's lazy wrapper.
+
+    The services take the user and use its class (``type(user).objects`` locks its row before a
+    create), which the lazy wrapper is not.
+    """
+
+    @functools.wraps(view)
+    def unwrapped(request, *args, **kwargs):
+        request.user = getattr(request.user, "_wrapped", request.user)
+        return view(request, *args, **kwargs)
+
+    return login_required(unwrapped)

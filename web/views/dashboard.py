@@ -9,7 +9,6 @@ a poll costs two Redis reads and no database query while nothing changes.
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import render
@@ -19,6 +18,7 @@ from alerts.models import Alert
 from alerts.selectors import alert_list_page
 from web.forms import field_errors
 from web.presenters import STATUS_WORDS, alert_rows
+from web.views.common import signed_in
 
 PER_PAGE = 20
 
@@ -67,13 +67,13 @@ def _context(request) -> dict:
     return context
 
 
-@login_required
+@signed_in
 @require_GET
 def dashboard(request):
     return render(request, "web/dashboard.html", _context(request))
 
 
-@login_required
+@signed_in
 @require_GET
 def alert_rows_fragment(request):
     """The dashboard's table body alone: what htmx swaps in every WEB_REFRESH_SECONDS."""
