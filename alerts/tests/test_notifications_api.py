@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def log(alice, bob, make_triggered_alert, make_notification):
     """Alice: two alerts, three deliveries (email sent, webhook failed, email pending); bob: one of his own."""
-    hook = Channel.objects.create(user=alice, kind="webhook", name="bot", url="https://example.com/h", secret="s")
+    hook = Channel.objects.create(
+        user=alice, kind="webhook", name="bot", url="https://example.com/h", secret="s"
+    )
     email = Channel.objects.get(user=alice, kind="email")
     first, second = make_triggered_alert(alice), make_triggered_alert(alice, symbol="ETHUSDT")
     rows = [
@@ -105,4 +107,6 @@ def test_anonymous_is_a_401(anon_client):
 def test_in_the_schema(alice_client):
     schema = alice_client.get("/api/schema/?format=json").json()
     assert schema["paths"]["/notifications"]["get"]["operationId"] == "notification_list"
-    assert schema["paths"]["/alerts/{alert_id}/notifications"]["get"]["operationId"] == "alert_notification_list"
+    assert (
+        schema["paths"]["/alerts/{alert_id}/notifications"]["get"]["operationId"] == "alert_notification_list"
+    )

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_signup_then_login_then_logout(client, django_user_model):
-    response = client.post("/app/signup", {"email": "new@example.com", "password": PASSWORD, "username": "newbie"})
+    response = client.post(
+        "/app/signup", {"email": "new@example.com", "password": PASSWORD, "username": "newbie"}
+    )
     assert response.status_code == 302 and response["Location"] == "/app/login?email=new%40example.com"
     page = client.get(response["Location"]).content.decode()
     assert "Registration received" in page and 'value="new@example.com"' in page
@@ -25,12 +27,16 @@ def test_signup_then_login_then_logout(client, django_user_model):
 
 
 def test_signup_for_a_taken_address_reads_the_same(client, alice):
-    response = client.post("/app/signup", {"email": "alice@example.com", "password": "another long passphrase"})
+    response = client.post(
+        "/app/signup", {"email": "alice@example.com", "password": "another long passphrase"}
+    )
     assert response.status_code == 302 and response["Location"] == "/app/login?email=alice%40example.com"
 
 
 def test_a_weak_password_and_a_taken_username_in_words(client, alice):
-    response = client.post("/app/signup", {"email": "x@example.com", "password": "12345678", "username": "alice"})
+    response = client.post(
+        "/app/signup", {"email": "x@example.com", "password": "12345678", "username": "alice"}
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "A user with this username already exists." in html.split('id="username-errors"')[1]
@@ -58,12 +64,16 @@ def test_login_goes_back_to_the_page_asked_for_but_never_off_site(client, alice)
     response = client.post("/app/login?next=/app/channels", {"email": alice.email, "password": PASSWORD})
     assert response["Location"] == "/app/channels"
     other = Client()
-    response = other.post("/app/login?next=https://evil.example/", {"email": alice.email, "password": PASSWORD})
+    response = other.post(
+        "/app/login?next=https://evil.example/", {"email": alice.email, "password": PASSWORD}
+    )
     assert response["Location"] == "/app/"
 
 
 def test_a_webhook_channel_shows_its_secret_once(alice, alice_web, allow_local_delivery):
-    response = alice_web.post("/app/channels", {"kind": "webhook", "name": "bot", "url": "http://127.0.0.1:9/in"})
+    response = alice_web.post(
+        "/app/channels", {"kind": "webhook", "name": "bot", "url": "http://127.0.0.1:9/in"}
+    )
     assert response.status_code == 302
     hook = Channel.objects.get(user=alice, kind="webhook")
     first = alice_web.get("/app/channels").content.decode()
@@ -80,7 +90,9 @@ def test_a_refused_channel_url_in_the_apis_words(alice, alice_web):
 
 
 def test_enable_disable_and_delete(alice, alice_web):
-    hook = Channel.objects.create(user=alice, kind="webhook", name="bot", url="https://example.com/h", secret="s")
+    hook = Channel.objects.create(
+        user=alice, kind="webhook", name="bot", url="https://example.com/h", secret="s"
+    )
     alice_web.post(f"/app/channels/{hook.pk}/enabled", {"enabled": "false"})
     hook.refresh_from_db()
     assert not hook.enabled
