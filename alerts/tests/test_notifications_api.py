@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def log(alice, bob, make_triggered_alert, make_notification):
-    hook = Channel.objects.create(user=alice, kind="webhook", url="https://example.com/h", secret="s")
+    """Alice: two alerts, three deliveries (email sent, webhook failed, email pending); bob: one."""
     hook = Channel.objects.create(
         user=alice, kind="webhook", name="bot", url="https://example.com/h", secret="s"
     )
