@@ -73,6 +73,13 @@ test: install
 	@TEST_REDIS_URL="$$($(TEST_REDIS))" && export TEST_REDIS_URL && \
 		exec $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `make screenshots`: the web app's browser story (web/tests/browser) saving each page it
+# visits, desktop and phone width, as PNG in docs/screenshots/ (shown in README).
+screenshots: install
+	@scripts/ensure_browser.sh
+	@TEST_REDIS_URL="$$($(TEST_REDIS))" && export TEST_REDIS_URL && \
+		WEB_SCREENSHOTS_DIR="$(CURDIR)/docs/screenshots" exec $(BIN)/python -m pytest -q web/tests/browser
+
 # `make chaos`: the full chaos run (tests/chaos): thousands of alerts through worker
 # SIGKILLs, Redis restarts, a blocked database (PostgreSQL), Binance drops and a
 # minute of SMTP refusals; prints the report. `make test` runs the short one.

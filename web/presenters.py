@@ -86,8 +86,10 @@ def distance_percent(target: Decimal, price: Decimal | None) -> str:
     """How far the target is from the price, in percent of the price: "+1.23%" (above it), "-0.40%"."""
     if price is None or price <= 0:
         return "n/a"
-    distance = (Decimal(target) - price) / price * 100
-    return f"{'+' if distance > 0 else ''}{distance.quantize(Decimal('0.01'))}%"
+    distance = ((Decimal(target) - price) / price * 100).quantize(Decimal("0.01"))
+    if distance == 0:
+        return "0.00%"  # not "-0.00%" for a target a hair under the price
+    return f"{'+' if distance > 0 else ''}{distance}%"
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,5 +239,5 @@ def test_the_alert_page_lists_each_firing_with_its_deliveries(alice, alice_web, 
         **common, channel="webhook", via=hook, to=hook.url, status="failed", attempts=8, last_error="HTTP 500"
     )
     page = alice_web.get(f"/app/alerts/{alert.pk}").content.decode()
-    assert "Firing 1: 70000.01" in page
+    assert "Firing 1: 70,000.01" in page
     assert "my bot" in page and "HTTP 500" in page and ">failed<" in page and ">sent<" in page

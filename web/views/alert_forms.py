@@ -20,9 +20,11 @@ from alerts.models import DEFAULT_REARM_PERCENT, Alert
 from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer
 from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_update
 from alerts.throttling import AlertCreateThrottle
-from feeds.selectors import symbol_search
+from feeds.prices import PriceUnavailable
+from feeds.prices import current_price as fresh_price
+from feeds.selectors import symbol_get, symbol_search
 from web.forms import NON_FIELD, field_errors, post_data, validated
-from web.presenters import condition, price_views
+from web.presenters import condition
 from web.throttles import throttle_wait, too_many_message
 from web.views.common import not_found, owned_alert, signed_in
 
@@ -87,7 +89,7 @@ def _form_context(request, values: dict, errors: dict, *, alert: Alert | None = 
         "channels": list(channel_list(user=request.user)),
         "directions": [("", "from the current price"), *[(word, word) for word in Alert.DIRECTION_WORDS]],
         "repeats": Alert.Repeat.choices,
-        "price": price_views([symbol.upper()])[symbol.upper()] if symbol.isalnum() else None,
+        "symbol": symbol.upper(),
         "default_rearm_percent": _plain(DEFAULT_REARM_PERCENT),
     }
 
@@ -203,7 +205,18 @@ def symbol_options(request):
 @signed_in
 @require_GET
 def current_price(request):
-    """The latest price of ?symbol= beside the target, with the number app.js computes percents from."""
+    """The price of ?symbol= beside the target, with the number app.js computes percents from.
+
+    The one a percent alert would be resolved from (feeds.prices.current_price): the feeder's
+    latest if fresh, else Binance's ticker; for a symbol nobody follows yet, too.
+    """
     symbol = request.GET.get("symbol", "").strip().upper()
-    price = price_views([symbol])[symbol] if symbol.isalnum() and len(symbol) <= 32 else None
-    return render(request, "web/_current_price.html", {"price": price, "symbol": symbol})
+    context = {"symbol": symbol, "price": None, "problem": ""}
+    if symbol.isalnum() and len(symbol) <= 32 and symbol_get(symbol) is not None:
+        try:
+            context["price"] = fresh_price(symbol)
+        except PriceUnavailable as exc:
+            context["problem"] = str(exc)
+    elif symbol:
+        context["problem"] = f"Unknown symbol {symbol}."
+    return render(request, "web/_current_price.html", context)
