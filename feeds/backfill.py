@@ -9,12 +9,17 @@ through ``GET /api/v3/aggTrades`` and hands each connection its result; the
 connection holds only that symbol's live frames meanwhile, so a slow
 backfill never delays another symbol.
 
+The same thread fills a newly followed symbol's minute history (24 h) from
+``GET /api/v3/klines`` (``MinuteFill``, ``feeds.history.fill_minutes``).
+
 Nothing older than ``cap_seconds`` is fetched: a longer gap (a feeder down
 for hours) is logged and recorded in Redis (``feeds.store.record_gap``), never
 skipped silently; so is a gap Binance did not let us fill within
 ``hold_seconds`` (unreachable, or rate-limited for longer).
 """
 
+import contextlib
+import decimal
 import logging
 import queue
 import threading
@@ -24,8 +29,8 @@ from dataclasses import dataclass, field
 
 import redis
 
-from feeds import store
-from feeds.rest import MAX_AGG_TRADES, AggTrade, BinanceRest, RateLimited, RestError
+from feeds import history, store
+from feeds.rest import MAX_AGG_TRADES, MAX_KLINES, AggTrade, BinanceRest, RateLimited, RestError
 
 logger = logging.getLogger("feeds.feeder")
 
@@ -43,6 +48,13 @@ class Backfill:
     deliver: Callable[["Backfill"], None]
     trades: list[AggTrade] = field(default_factory=list)
     complete: bool = False
+
+
+@dataclass(frozen=True)
+class MinuteFill:
+    """Fill a newly followed symbol's minute history (24 h) from ``GET /api/v3/klines``."""
+
+    symbol: str
 
 
 class Backfiller(threading.Thread):
@@ -66,9 +78,10 @@ class Backfiller(threading.Thread):
         self.last_ids: dict[str, int] = {}
         # Earliest armed_at (ms) of each followed symbol's waiting alerts, from the symbol source.
         self.armed_since: dict[str, int] = {}
-        self._queue: queue.Queue[Backfill | None] = queue.Queue()
+        self._queue: queue.Queue[Backfill | MinuteFill | None] = queue.Queue()
         self._stopping = threading.Event()
         self.backfills = 0
+        self.minute_fills = 0
         self.trades_fetched = 0
         self.gaps_reported = 0
 
@@ -85,6 +98,10 @@ class Backfiller(threading.Thread):
     def request(self, backfill: Backfill) -> None:
         self._queue.put(backfill)
 
+    def request_minutes(self, symbol: str) -> None:
+        """Fill the symbol's minute history from klines, unless it was filled within the last 24 h."""
+        self._queue.put(MinuteFill(symbol))
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         self._queue.put(None)
@@ -92,10 +109,15 @@ class Backfiller(threading.Thread):
             self.join(timeout)
 
     def run(self) -> None:
+        # Quote volumes (sums of price x quantity) stay exact past the default 28 digits.
+        decimal.getcontext().prec = history.WIDE.prec
         while not self._stopping.is_set():
             backfill = self._queue.get()
             if backfill is None:
                 break
+            if isinstance(backfill, MinuteFill):
+                self._fill_minutes(backfill.symbol)
+                continue
             try:
                 self._fill(backfill)
             except Exception:  # a bug must not stop later backfills, nor leave frames held
@@ -103,6 +125,73 @@ class Backfiller(threading.Thread):
             self.backfills += 1
             self.trades_fetched += len(backfill.trades)
             backfill.deliver(backfill)
+
+    # --- minute history from klines ------------------------------------------
+
+    def _fill_minutes(self, symbol: str) -> None:
+        """The closed minutes of the last 24 h from klines (two pages), once per symbol per 24 h.
+
+        A failure (Binance unreachable past ``hold_seconds``, Redis down) is
+        logged and releases the claim, so the next (re)subscription tries again.
+        """
+        try:
+            if not history.mark_filled(symbol, client=self.redis_client):
+                return
+        except redis.RedisError as exc:
+            logger.warning("history: cannot claim the klines fill of %s (%s)", symbol, exc)
+            return
+        now_ms = int(time.time() * 1000)
+        end_ms = now_ms - now_ms % 60_000  # the current minute opens here; the ones before are closed
+        start_ms = end_ms - history.MINUTE_RETENTION_S * 1000
+        deadline = time.monotonic() + self.hold_seconds
+        klines = []
+        while start_ms < end_ms:
+            page = self._ask(
+                symbol,
+                deadline,
+                lambda s=start_ms: self.rest.minute_klines(symbol, start_ms=s, end_ms=end_ms - 1),
+            )
+            if page is None:
+                logger.warning(
+                    "history: klines of %s not fetched in time; the next follow tries again", symbol
+                )
+                self._release_fill(symbol)
+                return
+            klines += page
+            if len(page) < MAX_KLINES:
+                break
+            start_ms = page[-1].open_ms + 60_000
+        candles = [
+            history.Candle(store.ms_to_datetime(k.open_ms), k.open, k.high, k.low, k.close, k.quote_volume)
+            for k in klines
+            if k.trades > 0 and k.open_ms < end_ms
+        ]
+        try:
+            history.fill_minutes(symbol, candles, client=self.redis_client)
+        except redis.RedisError as exc:
+            logger.warning("history: cannot write the klines of %s (%s)", symbol, exc)
+            self._release_fill(symbol)
+            return
+        self.minute_fills += 1
+
+    def _release_fill(self, symbol: str) -> None:
+        with contextlib.suppress(redis.RedisError):  # else the claim expires with the retention
+            history.unmark_filled(symbol, client=self.redis_client)
+
+    def _ask(self, symbol: str, deadline: float, call):
+        """One REST call, waiting out rate limits and retrying errors until ``deadline`` (then None)."""
+        while not self._stopping.is_set():
+            try:
+                return call()
+            except RateLimited as exc:
+                wait = exc.wait
+            except RestError as exc:
+                logger.warning("REST for %s: %s", symbol, exc)
+                wait = RETRY_SECONDS
+            if time.monotonic() + wait > deadline:
+                return None
+            self._stopping.wait(wait)
+        return None
 
     # --- one backfill ---------------------------------------------------------
 
@@ -174,18 +263,7 @@ class Backfiller(threading.Thread):
 
     def _page(self, backfill: Backfill, deadline: float, **query) -> list[AggTrade] | None:
         """One page, waiting out rate limits and retrying errors until ``deadline`` (then None)."""
-        while not self._stopping.is_set():
-            try:
-                return self.rest.agg_trades(backfill.symbol, **query)
-            except RateLimited as exc:
-                wait = exc.wait
-            except RestError as exc:
-                logger.warning("backfill of %s: %s", backfill.symbol, exc)
-                wait = RETRY_SECONDS
-            if time.monotonic() + wait > deadline:
-                return None
-            self._stopping.wait(wait)
-        return None
+        return self._ask(backfill.symbol, deadline, lambda: self.rest.agg_trades(backfill.symbol, **query))
 
     def _report(self, symbol, first_id, last_id, from_ms, to_ms, reason: str) -> None:
         """A gap not backfilled: an operator must see it (the log, and ``feed:gaps`` in Redis)."""

@@ -5,8 +5,8 @@ parser's tests run them on real recorded frames (tests/data/binance/*.jsonl).
 
 ``parse_message`` turns one text frame into exactly one of:
 
-- ``Trade``: an ``aggTrade`` or ``trade`` event (price as an exact ``Decimal``,
-  ``T`` trade time in ms, the aggregate id), raw or wrapped as ``{"stream", "data"}``;
+- ``Trade``: an ``aggTrade`` or ``trade`` event (price and quantity as exact
+  ``Decimal``, ``T`` trade time in ms, the aggregate id), raw or wrapped as ``{"stream", "data"}``;
 - ``Ack``: ``{"result": ..., "id": ...}``, the reply to a control request;
 - ``ErrorReply``: ``{"error": {"code", "msg"}, "id": ...}``;
 - ``ServerShutdown``: the ``serverShutdown`` event (raw or ``!serverShutdown``);
@@ -37,6 +37,8 @@ class Trade(NamedTuple):
     event_ms: int
     # ``a`` of an aggTrade (consecutive per symbol: a jump means missed trades); None for ``trade``.
     agg_id: int | None = None
+    # ``q``, the base quantity (price x quantity is the quote volume, ``feeds.history``).
+    quantity: Decimal = Decimal(0)
 
 
 class Ack(NamedTuple):
@@ -123,8 +125,15 @@ def _parse_trade(payload: dict) -> ParseResult:
         return Skipped(f"{payload['e']} with a bad price {payload['p']!r}")
     if type(event_ms) is not int or type(symbol) is not str or not symbol:
         return Skipped(f"{payload['e']} with a bad symbol or event time")
+    quantity_text = payload.get("q")
+    try:
+        quantity = Decimal(quantity_text)
+    except (InvalidOperation, TypeError):
+        return Skipped(f"{payload['e']} with a bad quantity {quantity_text!r}")
+    if type(quantity_text) is not str or not quantity.is_finite() or quantity < 0:
+        return Skipped(f"{payload['e']} with a bad quantity {quantity_text!r}")
     agg_id = payload.get("a") if payload["e"] == AGG_TRADE else None
-    return Trade(symbol, price, event_ms, agg_id if type(agg_id) is int else None)
+    return Trade(symbol, price, event_ms, agg_id if type(agg_id) is int else None, quantity)
 
 
 def _parse_reply(message: dict) -> ParseResult:

@@ -1,4 +1,4 @@
-"""Binance's REST market data (aggregate trades, the ticker price) within its request-weight limit.
+"""Binance's REST market data (aggregate trades, klines, the ticker price) within its weight limit.
 
 Binance counts request weight per IP and clock minute and reports the count
 in every response's ``X-MBX-USED-WEIGHT-1M`` header; past the limit it answers
@@ -19,7 +19,9 @@ import requests
 
 AGG_TRADES_WEIGHT = 4
 TICKER_PRICE_WEIGHT = 2
+KLINES_WEIGHT = 2
 MAX_AGG_TRADES = 1000
+MAX_KLINES = 1000
 # Binance's spot REQUEST_WEIGHT limit per minute (exchangeInfo.rateLimits, at the time of writing).
 WEIGHT_LIMIT = 6000
 
@@ -28,6 +30,19 @@ class AggTrade(NamedTuple):
     agg_id: int
     price: Decimal
     time_ms: int
+    quantity: Decimal = Decimal(0)
+
+
+class Kline(NamedTuple):
+    """One closed 1-minute candle of ``GET /api/v3/klines``."""
+
+    open_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    quote_volume: Decimal
+    trades: int
 
 
 class RestError(Exception):
@@ -82,9 +97,39 @@ class BinanceRest:
                 params[name] = value
         rows = self._get("/api/v3/aggTrades", params, AGG_TRADES_WEIGHT)
         try:
-            return [AggTrade(int(row["a"]), Decimal(row["p"]), int(row["T"])) for row in rows]
+            return [
+                AggTrade(int(row["a"]), Decimal(row["p"]), int(row["T"]), Decimal(row["q"])) for row in rows
+            ]
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise RestError(f"aggTrades for {symbol}: unexpected answer ({exc!r})") from exc
+
+    def minute_klines(
+        self, symbol: str, *, start_ms: int, end_ms: int, limit: int = MAX_KLINES
+    ) -> list[Kline]:
+        """``GET /api/v3/klines``, ``interval=1m`` (weight 2): the candles opening in [start, end]."""
+        params = {
+            "symbol": symbol,
+            "interval": "1m",
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": limit,
+        }
+        rows = self._get("/api/v3/klines", params, KLINES_WEIGHT)
+        try:
+            return [
+                Kline(
+                    int(row[0]),
+                    Decimal(row[1]),
+                    Decimal(row[2]),
+                    Decimal(row[3]),
+                    Decimal(row[4]),
+                    Decimal(row[7]),
+                    int(row[8]),
+                )
+                for row in rows
+            ]
+        except (IndexError, TypeError, ValueError, ArithmeticError) as exc:
+            raise RestError(f"klines for {symbol}: unexpected answer ({exc!r})") from exc
 
     def ticker_price(self, symbol: str) -> Decimal:
         """``GET /api/v3/ticker/price`` for one symbol."""

@@ -25,11 +25,14 @@ Layout (all under REDIS_URL):
 - ``feed:last_ids``: a hash of symbol -> the last aggregate trade id written to
   the stream, in the same MULTI: a restarted feeder backfills from there.
 - ``feed:gaps``: a hash of symbol -> the last gap the feeder could not backfill.
+- ``hist:s:*``, ``hist:m:*``, ``hist:filled:*``: the per-symbol price history
+  (``feeds.history``), written by the feeder in the same MULTI as the windows.
 - ``feed:follow``: a pub/sub channel; the alert service publishes the symbols
   of an alert it just created or re-armed, and the feeder follows them at once.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -90,7 +93,11 @@ def ms_to_datetime(ms: int) -> datetime:
 
 
 def write_windows(
-    windows: list[PriceWindow], client: redis.Redis | None = None, *, latest_prices: bool = True
+    windows: list[PriceWindow],
+    client: redis.Redis | None = None,
+    *,
+    latest_prices: bool = True,
+    also: Callable | None = None,
 ) -> str | None:
     """Append one flush of windows to the stream and update the latest prices.
 
@@ -98,12 +105,16 @@ def write_windows(
     of it, so a caller that gets an exception can keep its windows and retry.
     Returns the stream entry id, or None when there was nothing to write.
     ``latest_prices=False`` leaves the ``price:{SYMBOL}`` hashes alone (older
-    windows written again must not replace newer prices).
+    windows written again must not replace newer prices). ``also(pipe, windows)``
+    queues more commands in the same MULTI (the feeder's history buckets,
+    ``feeds.history.queue_windows``).
     """
     if not windows:
         return None
     pipe = (client or redis_client()).pipeline(transaction=True)
     _queue_windows(pipe, windows, latest_prices=latest_prices)
+    if also is not None:
+        also(pipe, windows)
     return pipe.execute()[0]
 
 
@@ -113,6 +124,7 @@ def write_windows_marked(
     client: redis.Redis | None = None,
     *,
     through_ms: int | None = None,
+    also: Callable | None = None,
 ) -> tuple[str | None, bool]:
     """``write_windows`` that also tells whether Redis lost its data since the writer's last write.
 
@@ -120,12 +132,14 @@ def write_windows_marked(
     finding it missing means this Redis was restarted empty (or flushed) since:
     returns (entry id, True) then, and the feeder writes its recent windows again.
     ``through_ms``: the watermark these windows complete (every trade received
-    before it), moved in the same MULTI.
+    before it), moved in the same MULTI; ``also`` as for ``write_windows``.
     """
     pipe = (client or redis_client()).pipeline(transaction=True)
     pipe.set(EPOCH_KEY, marker, nx=True)
     if windows:
         _queue_windows(pipe, windows)
+        if also is not None:
+            also(pipe, windows)
     if through_ms is not None:
         pipe.set(WATERMARK_KEY, through_ms, ex=WATERMARK_TTL_SECONDS)
     results = pipe.execute()

@@ -1,8 +1,11 @@
 """Binance's REST market-data endpoints the feeder uses, answered from the fake market's trade history.
 
 ``GET /api/v3/aggTrades`` (weight 4; ``symbol``, ``fromId``, ``startTime``,
-``endTime``, ``limit`` <= 1000, default 500) and ``GET /api/v3/ticker/price``
-(weight 2 for one symbol), with Binance's shapes (PROTOCOL.md section 6).
+``endTime``, ``limit`` <= 1000, default 500), ``GET /api/v3/klines`` (weight 2;
+``symbol``, ``interval``, ``startTime``, ``endTime``, ``limit``; candles built
+from the kept trades, the quote volume rounded to 8 decimals as Binance prints
+it) and ``GET /api/v3/ticker/price`` (weight 2 for one symbol), with Binance's
+shapes (PROTOCOL.md section 6).
 Every answer carries ``X-MBX-USED-WEIGHT-1M``: the weight used in the current
 clock minute. Past ``weight_limit`` a request gets HTTP 429 with
 ``Retry-After`` (seconds to the next minute); a client that keeps asking while
@@ -15,14 +18,22 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from devtools.fakebinance.market import Market
-from devtools.fakebinance.wire import format_decimal
+from devtools.fakebinance.wire import EIGHT_DECIMALS, format_decimal
 
 AGG_TRADES_PATH = "/api/v3/aggTrades"
 TICKER_PRICE_PATH = "/api/v3/ticker/price"
-WEIGHTS = {AGG_TRADES_PATH: 4, TICKER_PRICE_PATH: 2}
+KLINES_PATH = "/api/v3/klines"
+WEIGHTS = {AGG_TRADES_PATH: 4, TICKER_PRICE_PATH: 2, KLINES_PATH: 2}
+# Binance's kline intervals (enums.md), in ms; months are left out (the fake has no calendar).
+INTERVAL_MS = {
+    "1s": 1000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
+    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000,
+}  # fmt: skip
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 500
 # Binance's ban for ignoring 429s starts at 2 minutes; the fake's is shorter so tests can see one end.
@@ -107,6 +118,8 @@ class RestApi:
             )
         if path == TICKER_PRICE_PATH:
             return self._ticker_price(symbol, headers)
+        if path == KLINES_PATH:
+            return self._klines(symbol, params, headers, now)
         return self._agg_trades(symbol, params, headers)
 
     def _refuse(self, status: int, now: float, message: str) -> RestAnswer:
@@ -159,6 +172,61 @@ class RestApi:
             for a, p, q, t, ms, m in selected
         ]
         return RestAnswer(200, json.dumps(rows, separators=(",", ":")), headers)
+
+    def _klines(self, symbol: str, params: dict[str, str], headers: dict[str, str], now: float) -> RestAnswer:
+        """Candles built from the kept trades, Binance's row shape; only intervals with a trade."""
+        interval = INTERVAL_MS.get(params.get("interval", ""))
+        if interval is None:
+            return _error(400, -1120, "Invalid interval.", headers)
+        try:
+            limit = int(params.get("limit", DEFAULT_LIMIT))
+            start = int(params["startTime"]) if "startTime" in params else None
+            end = int(params["endTime"]) if "endTime" in params else None
+        except ValueError:
+            return _error(400, -1100, "Illegal characters found in a parameter.", headers)
+        if not 1 <= limit <= MAX_LIMIT:
+            return _error(400, -1130, "Invalid data sent for a parameter.", headers)
+        candles: dict[int, dict] = {}
+        for _, price, qty, _, ms, maker in self.market.history.get(symbol, []):
+            open_ms = ms - ms % interval
+            if (start is not None and open_ms < start) or (end is not None and open_ms > end):
+                continue
+            candle = candles.get(open_ms)
+            if candle is None:
+                zero = Decimal(0)
+                candle = {
+                    "o": price,
+                    "h": price,
+                    "l": price,
+                    "v": zero,
+                    "q": zero,
+                    "n": 0,
+                    "V": zero,
+                    "Q": zero,
+                }
+                candles[open_ms] = candle
+            candle.update(c=price, h=max(candle["h"], price), l=min(candle["l"], price))
+            candle["v"] += qty
+            candle["q"] += price * qty
+            candle["n"] += 1
+            if not maker:
+                candle["V"] += qty
+                candle["Q"] += price * qty
+        opens = sorted(candles)
+        # Without startTime Binance answers the most recent candles; with it, from there on.
+        opens = opens[:limit] if start is not None else opens[-limit:]
+        rows = [
+            [open_ms, *(format_decimal(candles[open_ms][k]) for k in "ohlcv"), open_ms + interval - 1,
+             _eight(candles[open_ms]["q"]), candles[open_ms]["n"], format_decimal(candles[open_ms]["V"]),
+             _eight(candles[open_ms]["Q"]), "0"]
+            for open_ms in opens
+        ]  # fmt: skip
+        return RestAnswer(200, json.dumps(rows, separators=(",", ":")), headers)
+
+
+def _eight(value: Decimal) -> str:
+    """A quote volume as Binance prints it: 8 decimals (price x quantity has up to 16)."""
+    return f"{value.quantize(EIGHT_DECIMALS, rounding=ROUND_HALF_EVEN):f}"
 
 
 def _error(status: int, code: int, message: str, headers: dict[str, str]) -> RestAnswer:

@@ -346,9 +346,9 @@ class FakeBinance:
 
         return self._call(send)
 
-    def lose_trades(self, trades: Iterable[tuple[str, Decimal | str | int, int | None]]) -> None:
-        """Trades ``(symbol, price, event_ms)`` the exchange makes whose frames reach nobody (an id gap)."""
-        batch = [(symbol, price, "1", event_ms, None) for symbol, price, event_ms in trades]
+    def lose_trades(self, trades: Iterable[tuple]) -> None:
+        """Trades ``(symbol, price, event_ms[, qty])`` made whose frames reach nobody (an id gap)."""
+        batch = [(t[0], t[1], t[3] if len(t) > 3 else "1", t[2], None) for t in trades]
         self._call(self._encode_trades, batch, None)
 
     def queue_rest_failure(self, status: int = 429, retry_after: float = 1.0, count: int = 1) -> None:

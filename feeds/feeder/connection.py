@@ -12,6 +12,7 @@ frame that is not the next id of its symbol, and every (re)subscription, go
 through the ``Sequencer`` (``sequencing.py``), which backfills what was missed.
 """
 
+import decimal
 import itertools
 import logging
 import socket
@@ -28,6 +29,7 @@ from websocket import (
     WebSocketTimeoutException,
 )
 
+from feeds import history
 from feeds.backfill import Backfiller
 from feeds.binance import (
     Ack,
@@ -146,6 +148,8 @@ class Connection(threading.Thread):
     # --- thread -----------------------------------------------------------------
 
     def run(self) -> None:
+        # Quote volumes (sums of price x quantity) stay exact past the default 28 digits.
+        decimal.getcontext().prec = history.WIDE.prec
         backoff = Backoff(self.config.reconnect_base, self.config.reconnect_max)
         while not self._stopping.is_set():
             started = time.monotonic()
@@ -223,6 +227,7 @@ class Connection(threading.Thread):
         opcode_text = ABNF.OPCODE_TEXT
         monotonic = time.monotonic
         windows = self._windows
+        first_trade = PriceWindow.first_trade
         crossed = self.flusher.frontier.crossed
         messages = trades = 0
         messages_at_last_tick = 0
@@ -260,7 +265,7 @@ class Connection(threading.Thread):
                     result = parse(frame.data)
                     if type(result) is Trade:
                         trades += 1
-                        symbol, price, event_ms, agg_id = result
+                        symbol, price, event_ms, agg_id, quantity = result
                         if sequencer is not None and agg_id is not None:
                             # In id order only: a held symbol or an id that is not the next goes the slow way.
                             if symbol in held or (
@@ -271,11 +276,9 @@ class Connection(threading.Thread):
                             last_ids[symbol] = agg_id
                         window = windows.get(symbol)
                         if window is None:
-                            windows[symbol] = PriceWindow(
-                                symbol, price, price, price, event_ms, event_ms, agg_id
-                            )
+                            windows[symbol] = first_trade(symbol, price, event_ms, agg_id, quantity)
                         else:
-                            window.add(price, event_ms)
+                            window.add(price, event_ms, quantity)
                             window.last_id = agg_id
                         if crossed(symbol, price):  # may fire an alert: to Redis now, and wake the engine
                             self.flusher.submit(windows, urgent=True)
@@ -360,8 +363,9 @@ class Connection(threading.Thread):
                     if self.sequencer is not None:
                         self.sequencer.accept(result, self._windows)
                         continue
-                    symbol, price, event_ms, _ = result
-                    merge_windows(self._windows, {symbol: PriceWindow.opened_by(symbol, price, event_ms)})
+                    symbol, price, event_ms, _, quantity = result
+                    opened = PriceWindow.first_trade(symbol, price, event_ms, None, quantity)
+                    merge_windows(self._windows, {symbol: opened})
 
     def _hand_over_windows(self) -> None:
         if self._windows:

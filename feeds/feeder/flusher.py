@@ -13,6 +13,10 @@ ever dropped and receiving never waits for Redis. If Redis comes back empty
 (a restart without persistence), it writes the last ``replay_seconds`` of
 windows again: the engine may not have read them yet.
 
+Each write carries the windows' 1-second buckets into the price history
+(``feeds.history``) in the same MULTI: a bucket is written exactly when its
+window is, never twice, never lost to a retry.
+
 Each write also moves the event-time watermark (``store.WATERMARK_KEY``) to
 the moment the flusher collected what it writes, in the same MULTI; with
 nothing held, the heartbeat moves it too. Windows held in a Redis retry hold
@@ -31,7 +35,7 @@ from collections.abc import Callable
 import redis
 from celery import current_app
 
-from feeds import store
+from feeds import history, store
 from feeds.feeder.config import FeederConfig
 from feeds.feeder.frontier import Frontier
 from feeds.feeder.pacing import Backoff
@@ -123,7 +127,11 @@ class Flusher(threading.Thread):
         windows = list(self._unsent.values())
         try:
             written = store.write_windows_marked(
-                windows, self._marker, client=self.client, through_ms=self._collected_ms
+                windows,
+                self._marker,
+                client=self.client,
+                through_ms=self._collected_ms,
+                also=history.queue_windows,
             )
             self.last_entry_id, emptied = written
             self._replay_due = self._replay_due or (emptied and bool(self._recent))
@@ -167,7 +175,8 @@ class Flusher(threading.Thread):
         an alert is still judged only on trades after its creation.
         """
         for _, windows in self._recent:
-            store.write_windows(windows, client=self.client, latest_prices=False)
+            # The history was lost with the rest: its buckets of these windows go back too.
+            store.write_windows(windows, client=self.client, latest_prices=False, also=history.queue_windows)
         logger.warning(
             "Redis lost its data (restarted empty?): wrote the last %d flushes (%.0fs) again",
             len(self._recent),

@@ -35,12 +35,14 @@ class _Pending:
     recheck: bool = False
 
 
-def fold(windows: dict[str, PriceWindow], symbol: str, price, event_ms: int, agg_id: int | None) -> None:
+def fold(
+    windows: dict[str, PriceWindow], symbol: str, price, event_ms: int, agg_id: int | None, quantity
+) -> None:
     window = windows.get(symbol)
     if window is None:
-        windows[symbol] = PriceWindow(symbol, price, price, price, event_ms, event_ms, agg_id)
+        windows[symbol] = PriceWindow.first_trade(symbol, price, event_ms, agg_id, quantity)
     else:
-        window.add(price, event_ms)
+        window.add(price, event_ms, quantity)
         window.last_id = agg_id
 
 
@@ -56,9 +58,9 @@ class Sequencer:
 
     def accept(self, trade: Trade, windows: dict[str, PriceWindow]) -> None:
         """The receive loop's logic for one trade, for the slow path (held frames, closing)."""
-        symbol, price, event_ms, agg_id = trade
+        symbol, price, event_ms, agg_id, quantity = trade
         if agg_id is None:
-            fold(windows, symbol, price, event_ms, None)
+            fold(windows, symbol, price, event_ms, None, quantity)
             return
         pending = self.pending.get(symbol)
         if pending is not None:
@@ -70,7 +72,7 @@ class Sequencer:
                 self.gap(symbol, last, trade)
             return
         self.last_ids[symbol] = agg_id
-        fold(windows, symbol, price, event_ms, agg_id)
+        fold(windows, symbol, price, event_ms, agg_id, quantity)
 
     def gap(self, symbol: str, last: int, trade: Trade) -> None:
         """A frame skipped ids ``last + 1 .. trade.agg_id - 1``: fetch them, hold the symbol."""
@@ -85,8 +87,9 @@ class Sequencer:
         self._start(symbol, last, trade.agg_id - 1).held.append(trade)
 
     def subscribed(self, symbols) -> None:
-        """Newly (re)subscribed symbols: fetch what was traded since we last saw them."""
+        """Newly (re)subscribed symbols: fetch what was traded since we last saw them, and their minutes."""
         for symbol in symbols:
+            self.backfiller.request_minutes(symbol)
             pending = self.pending.get(symbol)
             if pending is not None:
                 pending.recheck = True
@@ -107,9 +110,9 @@ class Sequencer:
             symbol = result.symbol
             drained.add(symbol)
             last = self.last_ids.get(symbol)
-            for agg_id, price, time_ms in result.trades:
+            for agg_id, price, time_ms, quantity in result.trades:
                 if last is None or agg_id > last:
-                    fold(windows, symbol, price, time_ms, agg_id)
+                    fold(windows, symbol, price, time_ms, agg_id, quantity)
                     last = agg_id
             if last is not None:
                 self.last_ids[symbol] = last

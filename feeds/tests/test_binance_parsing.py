@@ -22,7 +22,11 @@ def test_every_recorded_trade_parses_to_the_exact_price_symbol_trade_time_and_ag
         raw = json.loads(line)
         # The trade time T, which REST's aggTrades also carry (E is the stream's send time).
         expected = Trade(
-            raw["s"], Decimal(raw["p"]), raw["T"], raw.get("a") if raw["e"] == "aggTrade" else None
+            raw["s"],
+            Decimal(raw["p"]),
+            raw["T"],
+            raw.get("a") if raw["e"] == "aggTrade" else None,
+            Decimal(raw["q"]),
         )
         for frame in (line, line.encode(), wrapped(line, f"{raw['s'].lower()}@{raw['e']}")):
             trade = binance.parse_message(frame)
@@ -106,6 +110,10 @@ def test_replies_errors_and_server_shutdown(frame, expected):
         (b'{"e":"trade","E":1,"s":"BTCUSDT"}', "trade without field 'p'"),
         (b'{"e":"aggTrade","E":"1","s":"BTCUSDT","p":"1.0"}', "aggTrade with a bad symbol or event time"),
         (b'{"e":"aggTrade","E":1,"s":"","p":"1.0"}', "aggTrade with a bad symbol or event time"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0"}', "aggTrade with a bad quantity None"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":0.5}', "aggTrade with a bad quantity 0.5"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":"-1"}', "aggTrade with a bad quantity '-1'"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1.0","q":"x"}', "aggTrade with a bad quantity 'x'"),
         (b'{"e":"depthUpdate","E":1}', "unhandled event 'depthUpdate'"),
         (
             b'{"stream":"btcusdt@aggTrade","data":"oops"}',
