@@ -12,7 +12,7 @@ style attribute, so it renders under the Content-Security-Policy.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import redis
@@ -20,14 +20,11 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.delivery.messages import format_price
-
-try:  # TEMPORARY until feeds/history.py (branch w-moves) is merged
-    from feeds.history import minute_candles
-except ImportError:  # pragma: no cover
-    minute_candles = None
+from feeds.history import minute_candles
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 80, 12, 12, 28  # room for the price and time labels
+MIN_SPAN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +44,6 @@ def _marks(alert, firings) -> list[Mark]:
 
 
 def _candles(symbol: str, since: datetime, until: datetime):
-    if minute_candles is None:
-        return None
     try:
         return minute_candles(symbol, since, until)
     except redis.RedisError:
@@ -65,6 +60,9 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
             f'<p class="muted">No price history for {escape(alert.symbol)} in this period yet: the feeder '
             "keeps it for the symbols that have waiting alerts.</p>"
         )
+    # The axis starts at the first candle (a symbol followed for minutes is not a sliver at the
+    # right edge of hours), showing at least MIN_SPAN.
+    since = max(since, min(candles[0].start - timedelta(minutes=1), until - MIN_SPAN))
     marks = [mark for mark in _marks(alert, firings) if since <= mark.at <= until]
     band = _band(alert)
     prices = [c.low for c in candles] + [c.high for c in candles] + [alert.target_price]
@@ -84,6 +82,12 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
     ranges = " ".join(f"{x(c.start):.1f},{y(c.high):.1f}" for c in candles)
     ranges += " " + " ".join(f"{x(c.start):.1f},{y(c.low):.1f}" for c in reversed(candles))
     parts.append(f'<polygon class="chart-range" points="{ranges}"/>')
+    # Each minute's high-low as a wick too: a lone candle is still seen.
+    parts += [
+        f'<line class="chart-wick" x1="{x(c.start):.1f}" x2="{x(c.start):.1f}" '
+        f'y1="{y(c.high):.1f}" y2="{y(c.low) + 0.5:.1f}"/>'
+        for c in candles
+    ]
     closes = " ".join(f"{x(c.start):.1f},{y(c.close):.1f}" for c in candles)
     parts.append(f'<polyline class="chart-close" points="{closes}"/>')
     if band is not None:
@@ -145,5 +149,6 @@ def _axes(low, high, since, until, x, y) -> str:
     span = until - since
     for step in range(5):
         at = since + span * step / 4
-        parts.append(_text(x(at), HEIGHT - 8, f"{at:%H:%M}", "middle"))
+        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
+        parts.append(_text(x(at), HEIGHT - 8, f"{at:%H:%M}", anchor))
     return "".join(parts)

@@ -42,6 +42,8 @@ def start_chromium() -> webdriver.Chrome:
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium's manager must not look for downloads
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    # A click that submits a form returns before the next page has loaded: finds wait for it.
+    driver.implicitly_wait(5)
     return driver
 
 

@@ -125,6 +125,7 @@ def test_sign_up_and_log_in_with_the_keyboard(pages):
     assert pages.driver.current_url.endswith("/app/login?next=/app/")
     pages.check_page("login")
     pages.find('a[href="/app/signup"]').click()
+    wait_for(lambda: pages.driver.current_url.endswith("/app/signup"), 10, "the signup page", pages.driver)
     pages.check_page("signup")
     pages.fill({"email": EMAIL, "username": "carol", "password": PASSWORD})
     pages.find('form button[type="submit"]').click()
@@ -181,7 +182,12 @@ def test_create_every_kind_of_alert_through_the_form(pages):
 
     # A bad target is refused in words, next to the field.
     create_alert(pages, {"symbol": "BTCUSDT", "target_price": "0", "direction": "above"})
-    assert pages.find("#target_price-errors").text == "Must be greater than 0."
+    wait_for(
+        lambda: pages.find("#target_price-errors").text == "Must be greater than 0.",
+        10,
+        "the refusal next to the target",
+        pages.driver,
+    )
     assert pages.find("#id_target_price").get_attribute("aria-invalid") == "true"
     pages.check_page("alert-new-refused")
 
@@ -204,7 +210,7 @@ def test_create_every_kind_of_alert_through_the_form(pages):
     )
     pages.wait_text("Alert created: ETHUSDT below 2,500.")
     pages.find('a[href$="/edit"]').click()
-    expiry = pages.find("#id_expires_at")
+    expiry = wait_for(lambda: pages.find("#id_expires_at"), 10, "the edit form", pages.driver)
     pages.driver.execute_script(
         "arguments[0].value = arguments[1]", expiry, expires.strftime("%Y-%m-%dT%H:%M")
     )
@@ -240,12 +246,14 @@ def test_prices_update_and_an_alert_turns_triggered_without_a_reload(pages):
 
     # Its page: the firing, and its email delivered (the SMTP server got it).
     stack.mail.wait_for(1, timeout=30)
-    pages.find(f"#{btc} a").click()
+    pages.open(pages.find(f"#{btc} a").get_attribute("pathname"))
     wait_for(lambda: pages.driver.refresh() or "sent" in pages.text(), 30, "the delivery", pages.driver)
     text = pages.text()
     assert re.search(r"Firing 1: 70,000\.01", text), text
     assert "email" in text and "sent" in text
-    assert pages.driver.find_elements(By.CSS_SELECTOR, "svg.chart, .chart-box p")
+    # The chart: the feeder's minute candles of the trades above, the target, the firing marked.
+    assert pages.find("svg.chart polyline.chart-close") and pages.find("svg.chart line.chart-target")
+    assert len(pages.driver.find_elements(By.CSS_SELECTOR, "svg.chart circle.chart-firing")) == 1
     pages.check_page("alert")
 
 
