@@ -136,3 +136,12 @@ def test_pages_carry_a_policy_without_inline_script(alice_web):
         assert scripts and all('src="/static/' in attrs and not body.strip() for attrs, body in scripts), url
         assert " style=" not in html and "<style" not in html
         assert "http://" not in html.replace("http://www.w3.org", "") and "//cdn" not in html
+
+
+def test_a_poll_after_the_session_ended_sends_the_page_to_login():
+    response = Client().get(
+        "/app/alerts/rows?status=created",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/app/?status=created"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/app/login?next=%2Fapp%2F%3Fstatus%3Dcreated"

@@ -241,3 +241,10 @@ def test_the_alert_page_lists_each_firing_with_its_deliveries(alice, alice_web, 
     page = alice_web.get(f"/app/alerts/{alert.pk}").content.decode()
     assert "Firing 1: 70,000.01" in page
     assert "my bot" in page and "HTTP 500" in page and ">failed<" in page and ">sent<" in page
+
+
+def test_the_current_price_says_why_there_is_none(alice_web):
+    """No fresh price in the store and Binance's REST unreachable (tests point it at a closed port)."""
+    page = alice_web.get("/app/prices?symbol=SOLUSDT").content.decode()
+    assert "No price is known for SOLUSDT yet and Binance&#x27;s REST API did not give the current one." in page
+    assert "Unknown symbol NOPEUSDT." in alice_web.get("/app/prices?symbol=nopeusdt").content.decode()

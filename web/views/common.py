@@ -1,9 +1,12 @@
 """What every page needs: the signed-in user, the 404 page, owned objects."""
 
 import functools
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django_htmx.http import HttpResponseClientRedirect
 
 from alerts.channels import channel_get
 from alerts.selectors import alert_get
@@ -35,4 +38,16 @@ def signed_in(view):
         request.user = getattr(request.user, "_wrapped", request.user)
         return view(request, *args, **kwargs)
 
-    return login_required(unwrapped)
+    required = login_required(unwrapped)
+
+    @functools.wraps(view)
+    def checked(request, *args, **kwargs):
+        if request.htmx and not request.user.is_authenticated:
+            # A poll after the session ended: send the whole page to the login, rather than
+            # swapping the login page into a table row.
+            return HttpResponseClientRedirect(
+                f"{settings.LOGIN_URL}?{urlencode({'next': request.htmx.current_url_abs_path or '/app/'})}"
+            )
+        return required(request, *args, **kwargs)
+
+    return checked
