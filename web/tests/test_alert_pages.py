@@ -246,5 +246,6 @@ def test_the_alert_page_lists_each_firing_with_its_deliveries(alice, alice_web, 
 def test_the_current_price_says_why_there_is_none(alice_web):
     """No fresh price in the store and Binance's REST unreachable (tests point it at a closed port)."""
     page = alice_web.get("/app/prices?symbol=SOLUSDT").content.decode()
-    assert "No price is known for SOLUSDT yet and Binance&#x27;s REST API did not give the current one." in page
+    why = "No price is known for SOLUSDT yet and Binance&#x27;s REST API did not give the current one."
+    assert why in page
     assert "Unknown symbol NOPEUSDT." in alice_web.get("/app/prices?symbol=nopeusdt").content.decode()
