@@ -36,6 +36,7 @@ WEB_MAY_USE = {
     "alerts.services",
     "alerts.throttling",
     "feeds.history",
+    "feeds.prices",
     "feeds.selectors",
     "feeds.store",
 }
