@@ -53,8 +53,8 @@ INSTALLED_APPS = [
     "feeds",
     "alerts",
     "operations",
-    # The web app (/app/): pages for people, on the same services as the API.
-    "django_htmx",
+    # The web app (/app/): pages for people, on the same services as the API. (django-htmx is
+    # used through its middleware only: as an app it would add its own copy of htmx to collectstatic.)
     "csp",
     "web",
 ]

@@ -145,3 +145,9 @@ def test_a_poll_after_the_session_ended_sends_the_page_to_login():
     )
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/app/login?next=%2Fapp%2F%3Fstatus%3Dcreated"
+
+
+def test_duplicating_another_users_alert_is_a_404(alice, bob_web):
+    theirs = make(alice, "alert_id")
+    response = bob_web.get(f"/app/alerts/new?from={theirs.pk}")
+    assert response.status_code == 404 and MARKER not in response.content.decode()
