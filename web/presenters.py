@@ -14,6 +14,7 @@ from alerts.delivery.messages import format_price
 from alerts.models import Alert
 from feeds.store import LatestPrice, latest_price
 
+# A status the pages have no word for shows as itself.
 STATUS_WORDS = {
     Alert.Status.CREATED: "waiting",
     Alert.Status.REARMING: "re-arming",
@@ -21,6 +22,10 @@ STATUS_WORDS = {
     Alert.Status.EXPIRED: "expired",
     Alert.Status.DELETED: "deleted",
 }
+
+
+def status_words(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
 
 
 def _get(alert, name):
@@ -136,7 +141,7 @@ def alert_rows(alerts) -> list[AlertRow]:
                 price=view,
                 distance=distance_percent(_get(alert, "target_price"), view.price),
                 status=status,
-                status_words=STATUS_WORDS.get(status, status),
+                status_words=status_words(status),
             )
         )
     return rows

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from alerts.models import Alert
 from alerts.selectors import alert_list_page
 from web.forms import field_errors
-from web.presenters import STATUS_WORDS, alert_rows
+from web.presenters import alert_rows, status_words
 from web.views.common import signed_in
 
 PER_PAGE = 20
@@ -56,7 +56,7 @@ def _context(request) -> dict:
     context = _listing(request)
     page = context["page"]
     context.update(
-        statuses=[(value, STATUS_WORDS[value]) for value in Alert.Status.values],
+        statuses=[(value, status_words(value)) for value in Alert.Status.values],
         refresh_seconds=settings.WEB_REFRESH_SECONDS,
         query=_query(context["filters"], page.number if page else None),
         next_query=_query(context["filters"], page.next_number) if page and page.next_number else None,
