@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install redis run demo test chaos lint format clean
+.PHONY: install redis run demo test chaos lint format clean screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,9 +66,19 @@ demo: install
 # started with a password if none answers; pytest gets its URL, password included.
 TEST_REDIS := REDIS_URL="$${TEST_REDIS_URL:-redis://127.0.0.1:6379/$${TEST_REDIS_DB:-15}}" $(ENSURE_REDIS)
 
+# The browser tests (web/tests/browser) need Debian's chromium + chromium-driver:
+# scripts/ensure_browser.sh installs them as root, else stops with what to install.
 test: install
+	@scripts/ensure_browser.sh
 	@TEST_REDIS_URL="$$($(TEST_REDIS))" && export TEST_REDIS_URL && \
 		exec $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# `make screenshots`: the web app's browser story (web/tests/browser) saving each page it
+# visits, desktop and phone width, as PNG in docs/screenshots/ (shown in README).
+screenshots: install
+	@scripts/ensure_browser.sh
+	@TEST_REDIS_URL="$$($(TEST_REDIS))" && export TEST_REDIS_URL && \
+		WEB_SCREENSHOTS_DIR="$(CURDIR)/docs/screenshots" exec $(BIN)/python -m pytest -q web/tests/browser
 
 # `make chaos`: the full chaos run (tests/chaos): thousands of alerts through worker
 # SIGKILLs, Redis restarts, a blocked database (PostgreSQL), Binance drops and a

@@ -118,12 +118,7 @@ def _queue_account_email(user_id: int, kind: str, to: str | None = None) -> None
 
 def token_obtain(*, login: str, password: str, request=None) -> dict[str, str]:
     """A fresh access/refresh pair (a new session) for the account ``login`` names (email or username)."""
-    user = user_for_login(login)
-    # authenticate() runs the password hasher even for unknown accounts, so the
-    # answer takes as long whether or not the account exists.
-    authenticated = authenticate(request, email=user.email if user else login, password=password)
-    if authenticated is None or not jwt_settings.USER_AUTHENTICATION_RULE(authenticated):
-        raise LoginFailed(NO_ACTIVE_ACCOUNT)
+    authenticated = user_authenticate(login=login, password=password, request=request)
     tokens = session_start(authenticated)
     if jwt_settings.UPDATE_LAST_LOGIN:
         update_last_login(None, authenticated)
@@ -320,3 +315,18 @@ def user_update_preferences(*, user, time_zone: str | None = None, quiet_hours: 
     if changed:
         user.save(update_fields=changed)
     return user
+
+
+def user_authenticate(*, login: str, password: str, request=None):
+    """The active account ``login`` names (email or username) if the password is right; else LoginFailed.
+
+    The web app's session login; the same lookup, password-hashing time and
+    single error as ``token_obtain``.
+    """
+    user = user_for_login(login)
+    # authenticate() runs the password hasher even for unknown accounts, so the
+    # answer takes as long whether or not the account exists.
+    authenticated = authenticate(request, email=user.email if user else login, password=password)
+    if authenticated is None or not jwt_settings.USER_AUTHENTICATION_RULE(authenticated):
+        raise LoginFailed(NO_ACTIVE_ACCOUNT)
+    return authenticated

@@ -4,7 +4,7 @@ The seed paths (aliases of POST /alerts/ and DELETE /alerts/<id>, out of the
 schema) come first so "create" and "delete/<id>" are never taken for an id.
 """
 
-from alerts import apis, channel_apis, group_apis
+from alerts import apis, channel_apis, group_apis, notification_apis
 from api.routing import alias, slash_optional
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
@@ -20,6 +20,14 @@ urlpatterns = [
     slash_optional("alert-groups", group_apis.AlertGroupCollectionApi.as_view(), name="alert-group-list"),
     slash_optional(
         f"alert-groups/{GROUP_ID}", group_apis.AlertGroupItemApi.as_view(), name="alert-group-detail"
+    ),
+    slash_optional(
+        f"alerts/{ALERT_ID}/notifications",
+        notification_apis.AlertNotificationListApi.as_view(),
+        name="alert-notifications",
+    ),
+    slash_optional(
+        "notifications", notification_apis.NotificationListApi.as_view(), name="notification-list"
     ),
     slash_optional("channels", channel_apis.ChannelCollectionApi.as_view(), name="channel-list"),
     slash_optional(f"channels/{CHANNEL_ID}", channel_apis.ChannelItemApi.as_view(), name="channel-detail"),

@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "feeds",
     "alerts",
     "operations",
+    # The web app (/app/): pages for people, on the same services as the API. (django-htmx is
+    # used through its middleware only: as an app it would add its own copy of htmx to collectstatic.)
+    "csp",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "pricealert.urls"
@@ -498,6 +504,32 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": "operations.health.HEALTH_STATES",
     },
 }
+
+# --- Web app (/app/, web/): session login, CSP, htmx --------------------------
+from csp.constants import NONE, SELF  # noqa: E402 - django-csp's policy words, used only here
+
+LOGIN_URL = "/app/login"
+LOGIN_REDIRECT_URL = "/app/"
+# Every asset is served from the site itself (whitenoise): no inline script or style, no CDN.
+# Swagger UI and the admin bring their own inline code, so they are left out of the policy.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs", "/admin"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# How often the dashboard's rows (prices, statuses) are polled, in seconds (at most 2 s apart).
+WEB_REFRESH_SECONDS = env.float("WEB_REFRESH_SECONDS", default=2.0)
+# The chart on an alert's page covers this many hours of 1-minute candles.
+WEB_CHART_HOURS = env.int("WEB_CHART_HOURS", default=6)
 
 # --- Production hardening (toggled from the environment) ---------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -29,6 +29,10 @@ urlpatterns = [
     path("admin", RedirectView.as_view(url="/admin/", permanent=False)),
     slash_optional("api/schema", SpectacularAPIView.as_view(), name="schema"),
     slash_optional("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The web app: pages for people (web/); the bare site sends them there.
+    path("app/", include("web.urls")),
+    path("app", RedirectView.as_view(url="/app/", permanent=False)),
+    path("", RedirectView.as_view(url="/app/", permanent=False), name="home"),
     path("", include("accounts.urls")),
     path("", include("alerts.urls")),
     path("", include("feeds.urls")),

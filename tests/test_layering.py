@@ -14,12 +14,32 @@ import pytest
 from tests.support.imports import first_cycle, module_graph, sources
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "alerts", "api", "feeds", "operations")
+APPS = ("accounts", "alerts", "api", "feeds", "operations", "web")
 # What the shared API package may import besides the standard library (the Redis client
 # and django-redis: the throttles tell a cache outage from a bug, api/throttling.py).
 API_MAY_IMPORT = {"django", "rest_framework", "drf_spectacular", "redis", "django_redis"}
 # The operations room reads the other apps through these only.
 OPERATIONS_MAY_READ = {"alerts.selectors", "feeds.selectors", "feeds.store"}
+# The web app works through what the API works through: services and selectors to read and
+# write, the API's serializers to check input, its throttles, models for their constants.
+# No query of its own (no ``.objects``): a rule the API obeys then holds for the pages too.
+WEB_MAY_USE = {
+    "accounts.serializers",
+    "accounts.services",
+    "accounts.throttling",
+    "alerts.channels",
+    "alerts.delivery.messages",
+    "alerts.models",
+    "alerts.notifications",
+    "alerts.selectors",
+    "alerts.serializers",
+    "alerts.services",
+    "alerts.throttling",
+    "feeds.history",
+    "feeds.prices",
+    "feeds.selectors",
+    "feeds.store",
+}
 
 
 def imports(app: str) -> list[tuple[str, str]]:
@@ -69,3 +89,23 @@ def test_the_cycle_check_sees_a_cycle():
 
 def test_feeds_never_imports_alerts():
     assert [(where, name) for where, name in imports("feeds") if top(name) == "alerts"] == []
+
+
+def test_the_web_app_uses_the_apis_services_selectors_and_serializers_only():
+    others = set(APPS) - {"web"}
+    uses = [(where, name) for where, name in imports("web") if top(name) in others]
+    assert uses, "the web app uses nothing of the other apps: is this test still looking at it?"
+    allowed = WEB_MAY_USE | {"api.throttling"}
+    assert [(where, name) for where, name in uses if name not in allowed] == []
+
+
+def test_the_web_app_runs_no_query_of_its_own():
+    """Reads and writes go through selectors and services: no ``Model.objects`` in a view."""
+    found = []
+    for path in sorted((PROJECT_DIR / "web").rglob("*.py")):
+        if "tests" in path.relative_to(PROJECT_DIR).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr == "objects":
+                found.append(f"{path.relative_to(PROJECT_DIR)}:{node.lineno}")
+    assert found == []

@@ -42,6 +42,8 @@ CONTRACT = {
     ("/channels/{channel_id}", "delete"): "channel_delete",
     ("/channels/{channel_id}/test", "post"): "channel_test",
     ("/channels/{channel_id}/rotate-secret", "post"): "channel_rotate_secret",
+    ("/notifications", "get"): "notification_list",
+    ("/alerts/{alert_id}/notifications", "get"): "alert_notification_list",
     ("/prices/{symbol}", "get"): "price_get",
     ("/health", "get"): "health_get",
 }

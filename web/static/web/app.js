@@ -1,0 +1,50 @@
+/* pricealert web app: the few things a page does in the browser (no build step, no inline script).
+ * The alert form's percent equivalents, computed as the user types from the current price
+ * that htmx keeps in #current-price (data-price). Everything else is server-rendered. */
+(function () {
+  "use strict";
+
+  function currentPrice() {
+    var el = document.querySelector("#current-price [data-price]");
+    return el ? parseFloat(el.getAttribute("data-price")) : NaN;
+  }
+
+  function number(input) {
+    if (!input || input.value.trim() === "") return NaN;
+    return parseFloat(input.value.replace(/,/g, ""));
+  }
+
+  function priceText(value) {
+    var digits = value >= 100 ? 2 : value >= 1 ? 4 : 8;
+    return value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  }
+
+  function update() {
+    var price = currentPrice();
+    var target = number(document.getElementById("id_target_price"));
+    var percent = number(document.getElementById("id_change_percent"));
+    var targetHint = document.getElementById("target-percent");
+    var percentHint = document.getElementById("percent-target");
+    if (targetHint) {
+      if (isFinite(price) && price > 0 && isFinite(target) && target > 0) {
+        var move = ((target - price) / price) * 100;
+        targetHint.textContent = (move > 0 ? "+" : "") + move.toFixed(2) + "% from the current price";
+      } else {
+        targetHint.textContent = "";
+      }
+    }
+    if (percentHint) {
+      if (isFinite(price) && price > 0 && isFinite(percent) && percent > -100) {
+        percentHint.textContent = "a target of about " + priceText(price * (1 + percent / 100)) + " at the current price";
+      } else {
+        percentHint.textContent = "";
+      }
+    }
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.id === "id_target_price" || event.target.id === "id_change_percent") update();
+  });
+  document.addEventListener("htmx:afterSettle", update);
+  document.addEventListener("DOMContentLoaded", update);
+})();

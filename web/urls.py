@@ -1,0 +1,30 @@
+"""Routes of the web app, under /app/ (pricealert/urls.py mounts them; / redirects to /app/)."""
+
+from django.urls import path, re_path
+
+from web.views import account, alert_forms, alert_page, auth, channels, dashboard
+
+app_name = "web"
+
+ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
+CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("login", auth.login_view, name="login"),
+    path("signup", auth.signup_view, name="signup"),
+    path("logout", auth.logout_view, name="logout"),
+    path("account", account.account, name="account"),
+    path("alerts/rows", dashboard.alert_rows_fragment, name="alert-rows"),
+    path("alerts/new", alert_forms.alert_new, name="alert-new"),
+    path("symbols", alert_forms.symbol_options, name="symbols"),
+    path("prices", alert_forms.current_price, name="price"),
+    re_path(rf"^alerts/{ALERT_ID}$", alert_page.alert_page, name="alert"),
+    re_path(rf"^alerts/{ALERT_ID}/edit$", alert_forms.alert_edit, name="alert-edit"),
+    re_path(rf"^alerts/{ALERT_ID}/delete$", alert_page.alert_delete_view, name="alert-delete"),
+    re_path(rf"^alerts/{ALERT_ID}/rearm$", alert_page.alert_rearm_view, name="alert-rearm"),
+    path("channels", channels.channels, name="channels"),
+    re_path(rf"^channels/{CHANNEL_ID}/enabled$", channels.channel_enabled, name="channel-enabled"),
+    re_path(rf"^channels/{CHANNEL_ID}/test$", channels.channel_test_view, name="channel-test"),
+    re_path(rf"^channels/{CHANNEL_ID}/delete$", channels.channel_delete_view, name="channel-delete"),
+]

@@ -1,0 +1,222 @@
+"""Create, edit and duplicate an alert (/app/alerts/new, /app/alerts/<id>/edit), every kind the API has.
+
+The form's fields are the API's (symbol, target_price or change_percent,
+direction, repeat, cooldown_seconds, rearm_percent, expires_at, note,
+channels); a post is checked by the API's serializer and saved by
+``alert_create`` / ``alert_update``, whose refusals show next to their field.
+An edit sends only the fields the user changed, as a PATCH would, so saving
+an unchanged target does not re-arm the alert.
+"""
+
+from datetime import UTC
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from alerts.channels import channel_list
+from alerts.models import DEFAULT_REARM_PERCENT, Alert
+from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer
+from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_update
+from alerts.throttling import AlertCreateThrottle
+from feeds.prices import PriceUnavailable
+from feeds.prices import current_price as fresh_price
+from feeds.selectors import symbol_get, symbol_search
+from web.forms import NON_FIELD, field_errors, post_data, validated
+from web.presenters import condition
+from web.throttles import throttle_wait, too_many_message
+from web.views.common import not_found, owned_alert, signed_in
+
+# Fields an edit can change (the API's PATCH), and those a blank input sets to "none".
+EDITABLE = (
+    "target_price",
+    "direction",
+    "repeat",
+    "cooldown_seconds",
+    "rearm_percent",
+    "expires_at",
+    "note",
+    "channels",
+)
+NULLABLE_WHEN_BLANK = ("expires_at", "cooldown_seconds")
+
+
+def _plain(value) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _local_input(value) -> str:
+    """A datetime as a datetime-local input shows it (UTC, to the minute)."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_values(alert: Alert) -> dict:
+    """An alert's fields as the form's inputs show them (strings; channels a list of ids)."""
+    return {
+        "symbol": alert.symbol,
+        "target_price": _plain(alert.target_price),
+        "change_percent": "",
+        "direction": Alert.CROSS if alert.crossing else alert.direction,
+        "repeat": alert.repeat,
+        "cooldown_seconds": "" if alert.cooldown_seconds is None else str(alert.cooldown_seconds),
+        "rearm_percent": _plain(alert.rearm_percent),
+        "expires_at": _local_input(alert.expires_at),
+        "note": alert.note,
+        "channels": [str(channel.pk) for channel in alert.channels.all()],
+    }
+
+
+def _duplicate_values(alert: Alert) -> dict:
+    values = form_values(alert)
+    if alert.change_percent is not None:
+        # A copy of a percent alert moves from the price now, not from the old reference.
+        values.update(target_price="", change_percent=_plain(alert.change_percent))
+        if not alert.crossing:
+            values["direction"] = ""
+    if alert.expires_at is not None and alert.status == Alert.Status.EXPIRED:
+        values["expires_at"] = ""
+    return values
+
+
+def _form_context(request, values: dict, errors: dict, *, alert: Alert | None = None) -> dict:
+    symbol = values.get("symbol", "")
+    return {
+        "values": values,
+        "errors": errors,
+        "alert": alert,
+        "condition": condition(alert) if alert is not None else "",
+        "channels": list(channel_list(user=request.user)),
+        "directions": [("", "from the current price"), *[(word, word) for word in Alert.DIRECTION_WORDS]],
+        "repeats": Alert.Repeat.choices,
+        "symbol": symbol.upper(),
+        "default_rearm_percent": _plain(DEFAULT_REARM_PERCENT),
+    }
+
+
+def _submitted(request) -> dict:
+    values = {name: request.POST.get(name, "") for name in ("symbol", "target_price", "change_percent")}
+    values.update({name: request.POST.get(name, "") for name in EDITABLE if name != "channels"})
+    values["channels"] = request.POST.getlist("channels")
+    return values
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def alert_new(request):
+    if request.method == "GET":
+        values = {"repeat": Alert.Repeat.ONCE, "rearm_percent": _plain(DEFAULT_REARM_PERCENT), "channels": []}
+        source = request.GET.get("from", "")
+        if source.isdigit():
+            original = owned_alert(request, source)
+            if original is None:
+                return not_found(request, "alert")
+            values = _duplicate_values(original)
+        elif request.GET.get("symbol", "").isalnum():
+            values["symbol"] = request.GET["symbol"].upper()
+        return render(request, "web/alert_form.html", _form_context(request, values, {}))
+
+    values = _submitted(request)
+    wait = throttle_wait(request, [AlertCreateThrottle])
+    if wait is not None:
+        errors = {NON_FIELD: [too_many_message(wait)]}
+        response = render(request, "web/alert_form.html", _form_context(request, values, errors), status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    data, errors = validated(AlertCreateInputSerializer, post_data(request.POST, lists=("channels",)))
+    if data is not None:
+        try:
+            alert = alert_create(user=request.user, **data)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except AlertLimitReached as exc:
+            errors = {NON_FIELD: [str(exc)]}
+        else:
+            messages.success(request, f"Alert created: {alert.symbol} {condition(alert)}.")
+            return redirect("web:alert", alert_id=alert.pk)
+    return render(request, "web/alert_form.html", _form_context(request, values, errors), status=400)
+
+
+def _changes(alert: Alert, post) -> dict:
+    """The API's PATCH body for what the user changed in the form (unchanged inputs left out)."""
+    before = form_values(alert)
+    changes = {}
+    for name in EDITABLE:
+        if name == "channels":
+            chosen = sorted(value for value in post.getlist("channels") if value.strip())
+            if chosen != sorted(before["channels"]):
+                changes["channels"] = chosen
+            continue
+        value = post.get(name, "")
+        value = value if name == "note" else value.strip()
+        if value == before[name]:
+            continue
+        if name == "note":
+            changes[name] = value
+        elif value == "" and name in NULLABLE_WHEN_BLANK:
+            changes[name] = None
+        elif value != "":
+            changes[name] = value
+    return changes
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def alert_edit(request, alert_id):
+    alert = owned_alert(request, alert_id)
+    if alert is None:
+        return not_found(request, "alert")
+    if request.method == "GET":
+        errors = {}
+        if alert.status not in Alert.ACTIVE_STATUSES:
+            errors = {NON_FIELD: [f"Only a waiting alert can be changed; this one is {alert.status}."]}
+        return render(
+            request, "web/alert_form.html", _form_context(request, form_values(alert), errors, alert=alert)
+        )
+
+    values = _submitted(request)
+    values["symbol"] = alert.symbol
+    changes = _changes(alert, request.POST)
+    data, errors = validated(AlertUpdateInputSerializer, changes)
+    if data is not None:
+        try:
+            alert = alert_update(alert=alert, **data)
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except AlertNotEditable as exc:
+            errors = {NON_FIELD: [str(exc)]}
+        else:
+            messages.success(request, "Alert saved." if changes else "Nothing changed.")
+            return redirect("web:alert", alert_id=alert.pk)
+    return render(
+        request, "web/alert_form.html", _form_context(request, values, errors, alert=alert), status=400
+    )
+
+
+@signed_in
+@require_GET
+def symbol_options(request):
+    """The symbol picker's suggestions for what is typed so far (an htmx fragment of <option>s)."""
+    return render(
+        request, "web/_symbol_options.html", {"symbols": symbol_search(request.GET.get("symbol", ""))}
+    )
+
+
+@signed_in
+@require_GET
+def current_price(request):
+    """The price of ?symbol= beside the target, with the number app.js computes percents from.
+
+    The one a percent alert would be resolved from (feeds.prices.current_price): the feeder's
+    latest if fresh, else Binance's ticker; for a symbol nobody follows yet, too.
+    """
+    symbol = request.GET.get("symbol", "").strip().upper()
+    context = {"symbol": symbol, "price": None, "problem": ""}
+    if symbol.isalnum() and len(symbol) <= 32 and symbol_get(symbol) is not None:
+        try:
+            context["price"] = fresh_price(symbol)
+        except PriceUnavailable as exc:
+            context["problem"] = str(exc)
+    elif symbol:
+        context["problem"] = f"Unknown symbol {symbol}."
+    return render(request, "web/_current_price.html", context)
