@@ -1,4 +1,4 @@
-"""A watchlist of window alerts: "any of these coins down 8% within 24h" is one request, one alert per symbol."""
+"""A watchlist of window alerts: "any of these coins down 8% in 24h" is one request, one alert per symbol."""
 
 from decimal import Decimal as D
 
