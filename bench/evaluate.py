@@ -681,6 +681,11 @@ def main() -> None:
     finally:
         if not args.keep:
             drop(maintenance, url)
+            if args.mix:  # about 180 kB of history per symbol: give the Redis memory back
+                from feeds import history
+
+                for index in range(args.symbols):
+                    history.delete_history(f"S{index}USDT")
 
 
 if __name__ == "__main__":
