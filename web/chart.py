@@ -65,7 +65,10 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
     since = max(since, min(candles[0].start - timedelta(minutes=1), until - MIN_SPAN))
     marks = [mark for mark in _marks(alert, firings) if since <= mark.at <= until]
     band = _band(alert)
-    prices = [c.low for c in candles] + [c.high for c in candles] + [alert.target_price]
+    # A window alert (a move, a volume spike) has no price target: its threshold moves with the
+    # window's low or high (or is a volume), so the chart shows the price and the firings only.
+    target = alert.target_price
+    prices = [c.low for c in candles] + [c.high for c in candles] + ([target] if target is not None else [])
     prices += [mark.price for mark in marks] + ([band] if band is not None else [])
     low, high = float(min(prices)), float(max(prices))
     pad = (high - low) * 0.08 or high * 0.01 or 1.0
@@ -96,13 +99,12 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
             f'<rect class="chart-band" x="{LEFT}" y="{top:.1f}" width="{WIDTH - LEFT - RIGHT}" '
             f'height="{max(bottom - top, 1):.1f}"><title>re-arm band: {format_price(band)}</title></rect>'
         )
-    ty = f"{y(alert.target_price):.1f}"
-    parts.append(
-        f'<line class="chart-target" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}"/>'
-        + _text(
-            WIDTH - RIGHT - 4, float(ty) - 4, f"target {format_price(alert.target_price)}", "end", "target"
+    if target is not None:
+        ty = f"{y(target):.1f}"
+        parts.append(
+            f'<line class="chart-target" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}"/>'
+            + _text(WIDTH - RIGHT - 4, float(ty) - 4, f"target {format_price(target)}", "end", "target")
         )
-    )
     for mark in marks:
         parts.append(
             f'<circle class="chart-firing" cx="{x(mark.at):.1f}" cy="{y(mark.price):.1f}" r="5">'
@@ -113,7 +115,8 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
     description = (
         f"{alert.symbol} from {since:%H:%M} to {until:%H:%M} UTC: between {format_price(lowest)} "
         f"and {format_price(highest)}, last {format_price(candles[-1].close)}; "
-        f"target {format_price(alert.target_price)}; {len(marks)} firing(s) marked."
+        + (f"target {format_price(target)}; " if target is not None else "")
+        + f"{len(marks)} firing(s) marked."
     )
     return mark_safe(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
@@ -125,7 +128,7 @@ def price_chart(alert, firings, *, since: datetime, until: datetime) -> SafeStri
 
 def _band(alert) -> Decimal | None:
     """A repeating alert's re-arm price (the band's far edge), None for a one-shot alert."""
-    if alert.repeat != "every" or alert.rearm_price is None:
+    if alert.repeat != "every" or alert.rearm_price is None or alert.target_price is None:
         return None
     return alert.rearm_price
 

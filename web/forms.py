@@ -40,10 +40,12 @@ def field_errors(detail) -> dict[str, list[str]]:
     """DRF's error detail or a Django ValidationError as {field: [messages]}."""
     if isinstance(detail, ValidationError):
         if hasattr(detail, "error_dict"):
-            return {
-                NON_FIELD if field == "__all__" else field: list(messages)
-                for field, messages in detail.message_dict.items()
-            }
+            errors: dict[str, list[str]] = {}
+            for field, messages in detail.message_dict.items():
+                # "symbols.1" (a watchlist's second symbol) shows next to the symbols field.
+                name = NON_FIELD if field == "__all__" else field.split(".", 1)[0]
+                errors.setdefault(name, []).extend(messages)
+            return errors
         return {NON_FIELD: list(detail.messages)}
     if isinstance(detail, dict):
         errors = {}

@@ -5,13 +5,15 @@ here decides anything about an alert.
 """
 
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 
 from alerts.delivery.messages import format_price
-from alerts.models import Alert
+from alerts.models import Alert, Notification
 from feeds.store import LatestPrice, latest_price
 
 # A status the pages have no word for shows as itself.
@@ -21,6 +23,7 @@ STATUS_WORDS = {
     Alert.Status.TRIGGERED: "triggered",
     Alert.Status.EXPIRED: "expired",
     Alert.Status.DELETED: "deleted",
+    Alert.Status.PAUSED: "paused",
 }
 
 
@@ -38,8 +41,31 @@ def percent_text(value: Decimal) -> str:
     return f"{'+' if value > 0 else ''}{text}%"
 
 
+def window_name(seconds) -> str | None:
+    """3600 -> "1h" (the API's name of a window), None for a price alert."""
+    return next((name for name, length in Alert.WINDOWS.items() if length == seconds), None)
+
+
+def window_condition(alert) -> str | None:
+    """ "up 5% within 1h", "quote volume 25,000,000 within 5m"; None for a price alert.
+
+    The words of ``Alert.describe``, with the volume grouped in thousands as prices are.
+    """
+    kind, window = _get(alert, "kind"), window_name(_get(alert, "window_seconds"))
+    if kind == Alert.Kind.MOVE:
+        move = format(Decimal(_get(alert, "move_percent")).normalize(), "f")
+        return f"{_get(alert, 'move_direction')} {move}% within {window}"
+    if kind == Alert.Kind.VOLUME:
+        return f"quote volume {format_price(Decimal(_get(alert, 'volume_quote')))} within {window}"
+    return None
+
+
 def condition(alert) -> str:
-    """ "above 70,000.5", "cross 3,000", "-5% from 3,120.5" (a percent alert's move and reference)."""
+    """ "above 70,000.5", "cross 3,000", "-5% from 3,120.5" (a percent alert's move and reference),
+    "up 5% within 1h", "quote volume 25,000,000 within 5m" (the window kinds)."""
+    words = window_condition(alert)
+    if words is not None:
+        return words
     target = _get(alert, "target_price")
     change, reference = _get(alert, "change_percent"), _get(alert, "reference_price")
     if change is not None and reference is not None:
@@ -87,10 +113,10 @@ def price_views(symbols) -> dict[str, PriceView]:
     return views
 
 
-def distance_percent(target: Decimal, price: Decimal | None) -> str:
+def distance_percent(target: Decimal | None, price: Decimal | None) -> str:
     """How far the target is from the price, in percent of the price: "+1.23%" (above it), "-0.40%"."""
-    if price is None or price <= 0:
-        return "n/a"
+    if target is None or price is None or price <= 0:
+        return "n/a"  # no price yet, or a window alert (no price target)
     distance = ((Decimal(target) - price) / price * 100).quantize(Decimal("0.01"))
     if distance == 0:
         return "0.00%"  # not "-0.00%" for a target a hair under the price
@@ -123,6 +149,16 @@ class AlertRow:
         return self.status in Alert.ACTIVE_STATUSES
 
     @property
+    def group_id(self):
+        return _get(self.alert, "group_id")
+
+    @property
+    def snoozed_until(self):
+        """When the alert's snooze ends, if it is snoozed now (a past snooze is no snooze)."""
+        until = _get(self.alert, "snoozed_until")
+        return until if until is not None and until > timezone.now() else None
+
+    @property
     def rearmable(self) -> bool:
         return self.status in (Alert.Status.TRIGGERED, Alert.Status.EXPIRED)
 
@@ -145,3 +181,19 @@ def alert_rows(alerts) -> list[AlertRow]:
             )
         )
     return rows
+
+
+def delivery_reason(notification) -> str:
+    """Why a delivery was not sent (yet), in words; "" for one that was tried."""
+    status = notification.status
+    if status == Notification.Status.SNOOZED:
+        return "the alert was snoozed when it fired: recorded, never sent"
+    if status == Notification.Status.HELD:
+        until = notification.held_until
+        when = f" at {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if until else ""
+        return f"in the channel's quiet hours: sent in one digest when they end{when}"
+    if status == Notification.Status.UNCONFIRMED:
+        return "the address is not confirmed yet: sent once it is"
+    if status == Notification.Status.SUPPRESSED:
+        return "over your notifications-per-hour cap: recorded, never sent"
+    return ""

@@ -2,12 +2,13 @@
 
 from django.urls import path, re_path
 
-from web.views import account, alert_forms, alert_page, auth, channels, dashboard
+from web.views import account, alert_forms, alert_page, auth, channels, dashboard, groups
 
 app_name = "web"
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
 CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"
+GROUP_ID = r"(?P<group_id>[0-9]{1,19})"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -23,7 +24,12 @@ urlpatterns = [
     re_path(rf"^alerts/{ALERT_ID}/edit$", alert_forms.alert_edit, name="alert-edit"),
     re_path(rf"^alerts/{ALERT_ID}/delete$", alert_page.alert_delete_view, name="alert-delete"),
     re_path(rf"^alerts/{ALERT_ID}/rearm$", alert_page.alert_rearm_view, name="alert-rearm"),
+    re_path(rf"^alerts/{ALERT_ID}/snooze$", alert_page.alert_snooze_view, name="alert-snooze"),
+    re_path(rf"^groups/{GROUP_ID}$", groups.group_page, name="group"),
+    re_path(rf"^groups/{GROUP_ID}/paused$", groups.group_paused, name="group-paused"),
+    re_path(rf"^groups/{GROUP_ID}/delete$", groups.group_delete, name="group-delete"),
     path("channels", channels.channels, name="channels"),
+    re_path(rf"^channels/{CHANNEL_ID}/edit$", channels.channel_edit, name="channel-edit"),
     re_path(rf"^channels/{CHANNEL_ID}/enabled$", channels.channel_enabled, name="channel-enabled"),
     re_path(rf"^channels/{CHANNEL_ID}/test$", channels.channel_test_view, name="channel-test"),
     re_path(rf"^channels/{CHANNEL_ID}/delete$", channels.channel_delete_view, name="channel-delete"),

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 from django.utils.regex_helper import normalize
 
-from alerts.models import Alert, Channel
+from alerts.models import Alert, AlertGroup, Channel
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,10 @@ OWNED = [(name, template, params) for name, template, params in ROUTES if params
 
 
 def make(owner, param):
+    if param == "group_id":
+        group = AlertGroup.objects.create(user=owner)
+        Alert.objects.filter(pk=make(owner, "alert_id").pk).update(group=group)
+        return group
     if param == "alert_id":
         return Alert.objects.create(
             user=owner, symbol="BTCUSDT", direction="above", target_price=Decimal(MARKER)
@@ -96,8 +100,8 @@ def test_another_users_object_is_a_404_page_and_unchanged(alice, bob_web, name, 
 @pytest.mark.parametrize("name, template, params", OWNED)
 def test_the_owner_reaches_it(alice, alice_web, name, template, params):
     url = template % {param: make(alice, param).pk for param in params}
-    method = "get" if name in ("alert", "alert-edit") else "post"
-    response = getattr(alice_web, method)(url)
+    method = "get" if name in ("alert", "alert-edit", "group", "channel-edit") else "post"
+    response = getattr(alice_web, method)(url, {"end": "1"} if name == "alert-snooze" else {})
     assert response.status_code in (200, 302), (url, response.status_code)
 
 

@@ -1,9 +1,15 @@
 """Create, edit and duplicate an alert (/app/alerts/new, /app/alerts/<id>/edit), every kind the API has.
 
-The form's fields are the API's (symbol, target_price or change_percent,
-direction, repeat, cooldown_seconds, rearm_percent, expires_at, note,
-channels); a post is checked by the API's serializer and saved by
-``alert_create`` / ``alert_update``, whose refusals show next to their field.
+The form's fields are the API's (symbol or symbols, target_price or
+change_percent, direction, move_percent, volume_quote, window, repeat,
+cooldown_seconds, rearm_percent, expires_at, note, channels). ``kind`` picks
+which of them a post sends: a price alert, a move within a window or a volume
+spike (app.js shows only the chosen kind's fields; without script every field
+shows and ``kind`` still decides). The post is checked by the serializer
+``POST /alerts/`` picks (``create_input_serializer``) and saved by the
+service it calls (``alert_create``, ``window_alert_create`` or, for a
+watchlist, ``alert_group_create`` / ``window_alert_group_create``), whose
+refusals show next to their field. A watchlist's answer is its page.
 An edit sends only the fields the user changed, as a PATCH would, so saving
 an unchanged target does not re-arm the alert.
 """
@@ -16,9 +22,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from alerts.channels import channel_list
+from alerts.groups import alert_group_create, window_alert_group_create
 from alerts.models import DEFAULT_REARM_PERCENT, Alert
-from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer
-from alerts.services import AlertLimitReached, AlertNotEditable, alert_create, alert_update
+from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer, create_input_serializer
+from alerts.services import (
+    AlertLimitReached,
+    AlertNotEditable,
+    alert_create,
+    alert_update,
+    window_alert_create,
+)
 from alerts.throttling import AlertCreateThrottle
 from feeds.prices import PriceUnavailable
 from feeds.prices import current_price as fresh_price
@@ -39,7 +52,23 @@ EDITABLE = (
     "note",
     "channels",
 )
+# A window alert has no price target: its edit changes only these (the API refuses the others).
+WINDOW_EDITABLE = ("repeat", "cooldown_seconds", "expires_at", "note", "channels")
 NULLABLE_WHEN_BLANK = ("expires_at", "cooldown_seconds")
+
+# The fields each kind sends (besides symbol or symbols); the others in the post are left out.
+COMMON = ("repeat", "cooldown_seconds", "expires_at", "note", "channels")
+KIND_FIELDS = {
+    Alert.Kind.PRICE: ("target_price", "change_percent", "direction", "rearm_percent", *COMMON),
+    Alert.Kind.MOVE: ("move_percent", "direction", "window", *COMMON),
+    Alert.Kind.VOLUME: ("volume_quote", "window", *COMMON),
+}
+# Both direction selects are named "direction" (the API's name); without script both are posted,
+# and the kind's own words pick its one.
+DIRECTION_WORDS = {
+    Alert.Kind.PRICE: ("", *Alert.DIRECTION_WORDS),
+    Alert.Kind.MOVE: tuple(Alert.MoveDirection.values),
+}
 
 
 def _plain(value) -> str:
@@ -51,13 +80,27 @@ def _local_input(value) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
+def _window_name(alert: Alert) -> str:
+    return alert.window or ""
+
+
 def form_values(alert: Alert) -> dict:
     """An alert's fields as the form's inputs show them (strings; channels a list of ids)."""
+    window_kind = alert.kind in Alert.WINDOW_KINDS
     return {
+        "kind": alert.kind,
         "symbol": alert.symbol,
+        "symbols": "",
         "target_price": _plain(alert.target_price),
         "change_percent": "",
-        "direction": Alert.CROSS if alert.crossing else alert.direction,
+        "direction": alert.move_direction
+        if window_kind
+        else Alert.CROSS
+        if alert.crossing
+        else alert.direction,
+        "move_percent": _plain(alert.move_percent),
+        "volume_quote": _plain(alert.volume_quote),
+        "window": _window_name(alert),
         "repeat": alert.repeat,
         "cooldown_seconds": "" if alert.cooldown_seconds is None else str(alert.cooldown_seconds),
         "rearm_percent": _plain(alert.rearm_percent),
@@ -88,17 +131,79 @@ def _form_context(request, values: dict, errors: dict, *, alert: Alert | None = 
         "condition": condition(alert) if alert is not None else "",
         "channels": list(channel_list(user=request.user)),
         "directions": [("", "from the current price"), *[(word, word) for word in Alert.DIRECTION_WORDS]],
+        "kinds": Alert.Kind.choices,
+        "kind": values.get("kind") or Alert.Kind.PRICE,
+        "move_directions": Alert.MoveDirection.choices,
+        "windows": list(Alert.WINDOWS),
         "repeats": Alert.Repeat.choices,
         "symbol": symbol.upper(),
         "default_rearm_percent": _plain(DEFAULT_REARM_PERCENT),
     }
 
 
+def _kind(post) -> str:
+    kind = post.get("kind", "")
+    return kind if kind in KIND_FIELDS else Alert.Kind.PRICE
+
+
+def _direction(post, kind: str) -> str:
+    """The kind's own direction among the posted ones (else the first: the API words its refusal)."""
+    posted = post.getlist("direction")
+    return next(
+        (value for value in posted if value in DIRECTION_WORDS.get(kind, ())), posted[0] if posted else ""
+    )
+
+
+def split_symbols(text: str) -> list[str]:
+    """A watchlist as typed: symbols separated by commas, spaces or lines."""
+    return [symbol for symbol in text.replace(",", " ").split() if symbol]
+
+
 def _submitted(request) -> dict:
-    values = {name: request.POST.get(name, "") for name in ("symbol", "target_price", "change_percent")}
+    names = ("symbol", "symbols", "target_price", "change_percent", "move_percent", "volume_quote", "window")
+    values = {name: request.POST.get(name, "") for name in names}
     values.update({name: request.POST.get(name, "") for name in EDITABLE if name != "channels"})
     values["channels"] = request.POST.getlist("channels")
+    values["kind"] = _kind(request.POST)
+    values["direction"] = _direction(request.POST, values["kind"])
     return values
+
+
+def create_payload(post) -> dict:
+    """The API's create body a post stands for: the chosen kind's fields, a watchlist as a list."""
+    kind = _kind(post)
+    data = post_data(post, lists=("channels",))
+    payload = {name: data[name] for name in KIND_FIELDS[kind] if name in data}
+    if "direction" in payload:
+        payload["direction"] = _direction(post, kind)
+    if "symbol" in data:
+        payload["symbol"] = data["symbol"]
+    if "symbols" in data:
+        payload["symbols"] = split_symbols(data["symbols"])
+    if kind == Alert.Kind.MOVE:
+        payload.setdefault("move_percent", "")  # still a move: the serializer says it is required
+    elif kind == Alert.Kind.VOLUME:
+        payload.setdefault("volume_quote", "")
+    return payload
+
+
+def _create(user, payload):
+    """Check and save as POST /alerts/ does: (alert or watchlist, {}) or (None, errors)."""
+    serializer = create_input_serializer(payload)
+    if not serializer.is_valid():
+        return None, field_errors(serializer.errors)
+    data = serializer.validated_data
+    price_kind = isinstance(serializer, AlertCreateInputSerializer)
+    try:
+        if "symbols" in data:
+            create = alert_group_create if price_kind else window_alert_group_create
+        else:
+            create = alert_create if price_kind else window_alert_create
+        return create(user=user, **data), {}
+    except ValidationError as exc:
+        return None, field_errors(exc)
+    except AlertLimitReached as exc:
+        return None, {NON_FIELD: [str(exc)]}
 
 
 @signed_in
@@ -123,17 +228,16 @@ def alert_new(request):
         response = render(request, "web/alert_form.html", _form_context(request, values, errors), status=429)
         response["Retry-After"] = str(wait)
         return response
-    data, errors = validated(AlertCreateInputSerializer, post_data(request.POST, lists=("channels",)))
-    if data is not None:
-        try:
-            alert = alert_create(user=request.user, **data)
-        except ValidationError as exc:
-            errors = field_errors(exc)
-        except AlertLimitReached as exc:
-            errors = {NON_FIELD: [str(exc)]}
-        else:
-            messages.success(request, f"Alert created: {alert.symbol} {condition(alert)}.")
-            return redirect("web:alert", alert_id=alert.pk)
+    created, errors = _create(request.user, create_payload(request.POST))
+    if isinstance(created, Alert):
+        messages.success(request, f"Alert created: {created.symbol} {condition(created)}.")
+        return redirect("web:alert", alert_id=created.pk)
+    if created is not None:
+        count = created.alerts.count()
+        messages.success(
+            request, f"Watchlist created: {count} alert{'s' if count != 1 else ''}, one per symbol."
+        )
+        return redirect("web:group", group_id=created.pk)
     return render(request, "web/alert_form.html", _form_context(request, values, errors), status=400)
 
 
@@ -141,13 +245,13 @@ def _changes(alert: Alert, post) -> dict:
     """The API's PATCH body for what the user changed in the form (unchanged inputs left out)."""
     before = form_values(alert)
     changes = {}
-    for name in EDITABLE:
+    for name in WINDOW_EDITABLE if alert.kind in Alert.WINDOW_KINDS else EDITABLE:
         if name == "channels":
             chosen = sorted(value for value in post.getlist("channels") if value.strip())
             if chosen != sorted(before["channels"]):
                 changes["channels"] = chosen
             continue
-        value = post.get(name, "")
+        value = _direction(post, alert.kind) if name == "direction" else post.get(name, "")
         value = value if name == "note" else value.strip()
         if value == before[name]:
             continue
@@ -175,7 +279,7 @@ def alert_edit(request, alert_id):
         )
 
     values = _submitted(request)
-    values["symbol"] = alert.symbol
+    values.update(symbol=alert.symbol, kind=alert.kind)
     changes = _changes(alert, request.POST)
     data, errors = validated(AlertUpdateInputSerializer, changes)
     if data is not None:

@@ -1,6 +1,8 @@
 /* pricealert web app: the few things a page does in the browser (no build step, no inline script).
  * The alert form's percent equivalents, computed as the user types from the current price
- * that htmx keeps in #current-price (data-price). Everything else is server-rendered. */
+ * that htmx keeps in #current-price (data-price); the alert form's kind switch (only the chosen
+ * kind's fields show); the channel form's template fields for its kind. Everything else is
+ * server-rendered, and every form works without this file (all fields show, the server decides). */
 (function () {
   "use strict";
 
@@ -41,6 +43,41 @@
       }
     }
   }
+
+  /* Show the parts of a form marked data-kinds="price move" only while their kind is chosen
+   * (the checked radio, or the select, named by the form's data-kind-input), disabling their
+   * inputs so a hidden field is never posted. */
+  function chosenKind(form) {
+    var name = form.getAttribute("data-kind-input");
+    var radio = form.querySelector('input[name="' + name + '"]:checked');
+    if (radio) return radio.value;
+    var select = form.querySelector('select[name="' + name + '"]');
+    return select ? select.value : null;
+  }
+
+  function switchKinds(form) {
+    var kind = chosenKind(form);
+    if (!kind) return;
+    form.querySelectorAll("[data-kinds]").forEach(function (part) {
+      var shown = part.getAttribute("data-kinds").split(" ").indexOf(kind) !== -1;
+      part.hidden = !shown;
+      part.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.disabled = !shown;
+      });
+    });
+  }
+
+  function switchAllKinds() {
+    document.querySelectorAll("form[data-kind-input]").forEach(switchKinds);
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-kind-input") && event.target.name === form.getAttribute("data-kind-input")) {
+      switchKinds(form);
+    }
+  });
+  document.addEventListener("DOMContentLoaded", switchAllKinds);
 
   document.addEventListener("input", function (event) {
     if (event.target.id === "id_target_price" || event.target.id === "id_change_percent") update();
