@@ -370,3 +370,25 @@ def test_another_users_channel_cannot_be_edited(alice, bob_web):
     assert bob_web.post(f"/app/channels/{channel.pk}/edit", {"quiet_hours_mode": "off"}).status_code == 404
     channel.refresh_from_db()
     assert channel.quiet_hours == ""
+
+
+def test_a_channel_test_shows_its_rendered_preview(alice, alice_web, settings):
+    settings.CHANNEL_TEST_WAIT_SECONDS = 0.1  # no worker here: the page says it is on its way
+    channel = Channel.objects.create(
+        user=alice,
+        kind="webhook",
+        name="bot",
+        url="https://example.com/h",
+        body_template='{"text": "{{symbol}} hit {{price}}"}',
+    )
+    page = alice_web.post(f"/app/channels/{channel.pk}/test", follow=True).content.decode()
+    assert "What the test of bot sent" in page
+    body = page.split('<pre id="preview-body">', 1)[1].split("</pre>", 1)[0]
+    assert body.startswith("{&quot;text&quot;: &quot;") and "{{symbol}}" not in body and " hit " in body
+    # Shown once: the next view of the page no longer has it.
+    assert "What the test of" not in alice_web.get("/app/channels").content.decode()
+
+
+def test_another_users_channel_cannot_be_tested(alice, bob_web):
+    channel = Channel.objects.create(user=alice, kind="webhook", name="mine", url="https://example.com/h")
+    assert bob_web.post(f"/app/channels/{channel.pk}/test").status_code == 404

@@ -3,9 +3,10 @@ fed by the fake Binance over real sockets, emailing a real SMTP server.
 
 One stack and one browser for the whole story (starting them is the slow part), told in order:
 sign up, log in with the keyboard, create each kind of alert through the form (a bad target
-refused in words), watch a price arrive and an alert turn triggered without a reload, open its
-page and see the firing and its delivery, add and test a webhook channel, log out. Every page
-visited is checked by axe-core (no serious or critical violation) and at phone width.
+refused in words; a move within a window and a watchlist of volume spikes), watch a price arrive
+and an alert turn triggered without a reload, open its page and see the firing and its delivery,
+add and test a webhook channel (its template's preview shown), log out. Every page visited is
+checked by axe-core (no serious or critical violation) and at phone width.
 """
 
 import re
@@ -257,10 +258,48 @@ def test_prices_update_and_an_alert_turns_triggered_without_a_reload(pages):
     pages.check_page("alert")
 
 
+def test_a_move_alert_and_a_watchlist_through_the_form(pages):
+    """Issue 18's kinds: the form switches its fields by kind without a reload (keyboard too)."""
+    pages.open("/app/alerts/new")
+    assert pages.find("#id_target_price").is_displayed() and not pages.find("#id_move_percent").is_displayed()
+    pages.find("#kind-price").send_keys(Keys.ARROW_DOWN)  # the radio group, by keyboard: "move"
+    wait_for(lambda: pages.find("#id_move_percent").is_displayed(), 5, "the move's fields", pages.driver)
+    assert (
+        not pages.find("#id_target_price").is_displayed()
+        and not pages.find("#id_volume_quote").is_displayed()
+    )
+    pages.fill({"symbol": "BTCUSDT", "move_percent": "5"})
+    Select(pages.find("#id_move_direction")).select_by_value("up")
+    Select(pages.find("#id_window")).select_by_value("1h")
+    pages.find('form.form button[type="submit"]').click()
+    pages.wait_text("Alert created: BTCUSDT up 5% within 1h.")
+    assert "move within a window" in pages.text()
+
+    pages.open("/app/alerts/new")
+    pages.find("#kind-volume").click()
+    wait_for(lambda: pages.find("#id_volume_quote").is_displayed(), 5, "the volume's fields", pages.driver)
+    pages.fill({"symbols": "SOLUSDT, ETHUSDT", "volume_quote": "25000000"})
+    Select(pages.find("#id_window")).select_by_value("5m")
+    pages.find('form.form button[type="submit"]').click()
+    pages.wait_text("Watchlist created: 2 alerts, one per symbol.")
+    assert pages.text().count("quote volume 25,000,000 within 5m") == 2
+    pages.find("form button.secondary").click()  # Pause all
+    pages.wait_text("Watchlist paused")
+    assert "Resume all" in pages.text() and "paused" in pages.find("#group-alerts").text
+    pages.check_page("watchlist")
+
+
 def test_add_and_test_a_webhook_channel_then_log_out(pages):
     with HookServer() as hook:
         pages.open("/app/channels")
-        pages.fill({"kind": "webhook", "name": "my bot", "url": hook.url + "/pricealert"})
+        pages.fill(
+            {
+                "kind": "webhook",
+                "name": "my bot",
+                "url": hook.url + "/pricealert",
+                "body_template": '{"text": "{{symbol}} at {{price}}"}',
+            }
+        )
         pages.find('form.form button[type="submit"]').click()
         pages.wait_text("Channel added: my bot.")
         secret = pages.find("#webhook-secret").text
@@ -269,6 +308,11 @@ def test_add_and_test_a_webhook_channel_then_log_out(pages):
         row = pages.driver.find_element(By.XPATH, "//tr[td[text()='my bot']]")
         row.find_element(By.XPATH, ".//button[starts-with(normalize-space(.), 'Test')]").click()
         pages.wait_text("Test of my bot: delivered.", timeout=20)
+        # The test's preview: the channel's template filled with an example firing.
+        assert (
+            pages.find("#preview-body").text.startswith('{"text": "')
+            and "{{" not in pages.find("#preview-body").text
+        )
         assert hook.received and hook.received[0].headers.get("X-Pricealert-Signature", "").startswith(
             "sha256="
         )
