@@ -29,6 +29,8 @@ WEB_MAY_USE = {
     "accounts.throttling",
     "alerts.channels",
     "alerts.delivery.messages",
+    "alerts.group_serializers",
+    "alerts.groups",
     "alerts.models",
     "alerts.notifications",
     "alerts.selectors",

@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from alerts.channels import channel_list
-from alerts.groups import alert_group_create, window_alert_group_create
+from alerts.groups import alert_group_create, alert_group_get, window_alert_group_create
 from alerts.models import DEFAULT_REARM_PERCENT, Alert
 from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer, create_input_serializer
 from alerts.services import (
@@ -233,7 +233,7 @@ def alert_new(request):
         messages.success(request, f"Alert created: {created.symbol} {condition(created)}.")
         return redirect("web:alert", alert_id=created.pk)
     if created is not None:
-        count = created.alerts.count()
+        count = len(alert_group_get(user=request.user, group_id=created.pk).alerts.all())
         messages.success(
             request, f"Watchlist created: {count} alert{'s' if count != 1 else ''}, one per symbol."
         )
