@@ -149,6 +149,10 @@ class AlertRow:
         return self.status in Alert.ACTIVE_STATUSES
 
     @property
+    def snoozable(self) -> bool:
+        return self.status in Alert.EDITABLE_STATUSES
+
+    @property
     def group_id(self):
         return _get(self.alert, "group_id")
 

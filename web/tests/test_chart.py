@@ -76,3 +76,24 @@ def test_a_symbol_followed_for_minutes_fills_the_width(alice, make_alert):
     assert 0.8 < float(wick) / 720 < 1  # near the right edge of a 15-minute axis, visible
     labels = re.findall(r'text-anchor="(?:start|middle|end)">(\d\d:\d\d)</text>', svg)
     assert len(labels) == 5
+
+
+def test_a_window_alert_is_drawn_as_the_price_and_its_firings_without_a_target(alice):
+    from alerts.models import Alert
+
+    trades_over_the_last_hour("ETHUSDT", ["3000", "3010", "3150", "3160"])
+    alert = Alert.objects.create(
+        user=alice,
+        symbol="ETHUSDT",
+        kind="move",
+        direction="above",
+        window_seconds=3600,
+        move_percent=Decimal("5"),
+        move_direction="up",
+        repeat="every",
+        cooldown_seconds=60,
+    )
+    fired_at = timezone.now() - timedelta(minutes=10)
+    svg = price_chart(alert, [Firing(1, Decimal("3150"), fired_at, [])], **window())
+    assert 'class="chart-close"' in svg and svg.count('class="chart-firing"') == 1
+    assert "chart-target" not in svg and "chart-band" not in svg and "target" not in svg

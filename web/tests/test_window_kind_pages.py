@@ -244,7 +244,8 @@ def test_snooze_an_alert_until_a_time_and_end_it(alice, alice_web, make_alert):
     assert response.status_code == 302 and alert.snoozed_until == until
     page = alice_web.get(f"/app/alerts/{alert.pk}").content.decode()
     assert f'until <time datetime="{until.isoformat()}"' in page and "End the snooze" in page
-    assert "snoozed until" in alice_web.get("/app/").content.decode()
+    dashboard = alice_web.get("/app/").content.decode()
+    assert "snoozed until" in dashboard and f'href="/app/alerts/{alert.pk}#snooze"' in dashboard
     alice_web.post(f"/app/alerts/{alert.pk}/snooze", {"end": "1"})
     alert.refresh_from_db()
     assert alert.snoozed_until is None
