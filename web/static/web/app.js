@@ -1,7 +1,7 @@
 /* pricealert web app: the few things a page does in the browser (no build step, no inline script).
  * The alert form's percent equivalents, computed as the user types from the current price
  * that htmx keeps in #current-price (data-price); the alert form's kind switch (only the chosen
- * kind's fields show); the channel form's template fields for its kind. Everything else is
+ * kind's fields show); the channel form's template fields for its kind and its own quiet hours. Everything else is
  * server-rendered, and every form works without this file (all fields show, the server decides). */
 (function () {
   "use strict";
@@ -48,11 +48,7 @@
    * (the checked radio, or the select, named by the form's data-kind-input), disabling their
    * inputs so a hidden field is never posted. */
   function chosenKind(form) {
-    var name = form.getAttribute("data-kind-input");
-    var radio = form.querySelector('input[name="' + name + '"]:checked');
-    if (radio) return radio.value;
-    var select = form.querySelector('select[name="' + name + '"]');
-    return select ? select.value : null;
+    return choice(form, form.getAttribute("data-kind-input"));
   }
 
   function switchKinds(form) {
@@ -67,8 +63,30 @@
     });
   }
 
+  /* A part marked data-when="quiet_hours_mode=own" shows only while that choice is made
+   * (the channel form's own quiet hours). */
+  function choice(form, name) {
+    var radio = form.querySelector('input[name="' + name + '"]:checked');
+    if (radio) return radio.value;
+    var select = form.querySelector('select[name="' + name + '"]');
+    return select ? select.value : null;
+  }
+
+  function switchWhen(form) {
+    form.querySelectorAll("[data-when]").forEach(function (part) {
+      var rule = part.getAttribute("data-when").split("=");
+      var chosen = choice(form, rule[0]);
+      var shown = chosen === null || chosen === rule[1];
+      part.hidden = !shown;
+      part.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.disabled = !shown;
+      });
+    });
+  }
+
   function switchAllKinds() {
     document.querySelectorAll("form[data-kind-input]").forEach(switchKinds);
+    document.querySelectorAll("form").forEach(switchWhen);
   }
 
   document.addEventListener("change", function (event) {
@@ -76,6 +94,7 @@
     if (form && form.hasAttribute("data-kind-input") && event.target.name === form.getAttribute("data-kind-input")) {
       switchKinds(form);
     }
+    if (form) switchWhen(form);
   });
   document.addEventListener("DOMContentLoaded", switchAllKinds);
 

@@ -300,12 +300,19 @@ def test_add_and_test_a_webhook_channel_then_log_out(pages):
                 "body_template": '{"text": "{{symbol}} at {{price}}"}',
             }
         )
+        # Its own quiet hours (hours from now, so nothing here is held): the field shows once chosen.
+        assert not pages.find("#id_quiet_hours").is_displayed()
+        pages.find("#quiet-own").click()
+        later = datetime.now(UTC) + timedelta(hours=3)
+        quiet = f"{later:%H}:00-{later + timedelta(hours=1):%H}:00"
+        pages.fill({"quiet_hours": quiet})
         pages.find('form.form button[type="submit"]').click()
         pages.wait_text("Channel added: my bot.")
         secret = pages.find("#webhook-secret").text
         assert re.fullmatch(r"[0-9a-f]{64}", secret) or len(secret) >= 32, secret
         pages.check_page("channels")
         row = pages.driver.find_element(By.XPATH, "//tr[td[text()='my bot']]")
+        assert quiet in row.text
         row.find_element(By.XPATH, ".//button[starts-with(normalize-space(.), 'Test')]").click()
         pages.wait_text("Test of my bot: delivered.", timeout=20)
         # The test's preview: the channel's template filled with an example firing.
