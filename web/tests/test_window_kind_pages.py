@@ -76,7 +76,7 @@ def test_a_bad_move_is_refused_in_the_api_words_next_to_its_fields(alice, alice_
     )
     html = response.content.decode()
     assert response.status_code == 400 and not Alert.objects.filter(user=alice).exists()
-    assert "A valid number is required" in errors_of(html, "move_percent")
+    assert "This field is required." in errors_of(html, "move_percent")
     assert "Must be &quot;up&quot;, &quot;down&quot; or &quot;either&quot;." in errors_of(
         html, "move-direction"
     )
@@ -144,6 +144,15 @@ def test_a_bad_watchlist_is_refused_in_the_api_words(alice, alice_web, settings)
         alice_web, kind="volume", symbols="BTCUSDT ETHUSDT SOLUSDT", volume_quote="1", window="5m"
     )
     assert "At most 2 symbols in one watchlist (3 sent)." in errors_of(many.content.decode(), "symbols")
+
+
+def test_each_kind_is_checked_by_the_serializer_the_api_picks_for_it():
+    from alerts.serializers import create_input_serializer
+    from web.views.alert_forms import KIND_SERIALIZERS
+
+    bodies = {"price": {"target_price": "1"}, "move": {"move_percent": "5"}, "volume": {"volume_quote": "1"}}
+    for kind, body in bodies.items():
+        assert type(create_input_serializer(body)) is KIND_SERIALIZERS[kind], kind
 
 
 def test_the_form_offers_every_kind_with_the_api_field_names(alice_web):

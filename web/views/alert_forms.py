@@ -6,7 +6,7 @@ cooldown_seconds, rearm_percent, expires_at, note, channels). ``kind`` picks
 which of them a post sends: a price alert, a move within a window or a volume
 spike (app.js shows only the chosen kind's fields; without script every field
 shows and ``kind`` still decides). The post is checked by the serializer
-``POST /alerts/`` picks (``create_input_serializer``) and saved by the
+``POST /alerts/`` picks for that kind (``create_input_serializer``) and saved by the
 service it calls (``alert_create``, ``window_alert_create`` or, for a
 watchlist, ``alert_group_create`` / ``window_alert_group_create``), whose
 refusals show next to their field. A watchlist's answer is its page.
@@ -24,7 +24,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from alerts.channels import channel_list
 from alerts.groups import alert_group_create, alert_group_get, window_alert_group_create
 from alerts.models import DEFAULT_REARM_PERCENT, Alert
-from alerts.serializers import AlertCreateInputSerializer, AlertUpdateInputSerializer, create_input_serializer
+from alerts.serializers import (
+    AlertCreateInputSerializer,
+    AlertUpdateInputSerializer,
+    MoveAlertCreateInputSerializer,
+    VolumeAlertCreateInputSerializer,
+)
 from alerts.services import (
     AlertLimitReached,
     AlertNotEditable,
@@ -62,6 +67,12 @@ KIND_FIELDS = {
     Alert.Kind.PRICE: ("target_price", "change_percent", "direction", "rearm_percent", *COMMON),
     Alert.Kind.MOVE: ("move_percent", "direction", "window", *COMMON),
     Alert.Kind.VOLUME: ("volume_quote", "window", *COMMON),
+}
+# The serializer POST /alerts/ (create_input_serializer) checks each kind's body with.
+KIND_SERIALIZERS = {
+    Alert.Kind.PRICE: AlertCreateInputSerializer,
+    Alert.Kind.MOVE: MoveAlertCreateInputSerializer,
+    Alert.Kind.VOLUME: VolumeAlertCreateInputSerializer,
 }
 # Both direction selects are named "direction" (the API's name); without script both are posted,
 # and the kind's own words pick its one.
@@ -180,16 +191,17 @@ def create_payload(post) -> dict:
         payload["symbol"] = data["symbol"]
     if "symbols" in data:
         payload["symbols"] = split_symbols(data["symbols"])
-    if kind == Alert.Kind.MOVE:
-        payload.setdefault("move_percent", "")  # still a move: the serializer says it is required
-    elif kind == Alert.Kind.VOLUME:
-        payload.setdefault("volume_quote", "")
     return payload
 
 
-def _create(user, payload):
-    """Check and save as POST /alerts/ does: (alert or watchlist, {}) or (None, errors)."""
-    serializer = create_input_serializer(payload)
+def _create(user, kind: str, payload: dict):
+    """Check and save as POST /alerts/ does: (alert or watchlist, {}) or (None, errors).
+
+    The serializer is the one ``create_input_serializer`` picks for a body of this kind; picked by
+    the form's kind, so a move sent without its move_percent is told "This field is required."
+    (as the API tells a body that names the kind's other fields) rather than checked as a price.
+    """
+    serializer = KIND_SERIALIZERS[kind](data=payload)
     if not serializer.is_valid():
         return None, field_errors(serializer.errors)
     data = serializer.validated_data
@@ -228,7 +240,7 @@ def alert_new(request):
         response = render(request, "web/alert_form.html", _form_context(request, values, errors), status=429)
         response["Retry-After"] = str(wait)
         return response
-    created, errors = _create(request.user, create_payload(request.POST))
+    created, errors = _create(request.user, _kind(request.POST), create_payload(request.POST))
     if isinstance(created, Alert):
         messages.success(request, f"Alert created: {created.symbol} {condition(created)}.")
         return redirect("web:alert", alert_id=created.pk)
