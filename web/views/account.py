@@ -24,8 +24,12 @@ from accounts.serializers import (
     ApiKeyCreateInputSerializer,
     UserUpdateInputSerializer,
 )
-from accounts.services import account_delete, email_verified, user_update_preferences
-from accounts.sessions import sessions_end_all
+from accounts.services import (
+    account_delete,
+    email_verified,
+    sessions_end_everywhere,
+    user_update_preferences,
+)
 from accounts.throttling import AccountDeleteThrottle, ApiKeyCreateThrottle
 from web.forms import NON_FIELD, field_errors, post_data, validated
 from web.throttles import throttle_wait, too_many_message
@@ -138,7 +142,7 @@ def api_key_revoke_view(request, key_id: str):
 @require_POST
 def logout_everywhere_view(request):
     """As ``POST /logout {"all": true}``: every session's tokens refused; this browser logged out too."""
-    sessions_end_all(request.user, reason="logged out everywhere")
+    sessions_end_everywhere(user=request.user)
     session_logout(request)
     messages.success(request, LOGGED_OUT_EVERYWHERE)
     return redirect("web:login")

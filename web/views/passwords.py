@@ -15,13 +15,17 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.password_apis import RESET_REQUESTED
 from accounts.serializers import (
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
 )
-from accounts.services import password_change, password_reset_confirm, password_reset_request
+from accounts.services import (
+    RESET_REQUESTED,
+    password_change,
+    password_reset_confirm,
+    password_reset_request,
+)
 from accounts.throttling import PASSWORD_RESET_THROTTLES, PasswordChangeThrottle, TokenConfirmAddressThrottle
 from web.forms import NON_FIELD, field_errors, post_data, validated
 from web.throttles import throttle_wait, too_many_message

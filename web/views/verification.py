@@ -12,9 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.serializers import VerifyInputSerializer
-from accounts.services import address_verify, verification_resend
+from accounts.services import RESENT, VERIFIED, address_verify, verification_resend
 from accounts.throttling import TokenConfirmAddressThrottle, VerifyResendThrottle
-from accounts.verify_apis import RESENT, VERIFIED
 from web.forms import NON_FIELD, field_errors, validated
 from web.throttles import throttle_wait, too_many_message
 from web.views.common import signed_in
