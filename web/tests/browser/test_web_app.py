@@ -314,7 +314,16 @@ def test_add_and_test_a_webhook_channel_then_log_out(pages):
 
     pages.open("/app/account")
     assert EMAIL in pages.text() and "carol" in pages.text()
+    # An API key for a script: shown once, then listed by its prefix only; it works at once.
+    pages.fill({"name": "my script"})
+    pages.find('form[action="/app/account/api-keys"] button').click()
+    key = wait_for(lambda: pages.find("#api-key-value").text, 10, "the new API key", pages.driver)
+    assert key.startswith("pa_") and "Shown only this once" in pages.text()
+    answer = requests.get(pages.stack.base + "/user", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert answer.json()["email"] == EMAIL
     pages.check_page("account")
+    pages.open("/app/account")
+    assert key not in pages.text() and key.split("_")[1] in pages.text()
 
     pages.find("nav button.link").click()
     pages.wait_text("You are logged out.")
