@@ -300,3 +300,20 @@ def test_deleting_spends_the_apis_budget(alice, alice_web, settings):
     assert alice_web.post("/app/account/delete", {"password": "wrong"}).status_code == 400
     response = alice_web.post("/app/account/delete", {"password": PASSWORD})
     assert response.status_code == 429 and alice.__class__.objects.filter(pk=alice.pk).exists()
+
+
+def test_a_password_is_taken_as_typed_spaces_included(alice, alice_web):
+    """The API keeps a password's surrounding spaces (trim_whitespace=False); so do the pages."""
+    spaced = "  " + NEW_PASSWORD + "  "
+    response = alice_web.post("/app/account/password", {"old_password": PASSWORD, "new_password": spaced})
+    assert response.status_code == 302
+    assert APIClient().post("/token", {"email": "alice@example.com", "password": spaced}).status_code == 200
+    assert (
+        APIClient().post("/token", {"email": "alice@example.com", "password": NEW_PASSWORD}).status_code
+        == 401
+    )
+    web_login("alice@example.com", spaced)
+    assert (
+        Client().post("/app/login", {"email": "alice@example.com", "password": NEW_PASSWORD}).status_code
+        == 400
+    )

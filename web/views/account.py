@@ -31,7 +31,7 @@ from accounts.services import (
     user_update_preferences,
 )
 from accounts.throttling import AccountDeleteThrottle, ApiKeyCreateThrottle
-from web.forms import NON_FIELD, field_errors, post_data, validated
+from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
 from web.throttles import throttle_wait, too_many_message
 from web.views.common import not_found, signed_in
 
@@ -156,7 +156,9 @@ def account_delete_view(request):
         response = render_account(request, delete_errors={NON_FIELD: [too_many_message(wait)]}, status=429)
         response["Retry-After"] = str(wait)
         return response
-    data, errors = validated(AccountDeleteInputSerializer, post_data(request.POST, keep_blank=("password",)))
+    data, errors = validated(
+        AccountDeleteInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
+    )
     if data is not None:
         try:
             account_delete(user=request.user, **data)

@@ -27,7 +27,7 @@ from accounts.services import (
     password_reset_request,
 )
 from accounts.throttling import PASSWORD_RESET_THROTTLES, PasswordChangeThrottle, TokenConfirmAddressThrottle
-from web.forms import NON_FIELD, field_errors, post_data, validated
+from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
 from web.throttles import throttle_wait, too_many_message
 from web.views.account import render_account
 from web.views.common import signed_in
@@ -73,7 +73,9 @@ def password_reset_confirm_view(request):
             return _throttled(request, "web/password_reset_confirm.html", context, wait)
         data, errors = validated(
             PasswordResetConfirmInputSerializer,
-            post_data(request.POST, keep_blank=("new_password", "uid", "token")),
+            with_passwords(
+                post_data(request.POST, keep_blank=("uid", "token")), request.POST, ("new_password",)
+            ),
         )
         if data is not None:
             try:
@@ -101,7 +103,7 @@ def password_change_view(request):
         return redirect("web:account")
     data, errors = validated(
         PasswordChangeInputSerializer,
-        post_data(request.POST, keep_blank=("old_password", "new_password")),
+        with_passwords(post_data(request.POST), request.POST, ("old_password", "new_password")),
     )
     if data is not None:
         try:
