@@ -271,9 +271,12 @@ def test_an_api_key_is_shown_once_works_and_is_revoked(alice, alice_web, bob_web
 
 def test_log_out_everywhere_ends_every_api_session_and_this_one(alice, alice_web):
     sessions = [api_session("alice@example.com") for _ in range(2)]
+    other_browser = web_login("alice@example.com")
+    assert other_browser.get("/app/").status_code == 200
     response = alice_web.post("/app/account/logout-all", follow=True)
     assert "Every session of your account has ended" in response.content.decode()
     assert alice_web.get("/app/")["Location"].startswith("/app/login")
+    assert other_browser.get("/app/")["Location"].startswith("/app/login")  # the lost laptop too
     for tokens in sessions:
         assert bearer(tokens["access"]).get("/user").status_code == 401
         assert APIClient().post("/token/refresh", {"refresh": tokens["refresh"]}).status_code == 401

@@ -44,7 +44,7 @@ NEW_KEY_SESSION = "web:new_api_key"
 
 PREFERENCES_SAVED = "Time zone and quiet hours saved."
 LOGGED_OUT_EVERYWHERE = (
-    "Every session of your account has ended: API tokens on every device, and this browser. "
+    "Every session of your account has ended: API tokens on every device, and every browser. "
     "API keys still work until you revoke them."
 )
 ACCOUNT_DELETED = "Your account and everything of it (alerts, channels, notifications, keys) are deleted."
@@ -141,7 +141,8 @@ def api_key_revoke_view(request, key_id: str):
 @signed_in
 @require_POST
 def logout_everywhere_view(request):
-    """As ``POST /logout {"all": true}``: every session's tokens refused; this browser logged out too."""
+    """As ``POST /logout {"all": true}``: every session's tokens refused; every browser logged out too
+    (the session hash includes the session generation, accounts.models.User)."""
     sessions_end_everywhere(user=request.user)
     session_logout(request)
     messages.success(request, LOGGED_OUT_EVERYWHERE)
