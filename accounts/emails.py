@@ -4,7 +4,9 @@ Registering answers the same whether the address is new or already has an
 account (see accounts.services.user_register); only the address's owner
 learns which, from one of these emails. Links carrying a token (reset,
 verification) are made when the email is rendered, in the worker, so no
-token ever sits in the broker.
+token ever sits in the broker. They open the web app's pages (SITE_URL +
+/app/verify, /app/password/reset/confirm), which call the same services as
+the API endpoints; the text also shows the API call, for REST clients.
 """
 
 from dataclasses import dataclass
@@ -24,6 +26,9 @@ ALREADY_REGISTERED = "already_registered"
 PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
 VERIFY_ADDRESS = "verify_address"
+# The web app's pages the links open (web/urls.py); the API endpoints stay as they are.
+VERIFY_PAGE = "/app/verify"
+RESET_PAGE = "/app/password/reset/confirm"
 KINDS = (WELCOME, ALREADY_REGISTERED, PASSWORD_RESET, PASSWORD_CHANGED, VERIFY_ADDRESS)
 
 
@@ -54,11 +59,11 @@ def render_account_email(kind: str, *, email: str, user=None, address: str | Non
     if kind == PASSWORD_RESET:
         uid = urlsafe_base64_encode(force_bytes(user.pk))
         token = default_token_generator.make_token(user)
-        context.update(uid=uid, token=token, reset_url=_link("/password/reset/confirm", uid=uid, token=token))
+        context.update(uid=uid, token=token, reset_url=_link(RESET_PAGE, uid=uid, token=token))
     if kind in (VERIFY_ADDRESS, WELCOME) and user is not None:
         address = address or user.email
         token = verification_token(user, address)
-        context.update(address=address, verify_token=token, verify_url=_link("/verify", token=token))
+        context.update(address=address, verify_token=token, verify_url=_link(VERIFY_PAGE, token=token))
         context["needs_verification"] = settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory" and (
             kind == VERIFY_ADDRESS or user.email_verified_at is None
         )

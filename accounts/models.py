@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager):
@@ -70,6 +71,24 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+    # A browser session (the web app, the admin) carries this hash and is ended when it changes.
+    # Django makes it from the password alone; with the session generation in it, "log out
+    # everywhere" ends every browser session too, as it ends every token.
+    def _session_hash(self, secret=None) -> str:
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}\x00{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def get_session_auth_hash(self):
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
 
     def clean(self):
         super().clean()

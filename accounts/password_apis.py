@@ -14,7 +14,7 @@ from accounts.serializers import (
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
 )
-from accounts.services import password_change, password_reset_confirm, password_reset_request
+from accounts.services import RESET_REQUESTED, password_change, password_reset_confirm, password_reset_request
 from accounts.throttling import (
     PASSWORD_RESET_THROTTLES,
     TOO_MANY_REQUESTS,
@@ -24,10 +24,6 @@ from accounts.throttling import (
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
 
-RESET_REQUESTED = (
-    "If an account has this address, a link to reset its password is on its way; it works once, for a "
-    "limited time."
-)
 SESSIONS_ENDED = OpenApiResponse(
     description="Password changed; every session of the account has ended (log in again)."
 )

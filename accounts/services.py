@@ -156,9 +156,20 @@ def token_blacklist(*, refresh: str, all: bool = False) -> None:
     sessions_end_all(user, reason="logged out everywhere")
 
 
+def sessions_end_everywhere(*, user) -> None:
+    """End every session of a signed-in user (the web app's "log out everywhere"), as ``POST /logout``
+    with ``"all": true`` does: every token issued so far is refused, access tokens included."""
+    sessions_end_all(user, reason="logged out everywhere")
+
+
 # --- Passwords -----------------------------------------------------------------------------
 
 WRONG_PASSWORD = "The password is not correct."
+# The answer to every reset request (the API's 202 and the page), whether or not the address has an account.
+RESET_REQUESTED = (
+    "If an account has this address, a link to reset its password is on its way; it works once, for a "
+    "limited time."
+)
 RESET_LINK_INVALID = "This reset link is invalid, expired or already used: ask for a new one."
 
 
@@ -246,6 +257,8 @@ def account_delete(*, user, password: str) -> None:
 
 VERIFY_LINK_INVALID = "This confirmation link is invalid or has expired: ask for a new one."
 ALREADY_VERIFIED = "Your address is already confirmed."
+VERIFIED = "Address confirmed: notifications to it are sent from now on, held ones included."
+RESENT = "A new confirmation link is on its way to your address."
 
 
 def email_verified(user) -> bool:

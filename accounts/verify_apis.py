@@ -7,13 +7,10 @@ from rest_framework.views import APIView
 
 from accounts.apis import TAG, PublicApi
 from accounts.serializers import DetailOutputSerializer, VerifiedOutputSerializer, VerifyInputSerializer
-from accounts.services import address_verify, verification_resend
+from accounts.services import RESENT, VERIFIED, address_verify, verification_resend
 from accounts.throttling import TOO_MANY_REQUESTS, TokenConfirmAddressThrottle, VerifyResendThrottle
 from api.openapi import BAD_REQUEST, UNAUTHENTICATED, UNSUPPORTED_MEDIA_TYPE, error
 from api.throttling import RETRY_AFTER, TooManyAttemptsAnswer
-
-VERIFIED = "Address confirmed: notifications to it are sent from now on, held ones included."
-RESENT = "A new confirmation link is on its way to your address."
 
 
 class VerifyApi(PublicApi):

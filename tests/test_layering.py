@@ -24,6 +24,7 @@ OPERATIONS_MAY_READ = {"alerts.selectors", "feeds.selectors", "feeds.store"}
 # write, the API's serializers to check input, its throttles, models for their constants.
 # No query of its own (no ``.objects``): a rule the API obeys then holds for the pages too.
 WEB_MAY_USE = {
+    "accounts.apikeys",  # the API keys' service (create, list, revoke), as accounts.apikey_apis uses it
     "accounts.serializers",
     "accounts.services",
     "accounts.throttling",

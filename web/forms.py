@@ -62,3 +62,9 @@ def validated(serializer_class: type[serializers.Serializer], data: dict) -> tup
     if serializer.is_valid():
         return serializer.validated_data, {}
     return None, field_errors(serializer.errors)
+
+
+def with_passwords(data: dict, post, names: tuple[str, ...]) -> dict:
+    """``data`` with these password fields exactly as typed: the API's PasswordField keeps
+    surrounding spaces (trim_whitespace=False), so a page must not strip them either."""
+    return {**data, **{name: post.get(name, "") for name in names}}

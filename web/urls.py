@@ -2,13 +2,24 @@
 
 from django.urls import path, re_path
 
-from web.views import account, alert_forms, alert_page, auth, channels, dashboard, groups
+from web.views import (
+    account,
+    alert_forms,
+    alert_page,
+    auth,
+    channels,
+    dashboard,
+    groups,
+    passwords,
+    verification,
+)
 
 app_name = "web"
 
 ALERT_ID = r"(?P<alert_id>[0-9]{1,19})"
 CHANNEL_ID = r"(?P<channel_id>[0-9]{1,19})"
 GROUP_ID = r"(?P<group_id>[0-9]{1,19})"
+KEY_ID = r"(?P<key_id>[0-9]{1,19})"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -16,6 +27,17 @@ urlpatterns = [
     path("signup", auth.signup_view, name="signup"),
     path("logout", auth.logout_view, name="logout"),
     path("account", account.account, name="account"),
+    # Account pages (issue 16's flows): the emailed links open /app/verify and /app/password/reset/confirm.
+    path("verify", verification.verify_view, name="verify"),
+    path("account/verify/resend", verification.verify_resend_view, name="verify-resend"),
+    path("password/reset", passwords.password_reset_view, name="password-reset"),
+    path("password/reset/confirm", passwords.password_reset_confirm_view, name="password-reset-confirm"),
+    path("account/password", passwords.password_change_view, name="password-change"),
+    path("account/preferences", account.preferences_view, name="preferences"),
+    path("account/api-keys", account.api_key_create_view, name="api-key-create"),
+    re_path(rf"^account/api-keys/{KEY_ID}/revoke$", account.api_key_revoke_view, name="api-key-revoke"),
+    path("account/logout-all", account.logout_everywhere_view, name="logout-all"),
+    path("account/delete", account.account_delete_view, name="account-delete"),
     path("alerts/rows", dashboard.alert_rows_fragment, name="alert-rows"),
     path("alerts/new", alert_forms.alert_new, name="alert-new"),
     path("symbols", alert_forms.symbol_options, name="symbols"),

@@ -90,7 +90,7 @@ def test_reset_by_emailed_link_ends_sessions_and_works_once(
     (received,) = mail.wait_for(1)
     assert received.rcpt_tos == ["alice@example.com"]
     assert received.subject == "Reset your pricealert password"
-    params = link_params(received.message.get_content(), "/password/reset/confirm")
+    params = link_params(received.message.get_content(), "/app/password/reset/confirm")
 
     with django_capture_on_commit_callbacks(execute=True):
         confirmed = APIClient().post("/password/reset/confirm", {**params, "new_password": NEW_PASSWORD})
@@ -144,7 +144,7 @@ def test_a_weak_password_at_reset_is_refused_and_the_link_still_works(
     with django_capture_on_commit_callbacks(execute=True):
         ask_reset("alice@example.com")
     send_queued_account_emails(clean_redis)
-    params = link_params(mail.wait_for(1)[0].message.get_content(), "/password/reset/confirm")
+    params = link_params(mail.wait_for(1)[0].message.get_content(), "/app/password/reset/confirm")
     weak = APIClient().post("/password/reset/confirm", {**params, "new_password": "12345678"})
     assert weak.status_code == 400 and "new_password" in weak.json()["errors"]
     assert (

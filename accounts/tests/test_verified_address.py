@@ -46,8 +46,8 @@ def test_register_confirm_and_held_firings_are_sent_after(
     assert send_queued_account_emails(clean_redis) == 1
     (welcome,) = mail.wait_for(1)
     assert welcome.rcpt_tos == ["carol@example.com"]
-    token = link_params(welcome.message.get_content(), "/verify")["token"]
-    assert "https://alerts.example.com/verify?token=" in welcome.message.get_content()
+    token = link_params(welcome.message.get_content(), "/app/verify")["token"]
+    assert "https://alerts.example.com/app/verify?token=" in welcome.message.get_content()
 
     # Not confirmed yet: can log in and create alerts; what fires is held, with the reason.
     me = client.get("/user").json()
@@ -106,7 +106,7 @@ def test_resend_mails_a_new_link_and_refuses_once_confirmed(
     send_queued_account_emails(clean_redis)
     _welcome, again = mail.wait_for(2)
     assert again.subject == "Confirm your address for pricealert"
-    token = link_params(again.message.get_content(), "/verify")["token"]
+    token = link_params(again.message.get_content(), "/app/verify")["token"]
     assert APIClient().post("/verify", {"token": token}).status_code == 200
     response = client.post("/verify/resend")
     assert (response.status_code, response.json()["detail"]) == (400, "Your address is already confirmed.")
@@ -137,7 +137,7 @@ def test_a_password_reset_confirms_the_address(
     with django_capture_on_commit_callbacks(execute=True):
         APIClient().post("/password/reset", {"email": "frank@example.com"})
     send_queued_account_emails(clean_redis)
-    params = link_params(mail.wait_for(1)[0].message.get_content(), "/password/reset/confirm")
+    params = link_params(mail.wait_for(1)[0].message.get_content(), "/app/password/reset/confirm")
     with django_capture_on_commit_callbacks(execute=True):
         assert (
             APIClient()

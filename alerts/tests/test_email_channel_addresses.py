@@ -40,7 +40,7 @@ def test_another_address_gets_nothing_until_confirmed_then_its_held_firings(
     assert send_queued_account_emails(clean_redis) == 1
     (confirm,) = mail.wait_for(1)
     assert confirm.rcpt_tos == ["Alice@work.example"]
-    token = link_params(confirm.message.get_content(), "/verify")["token"]
+    token = link_params(confirm.message.get_content(), "/app/verify")["token"]
     # A test message is refused before confirmation.
     assert alice_client.post(f"/channels/{body['id']}/test").status_code == 409
 

@@ -12,11 +12,14 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 from django.utils.regex_helper import normalize
 
+from accounts.apikeys import api_key_create
 from alerts.models import Alert, AlertGroup, Channel
+from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login", "signup"}
+# The pages an emailed link or a logged-out person opens.
+PUBLIC = {"login", "signup", "verify", "password-reset", "password-reset-confirm"}
 MARKER = "12345.6789"
 
 
@@ -36,6 +39,8 @@ def make(owner, param):
         group = AlertGroup.objects.create(user=owner)
         Alert.objects.filter(pk=make(owner, "alert_id").pk).update(group=group)
         return group
+    if param == "key_id":
+        return api_key_create(user=owner, name=f"walk {MARKER}").api_key
     if param == "alert_id":
         return Alert.objects.create(
             user=owner, symbol="BTCUSDT", direction="above", target_price=Decimal(MARKER)
@@ -63,6 +68,7 @@ def test_the_walk_sees_the_pages():
         "alert-delete",
         "alert-rearm",
         "channel-test",
+        "api-key-revoke",
     }
 
 
@@ -119,8 +125,29 @@ def test_every_form_needs_its_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     alert = make(alice, "alert_id")
-    for url in ("/app/alerts/new", f"/app/alerts/{alert.pk}/delete", "/app/channels", "/app/logout"):
-        assert client.post(url, {"symbol": "BTCUSDT", "target_price": "1"}).status_code == 403, url
+    key = make(alice, "key_id")
+    account_forms = (
+        "/app/account/verify/resend",
+        "/app/account/password",
+        "/app/account/preferences",
+        "/app/account/api-keys",
+        f"/app/account/api-keys/{key.pk}/revoke",
+        "/app/account/logout-all",
+        "/app/account/delete",
+    )
+    public_forms = (
+        "/app/login",
+        "/app/signup",
+        "/app/verify",
+        "/app/password/reset",
+        "/app/password/reset/confirm",
+    )
+    urls = ("/app/alerts/new", f"/app/alerts/{alert.pk}/delete", "/app/channels", "/app/logout")
+    for url in (*urls, *account_forms, *public_forms):
+        data = {"symbol": "BTCUSDT", "target_price": "1", "password": PASSWORD, "time_zone": "Europe/Paris"}
+        assert client.post(url, data).status_code == 403, url
+    assert type(alice).objects.filter(pk=alice.pk, time_zone="UTC").exists()
+    assert type(key).objects.filter(pk=key.pk).exists()
     alert.refresh_from_db()
     assert alert.status == "created"
     page = client.get("/app/alerts/new").content.decode()
@@ -129,7 +156,9 @@ def test_every_form_needs_its_csrf_token(alice):
 
 def test_pages_carry_a_policy_without_inline_script(alice_web):
     pages = [(alice_web, url) for url in ("/app/", "/app/alerts/new", "/app/channels", "/app/account")]
-    for client, url in [*pages, (Client(), "/app/login"), (Client(), "/app/signup")]:
+    public = ("/app/login", "/app/signup", "/app/verify?token=x", "/app/password/reset")
+    public += ("/app/password/reset/confirm?uid=x&token=y",)
+    for client, url in [*pages, *((Client(), url) for url in public)]:
         response = client.get(url)
         assert response.status_code == 200, url
         policy = response["Content-Security-Policy"]

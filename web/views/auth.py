@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.serializers import RegisterInputSerializer, TokenObtainInputSerializer
 from accounts.services import LoginFailed, user_authenticate, user_register
 from accounts.throttling import LOGIN_THROTTLES, REGISTER_THROTTLES
-from web.forms import NON_FIELD, field_errors, post_data, validated
+from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
 from web.throttles import throttle_wait, too_many_message
 
 REGISTRATION_RECEIVED = (
@@ -50,7 +50,7 @@ def login_view(request):
             response["Retry-After"] = str(wait)
             return response
         data, errors = validated(
-            TokenObtainInputSerializer, post_data(request.POST, keep_blank=("password",))
+            TokenObtainInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
         )
         if data is not None:
             try:
@@ -77,7 +77,9 @@ def signup_view(request):
             response = render(request, "web/signup.html", {"errors": errors, "values": values}, status=429)
             response["Retry-After"] = str(wait)
             return response
-        data, errors = validated(RegisterInputSerializer, post_data(request.POST, keep_blank=("password",)))
+        data, errors = validated(
+            RegisterInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
+        )
         if data is not None:
             try:
                 registration = user_register(**data)

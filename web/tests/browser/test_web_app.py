@@ -2,11 +2,13 @@
 fed by the fake Binance over real sockets, emailing a real SMTP server.
 
 One stack and one browser for the whole story (starting them is the slow part), told in order:
-sign up, log in with the keyboard, create each kind of alert through the form (a bad target
+sign up, log in with the keyboard, confirm the address with the link the worker mailed (read off
+the SMTP server and opened in the browser), create each kind of alert through the form (a bad target
 refused in words; a move within a window and a watchlist of volume spikes), watch a price arrive
 and an alert turn triggered without a reload, open its page and see the firing and its delivery,
-add and test a webhook channel (its template's preview shown), log out. Every page visited is
-checked by axe-core (no serious or critical violation) and at phone width.
+add and test a webhook channel (its template's preview shown), log out, then reset the forgotten
+password with the mailed link and log in with the new one. Every page visited is checked by
+axe-core (no serious or critical violation) and at phone width.
 """
 
 import re
@@ -35,6 +37,7 @@ from web.tests.browser.browser import (
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 EMAIL, PASSWORD = "carol@example.com", "a long and unusual passphrase"
+NEW_PASSWORD = "another long and unusual passphrase"
 
 
 def free_port() -> int:
@@ -52,6 +55,8 @@ def stack():
     port = free_port()
     # The webhook under test listens on this machine: the operator's allow-list lets it through.
     extra = {"OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    # The account emails' links open this server's pages.
+    extra["SITE_URL"] = f"http://127.0.0.1:{port}"
     with Stack(settings.REDIS_URL, [], db_name=database_name(), extra_env=extra) as stack:
         stack.spawn_web(port)
         stack.base = f"http://127.0.0.1:{port}"
@@ -115,6 +120,18 @@ class Pages:
     def wait_text(self, words: str, timeout: float = 15.0) -> None:
         wait_for(lambda: words in self.text(), timeout, repr(words), self.driver)
 
+    def mailed_link(self, path: str, timeout: float = 30.0) -> str:
+        """The link to ``path`` in the newest mail to EMAIL that has one (the worker sent it over SMTP)."""
+        pattern = re.compile(rf"{re.escape(self.stack.base + path)}\?\S+")
+
+        def newest():
+            for received in reversed(self.stack.mail.received):
+                if EMAIL in received.rcpt_tos and (match := pattern.search(received.message.get_content())):
+                    return match.group(0)
+            return None
+
+        return wait_for(newest, timeout, f"a mail with a link to {path}", self.driver)
+
 
 @pytest.fixture(scope="module")
 def pages(browser, stack):
@@ -143,7 +160,23 @@ def test_sign_up_and_log_in_with_the_keyboard(pages):
     pages.wait_text("Your alerts")
     assert pages.driver.current_url == pages.stack.base + "/app/"
     assert "No alerts here yet" in pages.text()
+    assert (
+        "Nothing is delivered to carol@example.com until you open the"
+        in pages.find("#unconfirmed-banner").text
+    )
     pages.check_page("dashboard-empty")
+
+
+def test_confirm_the_address_with_the_mailed_link(pages):
+    pages.open(pages.mailed_link("/app/verify").removeprefix(pages.stack.base))
+    pages.wait_text("Confirm my address")
+    pages.check_page("verify")
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("Address confirmed")
+    assert EMAIL in pages.find("main").text
+    pages.open("/app/")
+    pages.wait_text("Your alerts")
+    assert not pages.driver.find_elements(By.ID, "unconfirmed-banner")
 
 
 def create_alert(pages, values: dict) -> None:
@@ -245,8 +278,13 @@ def test_prices_update_and_an_alert_turns_triggered_without_a_reload(pages):
     assert "triggered" in pages.find(f"#{btc}").text
     assert pages.driver.execute_script("return window.stillTheSamePage") is True  # no reload
 
-    # Its page: the firing, and its email delivered (the SMTP server got it).
-    stack.mail.wait_for(1, timeout=30)
+    # Its page: the firing, and its email delivered (the SMTP server got it, after the welcome mail).
+    wait_for(
+        lambda: any("BTCUSDT" in m.subject for m in stack.mail.received),
+        30,
+        "the alert's email",
+        pages.driver,
+    )
     pages.open(pages.find(f"#{btc} a").get_attribute("pathname"))
     wait_for(lambda: pages.driver.refresh() or "sent" in pages.text(), 30, "the delivery", pages.driver)
     text = pages.text()
@@ -327,12 +365,61 @@ def test_add_and_test_a_webhook_channel_then_log_out(pages):
 
     pages.open("/app/account")
     assert EMAIL in pages.text() and "carol" in pages.text()
+    # An API key for a script: shown once, then listed by its prefix only; it works at once.
+    pages.fill({"name": "my script"})
+    pages.find('form[action="/app/account/api-keys"] button').click()
+    key = wait_for(lambda: pages.find("#api-key-value").text, 10, "the new API key", pages.driver)
+    assert key.startswith("pa_") and "Shown only this once" in pages.text()
+    answer = requests.get(pages.stack.base + "/user", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert answer.json()["email"] == EMAIL
     pages.check_page("account")
+    pages.open("/app/account")
+    assert key not in pages.text() and key.split("_")[1] in pages.text()
 
     pages.find("nav button.link").click()
     pages.wait_text("You are logged out.")
     pages.open("/app/")
     assert "/app/login" in pages.driver.current_url
+
+
+def test_reset_a_forgotten_password_with_the_mailed_link_then_log_in(pages):
+    pages.open("/app/login")
+    pages.find('a[href="/app/password/reset"]').click()
+    wait_for(
+        lambda: pages.driver.current_url.endswith("/app/password/reset"), 10, "the reset page", pages.driver
+    )
+    pages.check_page("password-reset")
+    pages.fill({"email": EMAIL})
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("If an account has this address, a link to reset its password is on its way")
+
+    link = pages.mailed_link("/app/password/reset/confirm")
+    pages.open(link.removeprefix(pages.stack.base))
+    pages.wait_text("Choose a new password")
+    pages.check_page("password-reset-confirm")
+    pages.fill({"new_password": "12345678"})
+    pages.find('main form button[type="submit"]').click()
+    wait_for(
+        lambda: "entirely numeric" in pages.find("#new_password-errors").text, 10, "the refusal", pages.driver
+    )
+    pages.fill({"new_password": NEW_PASSWORD})
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("log in with the new one")
+
+    # The same link a second time is refused.
+    pages.open(link.removeprefix(pages.stack.base))
+    pages.fill({"new_password": "yet another long passphrase"})
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("This reset link is invalid, expired or already used")
+
+    pages.open("/app/login")
+    pages.fill({"email": EMAIL, "password": PASSWORD})
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("No active account found with the given credentials")
+    pages.fill({"email": EMAIL, "password": NEW_PASSWORD})
+    pages.find('main form button[type="submit"]').click()
+    pages.wait_text("Your alerts")
+    assert pages.driver.current_url == pages.stack.base + "/app/"
 
 
 def test_the_accessibility_check_sees_a_violation(browser):
