@@ -117,3 +117,13 @@ def test_a_test_without_a_worker_says_it_is_on_its_way(alice, alice_web, setting
 def test_the_account_page(alice, alice_web):
     page = alice_web.get("/app/account").content.decode()
     assert "alice@example.com" in page and ">alice<" in page and 'href="/app/channels"' in page
+
+
+def test_an_email_channel_for_another_address_is_added_unconfirmed(alice, alice_web):
+    # The confirmation mail and its link: alerts/tests/test_email_channel_addresses.py (same service).
+    response = alice_web.post("/app/channels", {"kind": "email", "name": "work", "url": "alice@work.example"})
+    assert response.status_code == 302, response.content.decode()
+    channel = Channel.objects.get(user=alice, kind="email", name="work")  # url is encrypted: not a filter
+    assert channel.verified_at is None
+    page = alice_web.get("/app/channels").content.decode()
+    assert "alice@work.example (not confirmed yet" in page

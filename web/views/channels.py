@@ -109,7 +109,9 @@ def _with_quiet_hours(post, data: dict) -> dict:
 def _page(request, *, values=None, errors=None, status=200):
     context = {
         "channels": list(channel_list(user=request.user).select_related("user")),
-        "kinds": [kind for kind in Channel.Kind.values if kind != Channel.Kind.EMAIL],
+        # Email: another address of the user's (confirmed by a mailed link before it gets anything);
+        # the account's own address is the email channel every account has.
+        "kinds": Channel.Kind.values,
         "values": values or {"kind": Channel.Kind.WEBHOOK, "quiet_hours_mode": "account"},
         "errors": errors or {},
         "new_secret": request.session.pop(NEW_SECRET_KEY, None),
