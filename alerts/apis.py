@@ -5,6 +5,7 @@ The seed paths (/alerts/create, /alerts/delete/<id>) and the REST forms
 at the bottom only put several operations on one path.
 """
 
+from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -71,6 +72,27 @@ def _page_link(request, number: int | None) -> str | None:
         return None
     url = request.build_absolute_uri()
     return remove_query_param(url, "page") if number == 1 else replace_query_param(url, "page", number)
+
+
+def _paged_answer(request, items, query, output_serializer) -> Response:
+    """One page of ``items`` as the list endpoints answer it (count, next, previous, results).
+
+    ``query``: a validated page/per_page query serializer; a page past the last is a 404.
+    """
+    paginator = Paginator(items, query.validated_data["per_page"])
+    number = query.validated_data["page"]
+    try:
+        page = paginator.page(number)
+    except EmptyPage:
+        raise NotFound("Invalid page.") from None
+    return Response(
+        {
+            "count": paginator.count,
+            "next": _page_link(request, number + 1 if page.has_next() else None),
+            "previous": _page_link(request, number - 1 if page.has_previous() else None),
+            "results": output_serializer(page.object_list, many=True).data,
+        }
+    )
 
 
 class AlertCreateApi(TooManyAttemptsAnswer, APIView):

@@ -5,7 +5,6 @@ here it is listed, read, changed (paused, resumed, snoozed) and deleted as one.
 Another user's watchlist or alert is the same 404 as a missing one.
 """
 
-from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -13,7 +12,7 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.apis import ALERT_ID, NOT_YOURS, AlertConflict, AlertLimitConflict, _owned_alert, _page_link
+from alerts.apis import ALERT_ID, NOT_YOURS, AlertConflict, AlertLimitConflict, _owned_alert, _paged_answer
 from alerts.group_serializers import (
     AlertGroupListQuerySerializer,
     AlertGroupOutputSerializer,
@@ -73,20 +72,7 @@ class AlertGroupCollectionApi(APIView):
     def get(self, request, *args, **kwargs):
         query = AlertGroupListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        paginator = Paginator(alert_group_list(user=request.user), query.validated_data["per_page"])
-        number = query.validated_data["page"]
-        try:
-            page = paginator.page(number)
-        except EmptyPage:
-            raise NotFound("Invalid page.") from None
-        return Response(
-            {
-                "count": paginator.count,
-                "next": _page_link(request, number + 1 if page.has_next() else None),
-                "previous": _page_link(request, number - 1 if page.has_previous() else None),
-                "results": AlertGroupOutputSerializer(page.object_list, many=True).data,
-            }
-        )
+        return _paged_answer(request, alert_group_list(user=request.user), query, AlertGroupOutputSerializer)
 
 
 class AlertGroupItemApi(APIView):

@@ -5,14 +5,12 @@ caller's own: another user's alert is a 404, another user's channel or alert
 as a filter matches nothing.
 """
 
-from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts.apis import ALERT_ID, NOT_YOURS, _owned_alert, _page_link
+from alerts.apis import ALERT_ID, NOT_YOURS, _owned_alert, _paged_answer
 from alerts.models import Channel, Notification
 from alerts.notification_serializers import (
     NotificationListQuerySerializer,
@@ -46,20 +44,7 @@ def _page(request, filters) -> Response:
     query = NotificationListQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     notifications = notification_list(user=request.user, filters=filters)
-    paginator = Paginator(notifications, query.validated_data["per_page"])
-    number = query.validated_data["page"]
-    try:
-        page = paginator.page(number)
-    except EmptyPage:
-        raise NotFound("Invalid page.") from None
-    return Response(
-        {
-            "count": paginator.count,
-            "next": _page_link(request, number + 1 if page.has_next() else None),
-            "previous": _page_link(request, number - 1 if page.has_previous() else None),
-            "results": NotificationOutputSerializer(page.object_list, many=True).data,
-        }
-    )
+    return _paged_answer(request, notifications, query, NotificationOutputSerializer)
 
 
 class NotificationListApi(APIView):
