@@ -27,6 +27,7 @@ redis://127.0.0.1:6379/13); the "prices" stream there is deleted first.
 """
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -83,6 +84,11 @@ def parse_args():
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the last no-fire and the first fire tick"
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print each database statement and Redis command of the last no-fire tick, with its time",
     )
     return parser.parse_args()
 
@@ -497,14 +503,20 @@ def now() -> int:
     return int(time.time() * 1000)
 
 
-def timed_fire_tick(entries, expected: int) -> float:
-    """Seconds of one whole tick over these stream entries, which must fire ``expected`` alerts."""
+def timed_fire_tick(entries, expected: int, *, timeline: str = "") -> float:
+    """Seconds of one whole tick over these stream entries, which must fire ``expected`` alerts.
+
+    ``timeline``: a title, to print the tick's statements and their times (``Timeline``)."""
     from alerts import engine
 
     write_tick(entries)
+    recorder = Timeline() if timeline else None
     started = time.perf_counter()
-    result = engine.evaluate_pending()
+    with recorder or contextlib.nullcontext():
+        result = engine.evaluate_pending()
     elapsed = time.perf_counter() - started
+    if recorder:
+        recorder.report(started, timeline)
     assert result.fired == expected, (result, expected)
     return elapsed
 
@@ -532,7 +544,8 @@ def distributions(args, symbols: list[int], next_symbol: int, per_symbol: int) -
                 entries = tick_windows(moved, args.flushes, now(), fire_per_symbol=size // args.moved)
                 spread.append(timed_fire_tick(entries, size))
             entries = concentrated_windows(concentrated_symbol(size, tick), size, args.flushes, now())
-            concentrated.append(timed_fire_tick(entries, size))
+            title = f"a tick firing {size:,} alerts on one symbol" if args.timeline and tick == 0 else ""
+            concentrated.append(timed_fire_tick(entries, size, timeline=title))
         b = statistics.median(concentrated)
         a = statistics.median(spread) if spread else None
         print(
@@ -555,6 +568,74 @@ def explain_concentrated(args) -> None:
             f"trigger UPDATE, one symbol, {size // 2:,} {direction} alerts of {size:,}",
             *engine.trigger_query(direction, by_symbol(entries)),
         )
+
+
+class Timeline:
+    """Records every database statement and Redis command (round trip) made inside it, with its wall time.
+
+    The gaps between them are the engine's Python; the sum of the calls is what
+    round trips cost. Only for reading a tick's shape: it adds its own overhead.
+    """
+
+    def __init__(self):
+        self.calls: list[tuple[float, float, str]] = []
+
+    def __enter__(self):
+        import redis
+        from django.db import connection
+
+        def statement(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                self.calls.append((started, time.perf_counter(), "sql   " + " ".join(sql.split())[:90]))
+
+        self._wrapper = connection.execute_wrapper(statement)
+        self._wrapper.__enter__()
+        self._patched = []
+        for owner, name in ((redis.Redis, "execute_command"), (redis.client.Pipeline, "execute")):
+            original = getattr(owner, name)
+            self._patched.append((owner, name, original))
+
+            def timed(client, *args, _original=original, _name=name, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return _original(client, *args, **kwargs)
+                finally:
+                    what = "pipeline" if _name == "execute" else str(args[0])
+                    self.calls.append((started, time.perf_counter(), "redis " + what))
+
+            setattr(owner, name, timed)
+        # COMMIT and ROLLBACK are not statements Django's wrapper sees.
+        commit = connection.commit
+        self._commit = commit
+
+        def timed_commit():
+            started = time.perf_counter()
+            try:
+                return commit()
+            finally:
+                self.calls.append((started, time.perf_counter(), "sql   COMMIT (and on-commit hooks)"))
+
+        connection.commit = timed_commit
+        return self
+
+    def __exit__(self, *exc):
+        from django.db import connection
+
+        self._wrapper.__exit__(*exc)
+        for owner, name, original in self._patched:
+            setattr(owner, name, original)
+        connection.commit = self._commit
+
+    def report(self, started: float, title: str) -> None:
+        total = 0.0
+        print(f"timeline of {title} (start ms, duration ms, call):")
+        for begin, end, what in sorted(self.calls):
+            total += end - begin
+            print(f"  {(begin - started) * 1000:7.2f} {(end - begin) * 1000:6.2f}  {what}")
+        print(f"  {len(self.calls)} calls, {total * 1000:.2f} ms in them")
 
 
 def ms(seconds: float) -> str:
@@ -605,9 +686,13 @@ def main() -> None:
             moved = [symbols[(t * 37 + i * 7) % args.symbols] for i in range(args.moved)]
             write_tick(tick_windows(sorted(set(moved)), args.flushes, int(time.time() * 1000)))
             profiler = cProfile.Profile() if args.profile and t == args.ticks - 1 else None
+            recorder = Timeline() if args.timeline and t == args.ticks - 1 else None
             started = time.perf_counter()
-            result = profiler.runcall(engine.evaluate_pending) if profiler else engine.evaluate_pending()
+            with recorder or contextlib.nullcontext():
+                result = profiler.runcall(engine.evaluate_pending) if profiler else engine.evaluate_pending()
             timings.append(time.perf_counter() - started)
+            if recorder:
+                recorder.report(started, "the last no-fire tick")
             if profiler:
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             assert result.fired == 0 and result.entries == args.flushes, result
