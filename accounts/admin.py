@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.models import ApiKey, User
 from accounts.preferences import check_time_zone, check_window
+from accounts.signals import deleting_accounts
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -50,6 +52,16 @@ class UserAdmin(DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            deleting_accounts.send(sender=User, users=[obj])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            deleting_accounts.send(sender=User, users=queryset)
+            super().delete_queryset(request, queryset)
 
     @admin.display(description="alerts, channels, notifications")
     def their_records(self, user):

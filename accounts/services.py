@@ -33,7 +33,7 @@ from accounts.sessions import (
     session_start,
     sessions_end_all,
 )
-from accounts.signals import address_verified
+from accounts.signals import address_verified, deleting_accounts
 from accounts.tasks import send_account_email_task
 from accounts.verification import read_verification_token
 
@@ -250,6 +250,7 @@ def account_delete(*, user, password: str) -> None:
     with transaction.atomic():
         # simplejwt keeps issued tokens with the user set to NULL on delete: remove them outright.
         OutstandingToken.objects.filter(user=user).delete()
+        deleting_accounts.send(sender=User, users=[user])
         user.delete()
 
 

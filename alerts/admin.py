@@ -40,6 +40,7 @@ from alerts.services import (
     alert_update,
     alerts_rearm,
     alerts_soft_delete,
+    lock_for_hard_delete,
 )
 from feeds.selectors import symbol_get
 
@@ -334,6 +335,7 @@ class AlertAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         with transaction.atomic():
+            lock_for_hard_delete(Alert.objects.filter(pk=obj.pk))
             super().delete_model(request, obj)
             invalidate_alert_lists([obj.user_id])
 

@@ -79,19 +79,28 @@ def cached_alert_page(
     return page
 
 
+# INCR of every key given: one command for thousands of users. A pipeline of one INCR per user
+# cost the client more than the server (10,000 users: 39 ms of a crash-day tick's 490 ms).
+INCR_EACH = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end return #KEYS"
+# Keys per script call: each call holds the server for a moment only.
+KEYS_PER_CALL = 2000
+
+
 def _bump(user_ids: Iterable[int]) -> None:
-    # One pipelined round trip however many users (the engine may trigger alerts
-    # of thousands at once). INCR creates a missing version as 1 without expiry,
-    # as add(key, 1, timeout=None) did; django-redis stores and reads integers raw.
+    # One round trip however many users (the engine may trigger alerts of thousands
+    # at once). INCR creates a missing version as 1 without expiry, as
+    # add(key, 1, timeout=None) did; django-redis stores and reads integers raw.
     # make_key, not make_and_validate_key: these keys are ours, and validating each
     # one (a memcached rule) cost more than the round trip.
     keys = [cache.make_key(VERSION_KEY.format(user_id=user_id)) for user_id in set(user_ids)]
     if not keys:
         return
     try:
-        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-        for key in keys:
-            pipe.incr(key)
+        client = cache.client.get_client(write=True)
+        incr_each = client.register_script(INCR_EACH)
+        pipe = client.pipeline(transaction=False)
+        for start in range(0, len(keys), KEYS_PER_CALL):
+            incr_each(keys=keys[start : start + KEYS_PER_CALL], client=pipe)
         pipe.execute()
     except Exception:
         # The change is committed; failing the request now would invite a retry

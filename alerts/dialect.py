@@ -11,7 +11,7 @@ two databases they ask of ``dialect()``:
   (``rung_tables``, ``rung_update``);
 - how much work one statement takes (symbols per UPDATE, ids per INSERT);
 - PostgreSQL's per-transaction settings: no JIT for the firing statements, no
-  wait for the WAL flush on a commit that only moves the checkpoint.
+  wait for the WAL flush on a commit that only moves the checkpoint (``quiet_commit``).
 
 It sits beside the engine and the delivery room rather than in either, since
 both use it and the engine imports the outbox.
@@ -150,13 +150,32 @@ class PostgreSQL:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
 
-    def before_checkpoint_only_commit(self) -> None:
-        # Nothing fired: this commit only moves the checkpoint. Losing it in a
-        # database crash just re-reads windows that fired nothing (alerts made
-        # since are younger than them), so it need not wait for the WAL flush,
-        # which is most of a quiet tick's cost. A commit that fires stays durable.
+    def quiet_commit(self) -> str:
+        """SQL condition (always true) that lets this transaction commit without waiting for the WAL flush.
+
+        For a tick that changed nothing but its checkpoint: losing that in a
+        database crash just re-reads windows that fired nothing (alerts made
+        since are younger than them), so it need not wait for the flush, which
+        is most of a quiet tick's cost. A commit that fires stays durable. A
+        condition rather than a statement of its own (``SET LOCAL``): the
+        checkpoint UPDATE carries it, one round trip fewer.
+        """
+        return "set_config('synchronous_commit', 'off', true) IS NOT NULL"
+
+    def checkpoint_cte(self, table: str, name: str, stream_id: str) -> tuple[str, list] | None:
+        """A CTE that moves the checkpoint ``name`` to ``stream_id``, quietly (``quiet_commit``), to run
+        inside the batch's probe statement: a no-fire tick then needs no statement of its own for it.
+        Safe before anything fired: the transaction commits it with everything else or not at all; a
+        tick that fires makes its commit durable again (``durable_commit``)."""
+        return (
+            f"checkpoint AS (UPDATE {table} SET stream_id = %s WHERE name = %s AND {self.quiet_commit()})",
+            [stream_id, name],
+        )
+
+    def durable_commit(self) -> None:
+        """Undo ``quiet_commit`` for this transaction: it fired, its commit waits for the WAL flush."""
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
 
     def computed_datetime(self, value) -> datetime | None:
         """A datetime the database computed (MIN(...)), as a datetime."""
@@ -260,8 +279,16 @@ class SQLite:
     def before_firing(self) -> None:
         """Nothing to set: SQLite has no JIT."""
 
-    def before_checkpoint_only_commit(self) -> None:
-        """Nothing to set: the commit's durability is the journal mode's."""
+    def quiet_commit(self) -> str:
+        """Always true: the commit's durability is the journal mode's."""
+        return "1 = 1"
+
+    def checkpoint_cte(self, table: str, name: str, stream_id: str) -> tuple[str, list] | None:
+        """None: SQLite has no UPDATE in a WITH clause (the tick moves its checkpoint on its own)."""
+        return None
+
+    def durable_commit(self) -> None:
+        """Nothing to undo."""
 
     def computed_datetime(self, value) -> datetime | None:
         """A datetime the database computed (MIN(...)): SQLite returns the raw column text."""

@@ -364,7 +364,15 @@ class Notification(models.Model):
         # Its alert was snoozed when it fired: recorded, never sent.
         SNOOZED = "snoozed", "snoozed"
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    # No database constraint: checked per inserted row at commit, it was a tenth of a crash-day
+    # tick (100,000 firings: 0.5 s of 4.7 s, docs/BENCHMARKS.md). The engine writes these rows
+    # from the alerts it has just updated (locked) in the same transaction, so the id exists;
+    # alerts are soft-deleted, and a hard delete (an account's, the admin's) locks the alerts
+    # before Django's cascade collects their notifications (alerts.signals), so no firing lands
+    # between the two. Deleting an alert still deletes these rows (Django's cascade).
+    alert = models.ForeignKey(
+        Alert, on_delete=models.CASCADE, related_name="notifications", db_constraint=False
+    )
     # The alert's owner, copied so the per-hour cap counts a user's recent notifications by index
     # (notification_user_created_idx). No database constraint: the alert's own foreign key already
     # ties it to the user, and a constraint checked per row at commit doubled a firing tick's commit

@@ -622,3 +622,16 @@ def _follow_on_commit(symbols: set[str]) -> None:
 def alerts_soft_delete(*, alerts: QuerySet[Alert]) -> int:
     """Soft-delete many alerts at once (admin action). Returns how many changed."""
     return _bulk_set(alerts, exclude_status=Alert.Status.DELETED, status=Alert.Status.DELETED)
+
+
+def lock_for_hard_delete(alerts: QuerySet) -> None:
+    """Lock these alerts' rows (in the caller's transaction) before Django's cascade deletes them.
+
+    Notification rows have no database constraint on their alert (alerts.models),
+    so a firing must not land between the cascade's collection of an alert's
+    notifications and the alert's delete: the engine's trigger UPDATE holds the
+    row lock until it commits its notifications, so taking the lock first waits
+    for it (and the cascade then sees its rows), or makes a later firing wait
+    and find the alert gone. On SQLite, whose writers take turns, nothing to do.
+    """
+    list(alerts.select_for_update().values_list("pk", flat=True))

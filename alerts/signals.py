@@ -1,9 +1,12 @@
 """Every new user starts with an email channel for the account's address; a change of a user's
-time zone or quiet hours re-times the deliveries held for them (alerts.delivery.digests)."""
+time zone or quiet hours re-times the deliveries held for them (alerts.delivery.digests); an
+account's deletion first locks its alerts (alerts.services.lock_for_hard_delete)."""
 
 from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+
+from accounts.signals import deleting_accounts
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="alerts.email_channel_for_new_user")
@@ -26,3 +29,11 @@ def retime_held_for_user(sender, instance, created, raw=False, update_fields=Non
     from alerts.delivery.digests import retime_held
 
     retime_held(user=instance)
+
+
+@receiver(deleting_accounts, dispatch_uid="alerts.lock_alerts_of_deleted_accounts")
+def lock_alerts_of_deleted_accounts(sender, users, **kwargs):
+    from alerts.models import Alert
+    from alerts.services import lock_for_hard_delete
+
+    lock_for_hard_delete(Alert.objects.filter(user__in=users))

@@ -264,13 +264,32 @@ def read_windows_from(
     or the safety bound trimmed them): the second value is the first id left
     (or "" for an empty stream), else None.
     """
+    _, entries, first_left = read_batch(checkpoint, count=count, client=client)
+    return entries, first_left
+
+
+def read_batch(
+    checkpoint: str, count: int = 1000, client: redis.Redis | None = None
+) -> tuple[datetime | None, list[tuple[str, list[PriceWindow]]], str | None]:
+    """The watermark (``flushed_through``), then ``read_windows_from(checkpoint)``, in one round trip.
+
+    Redis runs a pipeline's commands in order, so the watermark is read before
+    the stream: every trade before it is in what the read returns (unless the
+    read is cut short at ``count``).
+    """
+    pipe = (client or redis_client()).pipeline(transaction=False)
+    pipe.get(WATERMARK_KEY)
     if checkpoint == "0":
-        return read_windows("0", count=count, client=client), None
-    client = client or redis_client()
-    entries = client.xrange(WINDOW_STREAM, min=checkpoint, count=count + 1)
+        pipe.xrange(WINDOW_STREAM, min="-", count=count)
+    else:
+        pipe.xrange(WINDOW_STREAM, min=checkpoint, count=count + 1)
+    watermark, entries = pipe.execute()
+    through = ms_to_datetime(int(watermark)) if watermark else None
+    if checkpoint == "0":
+        return through, _decoded(entries), None
     if entries and entries[0][0] == checkpoint:
-        return _decoded(entries[1:]), None
-    return _decoded(entries[:count]), (entries[0][0] if entries else "")
+        return through, _decoded(entries[1:]), None
+    return through, _decoded(entries[:count]), (entries[0][0] if entries else "")
 
 
 def _decoded(entries) -> list[tuple[str, list[PriceWindow]]]:

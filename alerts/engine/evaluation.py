@@ -52,6 +52,11 @@ def reached(by_symbol: dict[str, list[PriceWindow]]) -> Reach:
     with connection.cursor() as cursor:
         cursor.execute(*crossing_query(extremes))
         rows = cursor.fetchall()
+    return reach_of(by_symbol, extremes, rows)
+
+
+def reach_of(by_symbol: dict[str, list[PriceWindow]], extremes: dict[str, Extremes], rows) -> Reach:
+    """The ``Reach`` that the crossing probes' rows (symbol, above, below, first expiry) say."""
     crossed = []
     first_expiry = None
     for symbol, watched_above, watched_below, expiry in rows:
@@ -183,7 +188,9 @@ def expire_alerts(until: datetime, symbols: Collection[str] | None = None) -> in
     return expired
 
 
-def evaluate_with_expiry(windows: Sequence[PriceWindow], *, complete_through: datetime | None = None) -> int:
+def evaluate_with_expiry(
+    windows: Sequence[PriceWindow], *, complete_through: datetime | None = None, reach: Reach | None = None
+) -> int:
     """``evaluate_windows``, with alerts expiring exactly at their ``expires_at`` in event time.
 
     A window counts for an alert only if its last event is at or before the
@@ -198,11 +205,12 @@ def evaluate_with_expiry(windows: Sequence[PriceWindow], *, complete_through: da
     feeder's watermark, read before the batch). Any other alert stays active
     and cannot fire late: no window of its symbol after the cut is in the
     batch; it expires on a later tick, when its symbol's trades are in.
+    ``reach``: the probes' answer for exactly these windows, if the caller already asked.
     """
     if not windows:
         return 0
     with transaction.atomic(savepoint=False):
-        reach = reached(group_by_symbol(windows))
+        reach = reach or reached(group_by_symbol(windows))
         end = ms_to_datetime(max(last_ms for _, _, last_ms in reach.extremes.values()))
         if reach.first_expiry is None or reach.first_expiry > end:
             return evaluate_windows(windows, reach=reach)

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from alerts.dialect import dialect
 from alerts.engine.evaluation import evaluate_with_expiry, expire_alerts
+from alerts.engine.probe import probe_batch
 from alerts.engine.windows import evaluate_window_alerts
 from alerts.models import EvaluationCheckpoint
 from alerts.selectors import oldest_checkpoint
@@ -75,24 +76,33 @@ def evaluate_pending(
     started = time.monotonic()
     total_entries = total_fired = batches = 0
     while True:
-        entries, fired, stream_id = _evaluate_batch(name, batch_entries, now or timezone.now())
+        batch = _evaluate_batch(name, batch_entries, now or timezone.now())
         batches += 1
-        total_entries += entries
-        total_fired += fired
-        if entries < batch_entries or time.monotonic() - started >= max_seconds:
+        total_entries += batch.entries
+        total_fired += batch.fired
+        if batch.entries < batch_entries or time.monotonic() - started >= max_seconds:
             break
-    _trim_read_entries()
-    return TickResult(entries=total_entries, fired=total_fired, batches=batches, stream_id=stream_id)
+    _trim_read_entries(batch.stream_id if batch.alone else None)
+    return TickResult(entries=total_entries, fired=total_fired, batches=batches, stream_id=batch.stream_id)
 
 
-def _trim_read_entries() -> None:
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    entries: int
+    fired: int
+    stream_id: str  # the checkpoint it committed
+    alone: bool  # no other evaluator's checkpoint existed when it locked its own
+
+
+def _trim_read_entries(own_checkpoint: str | None) -> None:
     """Drop the stream entries every evaluator has read (committed), keeping the oldest checkpoint's own.
 
     Kept, it tells a later read that nothing was lost from under it. An
     evaluator at "0" (never read) keeps everything; the feeder's MAXLEN safety
-    bound still applies.
+    bound still applies. ``own_checkpoint``: the one just committed, when this
+    is the only evaluator (the lock said so): no query needed.
     """
-    oldest = oldest_checkpoint()
+    oldest = own_checkpoint if own_checkpoint is not None else oldest_checkpoint()
     if oldest is not None:
         store.trim_stream_before(oldest)
 
@@ -110,13 +120,13 @@ def expiry_horizon(now: datetime, watermark: datetime | None) -> datetime:
     return until - EXPIRY_GRACE
 
 
-def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, int, str]:
+def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> _Batch:
     """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint."""
     with transaction.atomic():
-        after_id = _lock_checkpoint(name, now)
-        # Read before the stream: every trade before it is in what the read returns (unless cut short).
-        watermark = store.flushed_through()
-        entries, first_left = store.read_windows_from(after_id, count=batch_entries)
+        after_id, alone = _lock_checkpoint(name, now)
+        # The watermark is read before the stream (same round trip): every trade before it is in
+        # what the read returns (unless cut short).
+        watermark, entries, first_left = store.read_batch(after_id, count=batch_entries)
         if first_left is not None:
             _report_loss(name, after_id, first_left)
             if not first_left:
@@ -125,30 +135,44 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> tuple[int, 
                 after_id = "0"
         if not entries:
             # Caught up: what is past its expiry (less the grace, up to the watermark) expires.
-            expire_alerts(expiry_horizon(now, watermark))
-            _save_checkpoint(name, after_id, fired=0)
-            return 0, 0, after_id
+            expired = expire_alerts(expiry_horizon(now, watermark))
+            _save_checkpoint(name, after_id, durable=bool(expired))
+            return _Batch(0, 0, after_id, alone)
         windows = [window for _, batch in entries for window in batch]
         complete = (
             expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
         )
-        # Window kinds first: expiry below must not end an alert a second before its expiry reached.
-        fired = evaluate_window_alerts(windows) + evaluate_with_expiry(windows, complete_through=complete)
         last_id = entries[-1][0]
-        _save_checkpoint(name, last_id, fired=fired)
-    return len(entries), fired, last_id
+        # Both probes in one statement, with the checkpoint's move where the database can (a no-fire
+        # tick is then this one statement); window kinds first: expiry below must not end an alert
+        # a second before its expiry reached.
+        moving = dialect().checkpoint_cte(CHECKPOINT_TABLE, name, last_id)
+        probe = probe_batch(windows, also=moving)
+        fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
+            windows, complete_through=complete, reach=probe.reach
+        )
+        if moving is None:
+            _save_checkpoint(name, last_id, durable=bool(fired))
+        elif fired:
+            dialect().durable_commit()
+    return _Batch(len(entries), fired, last_id, alone)
 
 
-def _lock_checkpoint(name: str, now: datetime) -> str:
-    """Lock this evaluator's checkpoint row for the transaction and return its stream id.
+def _lock_checkpoint(name: str, now: datetime) -> tuple[str, bool]:
+    """Lock this evaluator's checkpoint row for the transaction: its stream id, and whether it is alone.
 
     A write first: on PostgreSQL it takes the row lock (a second evaluator waits
     here, then sees the committed checkpoint); on SQLite it takes the database
     write lock before anything is read, so the transaction never has to upgrade
-    a read lock (which SQLite refuses under contention).
+    a read lock (which SQLite refuses under contention). The count of the
+    others (in the same round trip) spares the stream trim a query when there
+    are none, the usual case.
     """
-    sql = f"UPDATE {CHECKPOINT_TABLE} SET evaluated_at = %s WHERE name = %s RETURNING stream_id"
-    params = [connection.ops.adapt_datetimefield_value(now), name]
+    sql = (
+        f"UPDATE {CHECKPOINT_TABLE} SET evaluated_at = %s WHERE name = %s"
+        f" RETURNING stream_id, (SELECT COUNT(*) FROM {CHECKPOINT_TABLE} other WHERE other.name <> %s)"
+    )
+    params = [connection.ops.adapt_datetimefield_value(now), name, name]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -156,7 +180,7 @@ def _lock_checkpoint(name: str, now: datetime) -> str:
             EvaluationCheckpoint.objects.get_or_create(name=name)
             cursor.execute(sql, params)
             row = cursor.fetchone()
-    return row[0]
+    return row[0], row[1] == 0
 
 
 def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
@@ -180,8 +204,11 @@ def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
         logger.warning("could not record the stream loss: %s", exc)
 
 
-def _save_checkpoint(name: str, stream_id: str, *, fired: int) -> None:
-    if not fired:
-        dialect().before_checkpoint_only_commit()
+def _save_checkpoint(name: str, stream_id: str, *, durable: bool) -> None:
+    """Move the checkpoint; a commit that changed nothing else need not wait for the WAL flush
+    (``Dialect.quiet_commit``), in the same statement."""
+    quiet = "" if durable else f" AND {dialect().quiet_commit()}"
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s WHERE name = %s", [stream_id, name])
+        cursor.execute(
+            f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s WHERE name = %s{quiet}", [stream_id, name]
+        )

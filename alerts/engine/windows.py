@@ -101,11 +101,13 @@ def touched_seconds(windows: Sequence[PriceWindow]) -> dict[str, list[int]]:
 def with_unsettled(seconds: dict[str, list[int]]) -> dict[str, list[int]]:
     """Add each symbol's newest second of the previous batch: judged then while it could still grow,
     it is judged again now, whole (re-arming counts only whole seconds). Remembers this batch's newest."""
-    client = store.redis_client()
     symbols = list(seconds)
     try:
-        previous = client.hmget(LAST_JUDGED_KEY, symbols)
-        client.hset(LAST_JUDGED_KEY, mapping={s: seconds[s][-1] for s in symbols})
+        # One round trip: the read, then the write (in that order on the server).
+        pipe = store.redis_client().pipeline(transaction=False)
+        pipe.hmget(LAST_JUDGED_KEY, symbols)
+        pipe.hset(LAST_JUDGED_KEY, mapping={s: seconds[s][-1] for s in symbols})
+        previous, _ = pipe.execute()
     except redis.RedisError:
         return seconds
     for symbol, before in zip(symbols, previous, strict=True):
@@ -260,6 +262,11 @@ def probe(symbols: Sequence[str]) -> dict[tuple[str, int], Thresholds]:
     with connection.cursor() as cursor:
         cursor.execute(*window_probe_query(symbols))
         rows = cursor.fetchall()
+    return thresholds_of(rows)
+
+
+def thresholds_of(rows) -> dict[tuple[str, int], Thresholds]:
+    """(symbol, window) -> thresholds from the window probe's rows."""
     return {
         (symbol, window_seconds): Thresholds(_decimal(up), _decimal(down), _decimal(volume), rearm_due)
         for symbol, window_seconds, up, down, volume, rearm_due in rows
@@ -271,20 +278,26 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
-def evaluate_window_alerts(windows: Sequence[PriceWindow]) -> int:
+def evaluate_window_alerts(
+    windows: Sequence[PriceWindow], *, pairs: dict[tuple[str, int], Thresholds] | None = None
+) -> int:
     """Fire (and re-arm) the window alerts the batch's traded seconds reach; returns the firings.
 
     Runs in the caller's transaction (the tick's). Re-arming and firing
     alternate until nothing changes, as for price alerts, so the result does
-    not depend on how the trades were split into ticks.
+    not depend on how the trades were split into ticks. ``pairs``: the window
+    probe's answer for these windows' symbols, if the caller already asked.
     """
-    seconds = touched_seconds(windows)
-    if not seconds:
-        return 0
-    pairs = probe(sorted(seconds))
+    if pairs is None:
+        symbols = sorted({window.symbol for window in windows})
+        pairs = probe(symbols) if symbols else {}
     if not pairs:
         return 0
-    seconds = with_unsettled({symbol: seconds[symbol] for symbol in {s for s, _ in pairs}})
+    with_alerts = {symbol for symbol, _ in pairs}
+    seconds = touched_seconds([window for window in windows if window.symbol in with_alerts])
+    if not seconds:
+        return 0
+    seconds = with_unsettled(seconds)
     needed = needing_exact(pairs, seconds)
     if not needed:
         return 0

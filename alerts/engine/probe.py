@@ -1,0 +1,39 @@
+"""A batch's probes in one statement: which moved symbols have price alerts to fire or re-arm, and which
+(symbol, window) pairs have window alerts (``statements.batch_probe_query``).
+
+A tick asks once and hands each answer to its pass: the window kinds'
+(``windows.evaluate_window_alerts``) and the price kinds' with expiry
+(``evaluation.evaluate_with_expiry``). Asking before either runs is safe: the
+window pass changes only window alerts, which the crossing probes never
+count, and an earliest expiry read before them is at most the true one (an
+earlier cut costs a segment, never an expiry).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+
+from alerts.engine.evaluation import Reach, reach_of
+from alerts.engine.rungs import group_by_symbol, symbol_extremes
+from alerts.engine.statements import batch_probe_query
+from alerts.engine.windows import Thresholds, thresholds_of
+from feeds.windows import PriceWindow
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProbe:
+    reach: Reach
+    window_pairs: dict[tuple[str, int], Thresholds]
+
+
+def probe_batch(windows: Sequence[PriceWindow], *, also: tuple[str, list] | None = None) -> BatchProbe:
+    """Both probes for these (non-empty) windows, one round trip; ``also``: a CTE to run with them."""
+    by_symbol = group_by_symbol(windows)
+    extremes = symbol_extremes(by_symbol)
+    with connection.cursor() as cursor:
+        cursor.execute(*batch_probe_query(extremes, also))
+        rows = cursor.fetchall()
+    crossing = [(symbol, up, down, expiry) for symbol, window, up, down, expiry, *_ in rows if window is None]
+    window_rows = [(symbol, window, *rest) for symbol, window, _, _, _, *rest in rows if window is not None]
+    return BatchProbe(reach_of(by_symbol, extremes, crossing), thresholds_of(window_rows))
