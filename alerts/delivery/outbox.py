@@ -58,7 +58,7 @@ def enqueue_sends(notification_ids: list[int]) -> None:
 SNOOZED = "(a.snoozed_until IS NOT NULL AND a.snoozed_until > clock.at)"
 
 
-def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, list]:
+def _over_the_cap(users_match: str, users_params: list) -> tuple[str, str, list]:
     """SQL pieces that mark a row over its owner's deliveries-per-hour cap: (condition, join, params).
 
     The cap counts deliveries, one per channel of a firing (a firing notifying
@@ -66,8 +66,10 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
     the owner's earlier rows (those of this tick's earlier statements too, in
     the same transaction) plus the rows before this one in the statement, in
     (alert id, channel id) order. So a firing may be cut short: its first
-    channels notified, the rest "suppressed". ``alerts_match`` picks the
-    statement's alerts (``a2``), whose owners' recent rows are counted once each.
+    channels notified, the rest "suppressed". ``users_match`` picks the
+    statement's alerts' owners (``n.user_id``), whose recent rows are counted
+    once each (by notification_user_created_idx; the owners come from the
+    caller, so the alerts are not looked up a second time).
     """
     cap = settings.ALERTS_MAX_NOTIFICATIONS_PER_HOUR
     if cap <= 0:
@@ -76,8 +78,7 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
     join = f"""
         LEFT JOIN (
             SELECT n.user_id, COUNT(*) AS used FROM {NOTIFICATION_TABLE} n
-            WHERE n.user_id IN (SELECT a2.user_id FROM {ALERT_TABLE} a2 WHERE {alerts_match})
-                AND n.created_at > %s AND n.status NOT IN ('suppressed', 'snoozed')
+            WHERE {users_match} AND n.created_at > %s AND n.status NOT IN ('suppressed', 'snoozed')
             GROUP BY n.user_id
         ) recent ON recent.user_id = a.user_id"""
     over = (
@@ -85,7 +86,7 @@ def _over_the_cap(alerts_match: str, alerts_params: list) -> tuple[str, str, lis
         f"COALESCE(recent.used, 0) + SUM(CASE WHEN {SNOOZED} THEN 0 ELSE 1 END) OVER "
         f"(PARTITION BY a.user_id ORDER BY a.id, c.id ROWS UNBOUNDED PRECEDING) > {cap:d}"
     )
-    return over, join, [*alerts_params, since]
+    return over, join, [*users_params, since]
 
 
 def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
@@ -105,6 +106,7 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
     alert_ids = sorted({alert_id for alert_id, _ in fired})
+    owners = dict(fired)
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     snoozed = SNOOZED
     # Email to an account address nobody has confirmed is kept, not sent (alerts.delivery.unconfirmed).
@@ -121,7 +123,9 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
             match, params = sql.id_match("a.id", chunk)
             # The chunk bound twice: a statement binds two chunks' worth whatever the batch
             # (binding the whole batch overflowed SQLite's bound-parameter limit).
-            over, recent, recent_params = _over_the_cap(*sql.id_match("a2.id", chunk))
+            over, recent, recent_params = _over_the_cap(
+                *sql.id_match("n.user_id", sorted({owners[alert_id] for alert_id in chunk}))
+            )
             # ``to``: the account's address for its email (and for a user without channels), the
             # channel's name for the others (an email channel's own address is encrypted in the
             # table: the sender reads it from the channel).
