@@ -201,8 +201,15 @@ class Alert(models.Model):
     # Empty: every enabled channel of the user.
     channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
     # The watchlist it belongs to (alerts.groups); null: an alert of its own.
+    # Indexed only where set (alert_group_idx): most alerts are in no watchlist, and every index
+    # entry is one more write for each alert a firing changes.
     group = models.ForeignKey(
-        AlertGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+        AlertGroup,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        db_index=False,
     )
     # Firings before this are recorded but not delivered (alerts.delivery.outbox, "snoozed" rows).
     snoozed_until = models.DateTimeField(null=True, blank=True)
@@ -256,6 +263,8 @@ class Alert(models.Model):
             ),
             # alerts.selectors.alert_list: a user's alerts, newest first.
             models.Index(fields=["user", "-created_at"], name="alert_user_created_idx"),
+            # alerts.groups: a watchlist's alerts (and SET_NULL when one goes).
+            models.Index(fields=["group"], condition=Q(group__isnull=False), name="alert_group_idx"),
             # alerts.engine.windows: which moved symbols have active window alerts, and which windows.
             # Every column the probe reads is in the key: an index-only scan.
             models.Index(
