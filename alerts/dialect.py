@@ -63,6 +63,9 @@ class RungUpdate:
     set_clause: str
     returning: str
     extra_where: str = ""
+    # PostgreSQL only (``Dialect.writes_with_firing``): more CTEs reading the updated rows as
+    # ``fired`` (their ``returning`` columns), their params, and the statement's final SELECT.
+    then: tuple[str, list, str] | None = None
 
 
 # The SQL types of a rung's columns: symbol, since, before, price, first window, last window.
@@ -71,6 +74,9 @@ RUNG_TYPES = ("text", "timestamptz", "timestamptz", "numeric", "int", "int")
 
 class PostgreSQL:
     """Lists as array parameters; rungs slice one array of windows; JIT and WAL waits tuned."""
+
+    # A firing UPDATE also writes its Notification rows, in the same statement (``RungUpdate.then``).
+    writes_with_firing = True
 
     def rows(self, types: Sequence[str], columns: Sequence[Sequence]) -> tuple[str, list]:
         """A row source (``SELECT * FROM ...``) of these columns, of these SQL types."""
@@ -131,10 +137,7 @@ class PostgreSQL:
         is judged again as it is now.
         """
         table, found = update.table, update.found
-        sql = f"""
-            WITH {update.tables.ctes},
-            hit AS MATERIALIZED (SELECT a.id, rung.* FROM rung CROSS JOIN LATERAL (
-                SELECT a.id FROM {table} a WHERE {found("a", "rung")} OFFSET 0) a)
+        change = f"""
             UPDATE {table}
             SET {update.set_clause}
             FROM hit
@@ -142,7 +145,18 @@ class PostgreSQL:
               AND ({found(table, "hit")}) IS TRUE {update.extra_where}
             RETURNING {update.returning}
         """
-        return sql, [*update.tables.params, update.found_param, update.found_param]
+        if update.then is not None:
+            # The rows it changed feed the rest of the statement (the outbox's INSERT): one round
+            # trip, and the changed rows are not looked up again.
+            then, then_params, final = update.then
+            change = f", fired AS ({change}), {then} {final}"
+        sql = f"""
+            WITH {update.tables.ctes},
+            hit AS MATERIALIZED (SELECT a.id, rung.* FROM rung CROSS JOIN LATERAL (
+                SELECT a.id FROM {table} a WHERE {found("a", "rung")} OFFSET 0) a){change}
+        """
+        params = [*update.tables.params, update.found_param, update.found_param]
+        return sql, params + (then_params if update.then is not None else [])
 
     def before_firing(self) -> None:
         # The firing statements' estimates (thousands of rows, correlated probes) pass
@@ -191,6 +205,9 @@ class PostgreSQL:
 
 class SQLite:
     """Lists as VALUES rows within the bound-parameter limit; one symbol per trigger statement."""
+
+    # No UPDATE inside a WITH clause: the outbox writes the Notification rows in a statement of its own.
+    writes_with_firing = False
 
     # The placeholder of a value of each SQL type in a VALUES list.
     PLACEHOLDERS = {

@@ -41,8 +41,15 @@ ALERT_CHANNELS_TABLE = Alert.channels.through._meta.db_table
 def write_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     """Notification rows for these (alert id, user id) firings, in this transaction; their sends
     are enqueued once it commits. Returns the ids of the rows to send."""
-    ids = _insert_notifications(fired)
-    invalidate_alert_lists({user_id for _, user_id in fired})
+    return notifications_written(insert_notifications(fired), {user_id for _, user_id in fired})
+
+
+def notifications_written(sends: Sequence[tuple[int, int]], users: Iterable[int]) -> list[int]:
+    """After Notification rows were written in this transaction (``write_notifications``, or a
+    firing statement carrying ``insert_from_fired``): the owners' alert lists change, and the
+    (id, user id) rows to send are enqueued once it commits, users taking turns. Returns their ids."""
+    ids = fair_order(sends)
+    invalidate_alert_lists(users)
     if ids:
         transaction.on_commit(lambda: enqueue_sends(ids))
     return ids
@@ -89,8 +96,41 @@ def _over_the_cap(users_match: str, users_params: list) -> tuple[str, str, list]
     return over, join, [*users_params, since]
 
 
-def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
-    """Notification rows for these firings; returns the ids of those to send.
+def insert_notifications(fired: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Notification rows for these (alert id, user id) firings, in this transaction; returns the
+    (id, user id) of those to send (see ``_insert``). Pass them on to ``notifications_written``."""
+    sql = dialect()
+    alert_ids = sorted({alert_id for alert_id, _ in fired})
+    owners = dict(fired)
+    sends: list[tuple[int, int]] = []
+    with connection.cursor() as cursor:
+        for chunk in sql.id_chunks(alert_ids):
+            # The chunk bound twice: a statement binds two chunks' worth whatever the batch
+            # (binding the whole batch overflowed SQLite's bound-parameter limit).
+            cursor.execute(
+                *_insert(
+                    ALERT_TABLE,
+                    sql.id_match("a.id", chunk),
+                    sql.id_match("n.user_id", sorted({owners[alert_id] for alert_id in chunk})),
+                )
+            )
+            sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
+    return sends
+
+
+# What a firing statement's CTE of fired alerts must return for ``insert_from_fired``.
+FIRED_COLUMNS = ("id", "user_id", "trigger_count", "triggered_price", "triggered_at", "snoozed_until")
+
+
+def insert_from_fired(fired: str) -> tuple[str, list]:
+    """The Notification INSERT for the alerts a data-modifying CTE named ``fired`` returned (with
+    ``FIRED_COLUMNS``), to run in that same statement (PostgreSQL): the firing and its rows in one
+    round trip, the alerts not looked up again. Returns ``id, status, user_id`` of each row."""
+    return _insert(fired, ("1 = 1", []), (f"n.user_id IN (SELECT f2.user_id FROM {fired} f2)", []))
+
+
+def _insert(source: str, alerts: tuple[str, list], owners: tuple[str, list]) -> tuple[str, list]:
+    """SQL: the Notification rows of the alerts ``alerts`` picks (as ``a``) from ``source``.
 
     One row per enabled channel the alert notifies (the ones it names, else all
     of its owner's), carrying the firing's number, price and time as the alert
@@ -100,13 +140,11 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
     "suppressed" rows, and email to an address not confirmed yet is an
     "unconfirmed" row (sent once it is confirmed): a firing is never silently
     lost. A firing of a snoozed alert is "snoozed" rows: recorded, never sent
-    (and not counted by the cap).
+    (and not counted by the cap). ``owners`` picks those alerts' owners
+    (``n.user_id``) for the cap. Returns ``id, status, user_id`` of each row.
     """
-    sql = dialect()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     qn = connection.ops.quote_name
-    alert_ids = sorted({alert_id for alert_id, _ in fired})
-    owners = dict(fired)
     has_channels = f"EXISTS (SELECT 1 FROM {CHANNEL_TABLE} c2 WHERE c2.user_id = a.user_id)"
     snoozed = SNOOZED
     # Email to an account address nobody has confirmed is kept, not sent (alerts.delivery.unconfirmed).
@@ -117,50 +155,39 @@ def _insert_notifications(fired: Sequence[tuple[int, int]]) -> list[int]:
         if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory"
         else "1 = 0"
     )
-    sends: list[tuple[int, int]] = []
-    with connection.cursor() as cursor:
-        for chunk in sql.id_chunks(alert_ids):
-            match, params = sql.id_match("a.id", chunk)
-            # The chunk bound twice: a statement binds two chunks' worth whatever the batch
-            # (binding the whole batch overflowed SQLite's bound-parameter limit).
-            over, recent, recent_params = _over_the_cap(
-                *sql.id_match("n.user_id", sorted({owners[alert_id] for alert_id in chunk}))
-            )
-            # ``to``: the account's address for its email (and for a user without channels), the
-            # channel's name for the others (an email channel's own address is encrypted in the
-            # table: the sender reads it from the channel).
-            cursor.execute(
-                f"""
-                INSERT INTO {NOTIFICATION_TABLE}
-                    (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
-                     created_at, firing, triggered_price, triggered_at, failed_at)
-                SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
-                    CASE WHEN c.kind <> 'email' OR c.url <> '' THEN c.name ELSE u.email END,
-                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
-                         WHEN {snoozed} THEN 'snoozed'
-                         WHEN {over} THEN 'suppressed'
-                         WHEN {unconfirmed} THEN 'unconfirmed' ELSE 'pending' END,
-                    0,
-                    CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
-                         WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
-                         WHEN {over} THEN 'Over the notifications-per-hour limit.'
-                         WHEN {unconfirmed} THEN '{HELD_REASON}' ELSE '' END,
-                    %s, a.trigger_count, a.triggered_price, a.triggered_at,
-                    CASE WHEN c.id IS NULL AND {has_channels} THEN %s END
-                FROM {ALERT_TABLE} a
-                JOIN {USER_TABLE} u ON u.id = a.user_id
-                CROSS JOIN (SELECT %s AS at) clock
-                LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
-                    NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
-                    OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
-                               WHERE ac.alert_id = a.id AND ac.channel_id = c.id)){recent}
-                WHERE {match}
-                RETURNING id, status, user_id
-                """,
-                [now, now, now, True, *recent_params, *params],  # created_at, failed_at, the clock
-            )
-            sends += [(row_id, user) for row_id, status, user in cursor.fetchall() if status == "pending"]
-    return fair_order(sends)
+    match, params = alerts
+    over, recent, recent_params = _over_the_cap(*owners)
+    # ``to``: the account's address for its email (and for a user without channels), the
+    # channel's name for the others (an email channel's own address is encrypted in the
+    # table: the sender reads it from the channel).
+    sql = f"""
+        INSERT INTO {NOTIFICATION_TABLE}
+            (alert_id, user_id, via_id, channel, {qn("to")}, status, attempts, last_error,
+             created_at, firing, triggered_price, triggered_at, failed_at)
+        SELECT a.id, a.user_id, c.id, COALESCE(c.kind, 'email'),
+            CASE WHEN c.kind <> 'email' OR c.url <> '' THEN c.name ELSE u.email END,
+            CASE WHEN c.id IS NULL AND {has_channels} THEN 'failed'
+                 WHEN {snoozed} THEN 'snoozed'
+                 WHEN {over} THEN 'suppressed'
+                 WHEN {unconfirmed} THEN 'unconfirmed' ELSE 'pending' END,
+            0,
+            CASE WHEN c.id IS NULL AND {has_channels} THEN 'No enabled channel to notify.'
+                 WHEN {snoozed} THEN 'The alert was snoozed when it fired: recorded, not sent.'
+                 WHEN {over} THEN 'Over the notifications-per-hour limit.'
+                 WHEN {unconfirmed} THEN '{HELD_REASON}' ELSE '' END,
+            %s, a.trigger_count, a.triggered_price, a.triggered_at,
+            CASE WHEN c.id IS NULL AND {has_channels} THEN %s END
+        FROM {source} a
+        JOIN {USER_TABLE} u ON u.id = a.user_id
+        CROSS JOIN (SELECT %s AS at) clock
+        LEFT JOIN {CHANNEL_TABLE} c ON c.user_id = a.user_id AND c.enabled = %s AND (
+            NOT EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac WHERE ac.alert_id = a.id)
+            OR EXISTS (SELECT 1 FROM {ALERT_CHANNELS_TABLE} ac
+                       WHERE ac.alert_id = a.id AND ac.channel_id = c.id)){recent}
+        WHERE {match}
+        RETURNING id, status, user_id
+    """
+    return sql, [now, now, now, True, *recent_params, *params]  # created_at, failed_at, the clock
 
 
 def fair_order(sends: Iterable[tuple[int, int]]) -> list[int]:

@@ -12,15 +12,16 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import connection, transaction
 
 from alerts.cache import invalidate_alert_lists
-from alerts.delivery.outbox import write_notifications
+from alerts.delivery.outbox import insert_notifications, notifications_written
 from alerts.dialect import dialect
 from alerts.engine.rungs import Extremes, group_by_symbol, symbol_extremes
 from alerts.engine.statements import crossing_query, rearm_query, trigger_query
-from alerts.models import Alert
+from alerts.models import Alert, Notification
 from feeds.store import ms_to_datetime
 from feeds.windows import PriceWindow
 
@@ -105,14 +106,17 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
                 if rows:
                     invalidate_alert_lists({user_id for _, user_id, _ in rows})
             fired: list[tuple[int, int]] = []
+            # Where the firing statements write the Notification rows themselves: their rows to send.
+            written: list[tuple[int, int]] | None = [] if dialect().writes_with_firing else None
             repeating: set[tuple[str, str]] = set()
             for direction in Alert.Direction.values:
                 symbols = dict.fromkeys(s for s, d in [*crossed, *rearmed] if d == direction)
                 if not symbols:
                     continue
-                for alert_id, user_id, symbol, after in _trigger(
-                    direction, {s: by_symbol[s] for s in symbols}
-                ):
+                rows, sends = _trigger(direction, {s: by_symbol[s] for s in symbols})
+                if written is not None:
+                    written += sends
+                for alert_id, user_id, symbol, after in rows:
                     fired.append((alert_id, user_id))
                     # Another round only if a cooldown that just started ends within these
                     # windows (a catch-up batch): in a live tick, never.
@@ -121,7 +125,9 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
             if fired:
                 # Written per round: each firing's row reads the alert's price and time as
                 # this round left them (a later round may fire the same alert again).
-                write_notifications(fired)
+                if written is None:
+                    written = insert_notifications(fired)
+                notifications_written(written, {user_id for _, user_id in fired})
                 fired_total += len(fired)
             crossed, rearm = [], sorted(repeating)
     if fired_total:
@@ -140,13 +146,27 @@ def _run(query, direction: str, by_symbol: dict[str, Sequence[PriceWindow]], *, 
 
 def _trigger(
     direction: str, by_symbol: dict[str, Sequence[PriceWindow]]
-) -> list[tuple[int, int, str, int | None]]:
-    """(alert id, user id, symbol, re-arm after ms or None) of exactly the rows these statements changed.
+) -> tuple[list[tuple[int, int, str, int | None]], list[tuple[int, int]]]:
+    """(alert id, user id, symbol, re-arm after ms or None) of exactly the rows these statements changed,
+    and, where the statements also wrote their Notification rows, the (id, user id) of those to send.
 
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
-    return _run(trigger_query, direction, by_symbol, search_per_row=True)
+    if not dialect().writes_with_firing:
+        return _run(trigger_query, direction, by_symbol, search_per_row=True), []
+    rows = _run(partial(trigger_query, with_notifications=True), direction, by_symbol, search_per_row=True)
+    fired = [
+        (alert_id, user_id, symbol, after)
+        for kind, alert_id, user_id, symbol, after in rows
+        if kind == "alert"
+    ]
+    sends = [
+        (row_id, user_id)
+        for kind, row_id, user_id, status, _ in rows
+        if kind == "notification" and status == Notification.Status.PENDING
+    ]
+    return fired, sends
 
 
 def _rearm(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> list[tuple[int, int, str]]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from alerts.delivery.outbox import FIRED_COLUMNS, insert_from_fired
 from alerts.dialect import RungTables, RungUpdate, dialect
 from alerts.engine.rungs import Extremes, Rung, rearm_rungs, trigger_rungs
 from alerts.models import Alert
@@ -144,7 +145,9 @@ def _watching(row: str, rung: str, status: str, compare: str) -> str:
     )
 
 
-def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:
+def trigger_query(
+    direction: str, by_symbol: dict[str, Sequence[PriceWindow]], *, with_notifications: bool = False
+) -> tuple[str, list]:
     """SQL: trigger the waiting alerts of these symbols, in one direction, that their windows crossed.
 
     Only windows whose last event is after an alert was armed count for it. Each
@@ -158,6 +161,12 @@ def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -
     cooldown there, so each firing reports its own crossing however the windows
     are batched; it alone reads the symbol's windows. Right-hand sides of SET
     read the row as it was before this UPDATE; ``hit`` names the alert's rung.
+
+    Rows: (alert id, user id, symbol, re-arm after ms). ``with_notifications``
+    (where ``Dialect.writes_with_firing``): the same statement writes the fired
+    alerts' Notification rows (``outbox.insert_from_fired``), and every row
+    starts with what it is: ('alert', alert id, user id, symbol, re-arm after
+    ms) or ('notification', notification id, user id, status, NULL).
     """
     above = direction == Alert.Direction.ABOVE
     compare = "<=" if above else ">="
@@ -173,6 +182,9 @@ def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -
             + f" AND {row}.armed_at >= {rung}.since AND {row}.armed_at < {rung}.before"
         )
 
+    returned = TRIGGER_RETURNS + (
+        tuple(c for c in FIRED_COLUMNS if c not in TRIGGER_RETURNS) if with_notifications else ()
+    )
     every = f"{alert}.repeat = 'every'"
     set_clause = f"""
         status = CASE WHEN {every} THEN 'rearming' ELSE 'triggered' END,
@@ -189,9 +201,27 @@ def trigger_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -
             found,
             found_param=direction,
             set_clause=set_clause,
-            returning=f"{alert}.id, {alert}.user_id, {alert}.symbol, {alert}.rearm_after_ms",
+            returning=", ".join(f"{alert}.{column}" for column in returned),
+            then=_written(with_notifications),
         )
     )
+
+
+# What a trigger UPDATE returns; with its notifications, also what the outbox's INSERT reads.
+TRIGGER_RETURNS = ("id", "user_id", "symbol", "rearm_after_ms")
+
+
+def _written(with_notifications: bool) -> tuple[str, list, str] | None:
+    """The outbox's INSERT over the fired rows, and the final SELECT of both kinds of row."""
+    if not with_notifications:
+        return None
+    insert, params = insert_from_fired("fired")
+    final = """
+        SELECT 'alert', f.id, f.user_id, f.symbol, f.rearm_after_ms FROM fired f
+        UNION ALL
+        SELECT 'notification', w.id, w.user_id, w.status, NULL FROM written w
+    """
+    return f"written AS ({insert})", params, final
 
 
 def rearm_query(direction: str, by_symbol: dict[str, Sequence[PriceWindow]]) -> tuple[str, list]:

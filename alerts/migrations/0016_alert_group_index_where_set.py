@@ -6,20 +6,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0015_notification_alert_without_constraint'),
+        ("alerts", "0015_notification_alert_without_constraint"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='group',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='alerts.alertgroup'),
+            model_name="alert",
+            name="group",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="alerts",
+                to="alerts.alertgroup",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('group__isnull', False)), fields=['group'], name='alert_group_idx'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("group__isnull", False)), fields=["group"], name="alert_group_idx"
+            ),
         ),
     ]

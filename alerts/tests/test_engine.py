@@ -240,20 +240,20 @@ class TestFromTheStream:
     def test_a_crash_before_commit_rereads_the_windows_and_fires_once(self, alice, monkeypatch):
         alert = make_alert(alice, "100")
         store.write_windows([window("101")])
-        real = evaluation.write_notifications
+        real = evaluation.notifications_written
 
-        def crash(fired):
-            real(fired)
+        def crash(written, users):
+            real(written, users)
             raise RuntimeError("worker killed mid-transaction")
 
-        monkeypatch.setattr(evaluation, "write_notifications", crash)
+        monkeypatch.setattr(evaluation, "notifications_written", crash)
         with pytest.raises(RuntimeError):
             engine.evaluate_pending()
         assert statuses(alert) == ["created"]
         assert not Notification.objects.exists()
         assert not EvaluationCheckpoint.objects.exists()  # its creation rolled back too: start over
 
-        monkeypatch.setattr(evaluation, "write_notifications", real)
+        monkeypatch.setattr(evaluation, "notifications_written", real)
         assert engine.evaluate_pending().fired == 1
         assert engine.evaluate_pending().fired == 0
         assert statuses(alert) == ["triggered"]
