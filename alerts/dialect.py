@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 from django.db import connection
 
 # Alert ids per notification INSERT on SQLite: well under its bound-parameter
@@ -164,6 +165,36 @@ class PostgreSQL:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
 
+    def fetch_prepared(self, sql: str, params: list) -> list[tuple]:
+        """Run a statement sent every tick as a server-side prepared statement, and return its rows.
+
+        Django's cursors bind parameters on the client and never prepare: every
+        statement is planned again. The batch probe is the whole of a no-fire
+        tick, and its planning (about 0.6-0.9 ms at 100 moved symbols) and the
+        client's quoting of its arrays cost as much as running it; prepared, its
+        parameters travel apart and, after five custom plans, PostgreSQL keeps a
+        generic one (the probe's plan does not depend on the values). The
+        statement goes through Django's cursor wrapper (execute wrappers, the
+        query log), on a psycopg cursor of the same connection and transaction.
+        """
+        connection.ensure_connection()
+        raw = connection.connection
+        cursor = psycopg.Cursor(raw)
+        wrapped = (
+            connection.make_debug_cursor(cursor)
+            if connection.queries_logged
+            else connection.make_cursor(cursor)
+        )
+        threshold = raw.prepare_threshold
+        # 0: prepare this statement at its first run (None, Django's setting, disables preparing).
+        raw.prepare_threshold = 0
+        try:
+            with wrapped:
+                wrapped.execute(sql, params)
+                return wrapped.fetchall()
+        finally:
+            raw.prepare_threshold = threshold
+
     def quiet_commit(self) -> str:
         """SQL condition (always true) that lets this transaction commit without waiting for the WAL flush.
 
@@ -295,6 +326,12 @@ class SQLite:
 
     def before_firing(self) -> None:
         """Nothing to set: SQLite has no JIT."""
+
+    def fetch_prepared(self, sql: str, params: list) -> list[tuple]:
+        """Run the statement and return its rows (sqlite3 caches the compiled statements itself)."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
 
     def quiet_commit(self) -> str:
         """Always true: the commit's durability is the journal mode's."""

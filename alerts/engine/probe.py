@@ -12,10 +12,9 @@ earlier cut costs a segment, never an expiry).
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
-
+from alerts.dialect import dialect
 from alerts.engine.evaluation import Reach, reach_of
-from alerts.engine.rungs import group_by_symbol, symbol_extremes
+from alerts.engine.rungs import grouped_with_extremes
 from alerts.engine.statements import batch_probe_query
 from alerts.engine.windows import Thresholds, thresholds_of
 from feeds.windows import PriceWindow
@@ -29,11 +28,8 @@ class BatchProbe:
 
 def probe_batch(windows: Sequence[PriceWindow], *, also: tuple[str, list] | None = None) -> BatchProbe:
     """Both probes for these (non-empty) windows, one round trip; ``also``: a CTE to run with them."""
-    by_symbol = group_by_symbol(windows)
-    extremes = symbol_extremes(by_symbol)
-    with connection.cursor() as cursor:
-        cursor.execute(*batch_probe_query(extremes, also))
-        rows = cursor.fetchall()
+    by_symbol, extremes = grouped_with_extremes(windows)
+    rows = dialect().fetch_prepared(*batch_probe_query(extremes, also))
     crossing = [(symbol, up, down, expiry) for symbol, window, up, down, expiry, *_ in rows if window is None]
     window_rows = [(symbol, window, *rest) for symbol, window, _, _, _, *rest in rows if window is not None]
     return BatchProbe(reach_of(by_symbol, extremes, crossing), thresholds_of(window_rows))

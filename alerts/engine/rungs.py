@@ -74,6 +74,28 @@ def group_by_symbol(windows: Iterable[PriceWindow]) -> dict[str, list[PriceWindo
     return grouped
 
 
+def grouped_with_extremes(
+    windows: Iterable[PriceWindow],
+) -> tuple[dict[str, list[PriceWindow]], dict[str, Extremes]]:
+    """``group_by_symbol`` and ``symbol_extremes`` in one pass (a tick's hundreds of windows, every tick)."""
+    grouped: dict[str, list[PriceWindow]] = {}
+    extremes: dict[str, list] = {}
+    for window in windows:
+        found = extremes.get(window.symbol)
+        if found is None:
+            grouped[window.symbol] = [window]
+            extremes[window.symbol] = [window.high, window.low, window.last_event_ms]
+            continue
+        grouped[window.symbol].append(window)
+        if window.high > found[0]:
+            found[0] = window.high
+        if window.low < found[1]:
+            found[1] = window.low
+        if window.last_event_ms > found[2]:
+            found[2] = window.last_event_ms
+    return grouped, {symbol: (high, low, last) for symbol, (high, low, last) in extremes.items()}
+
+
 def symbol_extremes(windows_by_symbol: dict[str, list[PriceWindow]]) -> dict[str, Extremes]:
     """Per symbol: (highest high, lowest low, latest last event ms) over its windows."""
     return {

@@ -173,14 +173,12 @@ def _lock_checkpoint(name: str, now: datetime) -> tuple[str, bool]:
         f" RETURNING stream_id, (SELECT COUNT(*) FROM {CHECKPOINT_TABLE} other WHERE other.name <> %s)"
     )
     params = [connection.ops.adapt_datetimefield_value(now), name, name]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is None:
-            EvaluationCheckpoint.objects.get_or_create(name=name)
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-    return row[0], row[1] == 0
+    rows = dialect().fetch_prepared(sql, params)
+    if not rows:
+        EvaluationCheckpoint.objects.get_or_create(name=name)
+        rows = dialect().fetch_prepared(sql, params)
+    stream_id, others = rows[0]
+    return stream_id, others == 0
 
 
 def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
