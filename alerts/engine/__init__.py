@@ -35,10 +35,12 @@ moves, so the result does not depend on how windows are split into ticks.
 Expiry is exact in event time too: a batch is cut at every expiry inside its
 span, and alerts expire between the pieces (``evaluate_with_expiry``).
 
-The rooms: ``tick`` (the story of a tick), ``evaluation`` (one pass over a set
-of windows, and expiry), ``statements`` (the SQL), ``rungs`` (the pure maths);
-the PostgreSQL/SQLite differences are in ``alerts.dialect``, the outbox in
-``alerts.delivery.outbox``.
+The rooms: ``tick`` (the story of a tick), ``probe`` (a batch's probes, price
+and window kinds, in one statement), ``evaluation`` (one pass over a set of
+windows, and expiry), ``windows`` (the window kinds), ``statements`` (the SQL),
+``rungs`` (the pure maths); the PostgreSQL/SQLite differences are in
+``alerts.dialect``, the outbox in ``alerts.delivery.outbox`` (on PostgreSQL its
+INSERT runs inside the trigger statement).
 """
 
 # What the rest of the project uses: the tick (Celery, benchmarks), one pass over
