@@ -22,8 +22,8 @@ measured the same way in the same run.
     ... bench/crashday.py --code /tmp/base --kill-at 0.3 --timeout 180
 
 Redis: REDIS_URL (default redis://127.0.0.1:6379/13), flushed before and after.
-Database: a fresh one named ``bench_crashday`` on DATABASE_URL's PostgreSQL
-server (or a temporary SQLite file).
+Database: a fresh one named ``bench_crashday`` (``--db-name``) on DATABASE_URL's
+PostgreSQL server (or a temporary SQLite file).
 """
 
 import argparse
@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--restart-after", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every email")
     parser.add_argument("--code", type=Path, default=None, help="run the processes from this checkout")
+    parser.add_argument(
+        "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
+    )
     args = parser.parse_args()
 
     redis_url, client = harness.benchmark_redis()
@@ -84,7 +87,7 @@ def main() -> None:
         harness.PROJECT_DIR = args.code.resolve()
 
     specs = alert_specs(args.alerts, args.users)
-    stack = harness.Stack(redis_url, specs, db_name="bench_crashday")
+    stack = harness.Stack(redis_url, specs, db_name=args.db_name)
     kill_line = ""
     stack.start()
     try:
