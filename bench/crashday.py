@@ -85,6 +85,7 @@ def main() -> None:
         default=harness.DELIVERY_CONCURRENCY,
         help="delivery worker processes (default: the Procfile's)",
     )
+    parser.add_argument("--timeline", action="store_true", help="also print the emails received each second")
     parser.add_argument(
         "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
     )
@@ -142,6 +143,12 @@ def main() -> None:
         f"  first 10 % of emails reached {users_served} of {args.users} users\n"
         f"  missing {missing}, duplicates {duplicates}, still pending {pending}"
     )
+    if args.timeline:
+        per_second: dict[int, int] = {}
+        for at in firsts:
+            per_second[int(at - traded_at)] = per_second.get(int(at - traded_at), 0) + 1
+        seconds = ", ".join(f"{second}: {count}" for second, count in sorted(per_second.items()))
+        print(f"  emails per second after the trade: {seconds}")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ class _Handler:
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
+    # The counts ``wait_for`` callers wait for: they are woken once the first is reached, not at
+    # every message (at thousands a second the wake-ups cost the server's thread its share).
+    awaited: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         self.arrived = threading.Condition(self.lock)
@@ -76,7 +79,8 @@ class _Handler:
         received = Received(envelope.content, list(envelope.rcpt_tos), time.time(), tuple(session.peer))
         with self.arrived:
             self.received.append(received)
-            self.arrived.notify_all()
+            if self.awaited and len(self.received) >= min(self.awaited):
+                self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
 
@@ -191,13 +195,17 @@ class MailServer:
         """The received messages once there are at least ``count`` (or AssertionError after ``timeout``)."""
         deadline = time.monotonic() + timeout
         with self.handler.arrived:
-            while len(self.handler.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"expected {count} emails within {timeout} s, got {len(self.handler.received)}"
-                    )
-                self.handler.arrived.wait(left)
+            self.handler.awaited.append(count)
+            try:
+                while len(self.handler.received) < count:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AssertionError(
+                            f"expected {count} emails within {timeout} s, got {len(self.handler.received)}"
+                        )
+                    self.handler.arrived.wait(left)
+            finally:
+                self.handler.awaited.remove(count)
             return list(self.handler.received)
 
     def smtp_settings(self) -> dict:
