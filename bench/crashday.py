@@ -2,8 +2,8 @@
 
 The end-to-end stack (tests/e2e/harness.py): the fake Binance server,
 ``manage.py runfeeder``, Redis, ``celery beat``, the ``engine`` worker and the
-delivery ``worker`` with the Procfile's settings (concurrency: the CPU count,
-2 here), and a local aiosmtpd server (tests/support/smtp.py). ``--users``
+delivery ``worker`` with the Procfile's settings (8 processes; ``--worker-concurrency``
+to try another number), and a local aiosmtpd server (tests/support/smtp.py). ``--users``
 users own ``--alerts`` alerts on BTCUSDT ("above" targets from 100 up), and
 one trade at 1,000,000 crosses them all. Reported: the first and the last
 email after the trade, when the tick committed the notifications, emails per
@@ -15,15 +15,17 @@ of the emails arrived, and started again ``--restart-after`` seconds later.
 
 ``--code DIR`` runs the processes from another checkout (the previous commit,
 e.g. ``git archive <commit> | tar -x -C DIR``) with this harness: the old code
-measured the same way in the same run.
+measured the same way in the same run (give it the worker concurrency it shipped
+with: ``--worker-concurrency 2`` for code before 8 was the default, whose Procfile
+ran the CPU count).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/crashday.py
     ... bench/crashday.py --kill-at 0.3
     ... bench/crashday.py --code /tmp/base --kill-at 0.3 --timeout 180
 
 Redis: REDIS_URL (default redis://127.0.0.1:6379/13), flushed before and after.
-Database: a fresh one named ``bench_crashday`` on DATABASE_URL's PostgreSQL
-server (or a temporary SQLite file).
+Database: a fresh one named ``bench_crashday`` (``--db-name``) on DATABASE_URL's
+PostgreSQL server (or a temporary SQLite file).
 """
 
 import argparse
@@ -77,6 +79,16 @@ def main() -> None:
     parser.add_argument("--restart-after", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every email")
     parser.add_argument("--code", type=Path, default=None, help="run the processes from this checkout")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=harness.DELIVERY_CONCURRENCY,
+        help="delivery worker processes (default: the Procfile's)",
+    )
+    parser.add_argument("--timeline", action="store_true", help="also print the emails received each second")
+    parser.add_argument(
+        "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
+    )
     args = parser.parse_args()
 
     redis_url, client = harness.benchmark_redis()
@@ -84,7 +96,7 @@ def main() -> None:
         harness.PROJECT_DIR = args.code.resolve()
 
     specs = alert_specs(args.alerts, args.users)
-    stack = harness.Stack(redis_url, specs, db_name="bench_crashday")
+    stack = harness.Stack(redis_url, specs, db_name=args.db_name, worker_concurrency=args.worker_concurrency)
     kill_line = ""
     stack.start()
     try:
@@ -121,6 +133,7 @@ def main() -> None:
     users_served = len({e.rcpt_tos[0] for e in tenth})
     database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     code = f"code of {args.code}" if args.code else "code of this checkout"
+    code += f", {args.worker_concurrency} delivery processes"
     print(
         f"{args.alerts} alerts, {args.users} users, one symbol, {database}, {code}{kill_line}:\n"
         f"  notification rows written {first_row - traded_at:.2f} s after the trade "
@@ -130,6 +143,12 @@ def main() -> None:
         f"  first 10 % of emails reached {users_served} of {args.users} users\n"
         f"  missing {missing}, duplicates {duplicates}, still pending {pending}"
     )
+    if args.timeline:
+        per_second: dict[int, int] = {}
+        for at in firsts:
+            per_second[int(at - traded_at)] = per_second.get(int(at - traded_at), 0) + 1
+        seconds = ", ".join(f"{second}: {count}" for second, count in sorted(per_second.items()))
+        print(f"  emails per second after the trade: {seconds}")
 
 
 if __name__ == "__main__":

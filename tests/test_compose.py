@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.signals import request_started
 from django.db import close_old_connections
 
+from tests.e2e.harness import DELIVERY_CONCURRENCY
 from tests.entrypoints import check_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,7 @@ def test_worker_engine_and_beat_run_the_project_celery_app_with_every_scheduled_
     # Deliveries and evaluation in separate containers (tests/test_procfile.py checks the routing).
     assert (worker.options["queues"], engine.options["queues"]) == (["celery"], ["engine"])
     assert engine.options["concurrency"] == 1
+    assert worker.options["concurrency"] == DELIVERY_CONCURRENCY  # as the Procfile and the e2e stack
     app = worker.app
     assert app is engine.app is beat.app and app.main == "pricealert"
     app.loader.import_default_modules()  # what the worker does at start: autodiscover tasks

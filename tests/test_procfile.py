@@ -15,6 +15,7 @@ import pytest
 import yaml
 from honcho.environ import parse_procfile
 
+from tests.e2e.harness import DELIVERY_CONCURRENCY
 from tests.entrypoints import check_command, shell_words
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -69,6 +70,8 @@ def test_delivery_and_evaluation_run_in_separate_worker_processes():
     assert worker.options["queues"] == ["celery"]
     assert engine.options["queues"] == ["engine"]
     assert engine.options["concurrency"] == 1  # one tick at a time; the tick's lock is a backstop
+    # Sends wait on the network: more processes than cores, the same number everywhere it runs.
+    assert worker.options["concurrency"] == DELIVERY_CONCURRENCY
     # Two workers on one host need two node names.
     assert engine.options["hostname"] != worker.options["hostname"]
 

@@ -146,6 +146,20 @@ def _settle_digest(notification: Notification, **values) -> None:
 
 def mark_notification_sent(notification: Notification, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
+    if notification.digest_id != notification.id:
+        # Nothing carried with it: one statement, its own transaction. This runs once per email
+        # sent, right after the SMTP server's reply: an ORM update inside ``atomic`` cost three
+        # round trips (BEGIN, UPDATE, COMMIT) and a query compile each time.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {NOTIFICATION_TABLE}
+                SET status = 'sent', sent_at = %s, next_attempt_at = NULL, leased_until = NULL
+                WHERE id = %s AND status = 'pending'
+                """,
+                [connection.ops.adapt_datetimefield_value(now), notification.id],
+            )
+            return cursor.rowcount == 1
     with transaction.atomic():
         sent = bool(
             Notification.objects.filter(id=notification.id, status=Notification.Status.PENDING).update(

@@ -149,3 +149,14 @@ class TestClaim:
         assert claims.mark_notification_sent(second)
         assert Notification.objects.get(pk=notification.pk).status == "sent"
         assert not claims.mark_notification_sent(first)
+
+    def test_the_sent_mark_records_when_and_lets_go_of_the_lease(self, alice, make_notification):
+        notification = make_notification(alice)
+        claimed = claims.claim_notification(notification.pk, expected_attempts=0)
+        assert Notification.objects.get(pk=notification.pk).leased_until is not None
+        at = timezone.now()
+
+        assert claims.mark_notification_sent(claimed, now=at)
+
+        row = Notification.objects.get(pk=notification.pk)
+        assert (row.status, row.sent_at, row.next_attempt_at, row.leased_until) == ("sent", at, None, None)

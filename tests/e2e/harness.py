@@ -29,6 +29,8 @@ from tests.support.smtp import MailServer
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PYTHON = sys.executable
+# The delivery worker's processes, as the Procfile and docker-compose.yml run it (tests check they agree).
+DELIVERY_CONCURRENCY = 8
 
 SEED_SCRIPT = """
 import json, sys
@@ -127,7 +129,7 @@ class Stack:
         *,
         db_name: str = "pricealert_e2e",
         evaluate_interval: float = 1.0,
-        worker_concurrency: int = 2,
+        worker_concurrency: int = DELIVERY_CONCURRENCY,
         extra_env: dict | None = None,
         process_database_url=None,
     ):

@@ -89,9 +89,11 @@ def test_forty_stalled_channels_of_one_user_do_not_delay_another_users_alert():
                 raise AssertionError(f"{exc}\n{stack.logs()}") from exc
             bobs = next(email for email in received if email.rcpt_tos == ["bob@example.com"])
             delay = bobs.at - crossed_at
-            # Without the hold: 40 sends x 5 s over 2 delivery processes, about 100 s.
+            # Without the hold: 40 sends x 5 s over the delivery processes, minutes with 2 of them.
             assert delay < 12, f"bob's email took {delay:.1f} s\n{stack.logs()}"
-            # Mallory's stalled destination was tried a few times, not forty.
-            assert len(silent.connections) <= 4, len(silent.connections)
+            # Mallory's stalled destination was tried a few times, not forty: at most once by each
+            # delivery process (her batches start on all of them at once; the first timeout puts
+            # the rest of her sends on hold).
+            assert len(silent.connections) <= stack.worker_concurrency, len(silent.connections)
     finally:
         silent.close()

@@ -1,25 +1,35 @@
 """A real SMTP server for tests and benchmarks: aiosmtpd on 127.0.0.1, an ephemeral port.
 
-It records every message it accepts (parsed, with its arrival time) and can be
-told to refuse: a reply code for the next N messages, or for every one.
+It records every message it accepts (its bytes, envelope and arrival time; parsed
+when a test first reads ``message``) and can be told to refuse: a reply code for
+the next N messages, or for every one.
 """
 
+import asyncio
 import email
 import email.policy
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from functools import cached_property
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import MISSING, SMTP
 
 
 @dataclass
 class Received:
-    message: EmailMessage
+    content: bytes  # the message as the client sent it
     rcpt_tos: list[str]
     at: float  # time.time() when the server accepted it
     peer: tuple  # the client's (host, port): one per SMTP session
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        # Parsed on first read, not on arrival: parsing in the server's event loop made it the
+        # bottleneck of a benchmark of thousands of emails (bench/crashday.py).
+        return email.message_from_bytes(self.content, policy=email.policy.default)
 
     @property
     def subject(self) -> str:
@@ -42,6 +52,9 @@ class _Handler:
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     arrived: threading.Condition = field(init=False)
+    # The counts ``wait_for`` callers wait for: they are woken once the first is reached, not at
+    # every message (at thousands a second the wake-ups cost the server's thread its share).
+    awaited: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         self.arrived = threading.Condition(self.lock)
@@ -63,14 +76,66 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         if self._refusing("DATA"):
             return self.refuse_with
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        received = Received(envelope.content, list(envelope.rcpt_tos), time.time(), tuple(session.peer))
         with self.arrived:
-            self.received.append(Received(message, list(envelope.rcpt_tos), time.time(), tuple(session.peer)))
-            self.arrived.notify_all()
+            self.received.append(received)
+            if self.awaited and len(self.received) >= min(self.awaited):
+                self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
 
+class _SMTP(SMTP):
+    """aiosmtpd's server, reading a message's data in pieces instead of one line at a time.
+
+    aiosmtpd reads DATA line by line in Python: at a thousand messages a second
+    (bench/crashday.py) that alone took most of a core. This reads up to each
+    ".<CR><LF>" (the end-of-data line ends with one) and keeps the rules of the
+    original: the end is <CR><LF>.<CR><LF>, leading dots are unstuffed, a line
+    over the line length limit is refused with 500, data over the size limit
+    with 552, and nothing after the end of data is read.
+    """
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data = bytearray()
+        while data != b".\r\n" and not data.endswith(b"\r\n.\r\n"):
+            try:
+                data += await self._reader.readuntil(b".\r\n")
+            except asyncio.LimitOverrunError as exc:  # no end within the reader's limit: take what it scanned
+                data += await self._reader.readexactly(exc.consumed)
+            except asyncio.CancelledError:  # the connection was closed
+                self._writer.close()
+                raise
+        content = bytes(data[:-3])  # every line with its <CR><LF>, without the final "."
+        refusal = None
+        if max(map(len, content.split(b"\r\n"))) + 2 > self.line_length_limit:
+            refusal = "500 Line too long (see RFC5321 4.5.3.1.6)"
+        elif self.data_size_limit and len(content) > self.data_size_limit:
+            refusal = "552 Error: Too much mail data"
+        if refusal:
+            self._set_post_data_state()
+            await self.push(refusal)
+            return
+        content = content.replace(b"\r\n.", b"\r\n")
+        content = content[1:] if content.startswith(b".") else content
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+
 class _EphemeralPortController(Controller):
+    def factory(self):
+        return _SMTP(self.handler, **self.SMTP_kwargs)
+
     def _trigger_server(self):
         # Bound to port 0: learn the real port before the readiness probe connects.
         self.port = self.server.sockets[0].getsockname()[1]
@@ -130,13 +195,17 @@ class MailServer:
         """The received messages once there are at least ``count`` (or AssertionError after ``timeout``)."""
         deadline = time.monotonic() + timeout
         with self.handler.arrived:
-            while len(self.handler.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        f"expected {count} emails within {timeout} s, got {len(self.handler.received)}"
-                    )
-                self.handler.arrived.wait(left)
+            self.handler.awaited.append(count)
+            try:
+                while len(self.handler.received) < count:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AssertionError(
+                            f"expected {count} emails within {timeout} s, got {len(self.handler.received)}"
+                        )
+                    self.handler.arrived.wait(left)
+            finally:
+                self.handler.awaited.remove(count)
             return list(self.handler.received)
 
     def smtp_settings(self) -> dict:
