@@ -6,7 +6,7 @@ delivery ``worker`` with the Procfile's settings (8 processes; ``--worker-concur
 to try another number), and a local aiosmtpd server (tests/support/smtp.py). ``--users``
 users own ``--alerts`` alerts on BTCUSDT ("above" targets from 100 up), and
 one trade at 1,000,000 crosses them all. Reported: the first and the last
-email after the trade, when the tick committed the notifications, emails per
+email after the trade, when the notifications were stamped (their created_at), emails per
 second, how many users had had their first email by the time 10 % of the
 emails were out (fairness), missing and duplicate emails (by Message-ID).
 
@@ -61,7 +61,8 @@ def alert_specs(alerts: int, users: int) -> list[dict]:
 
 
 def created_at_epoch(database: harness.Database) -> tuple[float, float]:
-    """When the tick wrote the first and last notification rows (epoch seconds)."""
+    """The first and last notification rows' ``created_at`` (epoch seconds): the time the outbox
+    stamped them, on PostgreSQL when the firing statement started (it writes them itself)."""
     first, last = database.query("SELECT MIN(created_at), MAX(created_at) FROM alerts_notification")[0]
     first, last = (v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in (first, last))
     return tuple(v.replace(tzinfo=v.tzinfo or UTC).timestamp() for v in (first, last))
@@ -136,8 +137,8 @@ def main() -> None:
     code += f", {args.worker_concurrency} delivery processes"
     print(
         f"{args.alerts} alerts, {args.users} users, one symbol, {database}, {code}{kill_line}:\n"
-        f"  notification rows written {first_row - traded_at:.2f} s after the trade "
-        f"(tick committed after {last_row - traded_at:.2f} s)\n"
+        f"  notification rows stamped {first_row - traded_at:.2f} s after the trade "
+        f"(the last {last_row - traded_at:.2f} s; on PostgreSQL the firing statement's start)\n"
         f"  first email {firsts[0] - traded_at:.2f} s, last {firsts[-1] - traded_at:.2f} s after the trade; "
         f"{len(firsts) / max(firsts[-1] - firsts[0], 1e-3):.0f} emails/s between them\n"
         f"  first 10 % of emails reached {users_served} of {args.users} users\n"
