@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 from alerts.models import Alert
 from feeds import store
@@ -55,6 +56,24 @@ def running_runfeeder(*extra_args):
         assert errors == []
 
 
+def beside_the_feeder(write, attempts=200):
+    """Run a database write while runfeeder's thread may be reading the same table; its result.
+
+    On SQLite the test database lives in memory with a shared cache, where a
+    write that meets another connection's read lock on the table fails at once
+    ("database table is locked": no busy timeout, unlike a database file); the
+    feeder thread reads the alerts every 0.1 s here. The write is retried for a
+    few seconds; anything else (and PostgreSQL) is not affected.
+    """
+    for attempt in range(attempts):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "table is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
+
+
 def latest(symbol):
     found = store.latest_price(symbol)
     return found.price if found else None
@@ -74,23 +93,27 @@ def test_subscriptions_follow_alerts_being_created_and_deleted(
 ):
     with running_runfeeder():
         assert binance.wait_for_connections(1)
-        btc = make_alert(alice, symbol="BTCUSDT", target_price="70000")
+        btc = beside_the_feeder(lambda: make_alert(alice, symbol="BTCUSDT", target_price="70000"))
         assert binance.wait_for_subscription("btcusdt@aggTrade")
-        make_alert(bob, symbol="ETHUSDT", target_price="3000", direction="below")
-        second_btc = make_alert(bob, symbol="BTCUSDT", target_price="50000", direction="below")
+        beside_the_feeder(lambda: make_alert(bob, symbol="ETHUSDT", target_price="3000", direction="below"))
+        second_btc = beside_the_feeder(
+            lambda: make_alert(bob, symbol="BTCUSDT", target_price="50000", direction="below")
+        )
         assert binance.wait_until(
             lambda: binance.all_subscriptions() == {"btcusdt@aggTrade", "ethusdt@aggTrade"}
         )
 
         btc.status = Alert.Status.DELETED
-        btc.save()
-        Alert.objects.filter(pk=second_btc.pk).delete()
+        beside_the_feeder(btc.save)
+        beside_the_feeder(Alert.objects.filter(pk=second_btc.pk).delete)
         assert binance.wait_until(lambda: binance.all_subscriptions() == {"ethusdt@aggTrade"})
 
         binance.publish_trade("ETHUSDT", "2999.99")
         assert wait_for(lambda: latest("ETHUSDT") == Decimal("2999.99"))
 
-        Alert.objects.filter(symbol="ETHUSDT").update(status=Alert.Status.TRIGGERED)
+        beside_the_feeder(
+            lambda: Alert.objects.filter(symbol="ETHUSDT").update(status=Alert.Status.TRIGGERED)
+        )
         assert binance.wait_until(lambda: binance.all_subscriptions() == set())
     assert binance.connections_accepted == 1
     assert binance.rate_violations == []
@@ -110,13 +133,13 @@ def test_symbols_that_stop_trading_leave_the_subscriptions_but_keep_their_alerts
         )
         assert wait_for(lambda: "NOPEUSDT (not in the catalogue)" in caplog.text)
 
-        Symbol.objects.filter(symbol="ETHBTC").update(status="BREAK")
+        beside_the_feeder(lambda: Symbol.objects.filter(symbol="ETHBTC").update(status="BREAK"))
         assert binance.wait_until(lambda: binance.all_subscriptions() == {"btcusdt@aggTrade"})
         assert wait_for(lambda: "ETHBTC (BREAK)" in caplog.text)
         eth_btc.refresh_from_db()
         assert eth_btc.status == Alert.Status.CREATED
 
-        Symbol.objects.filter(symbol="ETHBTC").update(status=Symbol.TRADING)
+        beside_the_feeder(lambda: Symbol.objects.filter(symbol="ETHBTC").update(status=Symbol.TRADING))
         assert binance.wait_until(
             lambda: binance.all_subscriptions() == {"btcusdt@aggTrade", "ethbtc@aggTrade"}
         )
@@ -199,7 +222,11 @@ def test_a_created_alert_is_followed_at_once_by_a_push_not_at_the_next_refresh(
         # The push is fire-and-forget (the refresh is the backstop): create once runfeeder listens.
         listening = lambda: store.redis_client().pubsub_numsub(store.FOLLOW_CHANNEL)[0][1] > 0  # noqa: E731
         assert wait_for(listening)
-        alert_create(user=alice, symbol="BTCUSDT", target_price=Decimal("70000"), direction="above")
+        beside_the_feeder(
+            lambda: alert_create(
+                user=alice, symbol="BTCUSDT", target_price=Decimal("70000"), direction="above"
+            )
+        )
         assert binance.wait_for_subscription("btcusdt@aggTrade", timeout=5)
 
 
@@ -211,7 +238,7 @@ def test_a_symbol_lingers_after_its_last_alert_is_gone_then_leaves(
     alert = make_alert(alice, symbol="ETHUSDT", target_price="3000")
     with running_runfeeder():
         assert binance.wait_for_subscription("ethusdt@aggTrade")
-        Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.TRIGGERED)
+        beside_the_feeder(lambda: Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.TRIGGERED))
         gone = time.monotonic()
         assert binance.wait_for_unsubscription("ethusdt@aggTrade", timeout=10)
         assert time.monotonic() - gone >= 1.4
