@@ -64,7 +64,7 @@ class RungUpdate:
     set_clause: str
     returning: str
     extra_where: str = ""
-    # PostgreSQL only (``Dialect.writes_with_firing``): more CTEs reading the updated rows as
+    # PostgreSQL only (``Dialect.updates_in_with``): more CTEs reading the updated rows as
     # ``fired`` (their ``returning`` columns), their params, and the statement's final SELECT.
     then: tuple[str, list, str] | None = None
 
@@ -76,8 +76,9 @@ RUNG_TYPES = ("text", "timestamptz", "timestamptz", "numeric", "int", "int")
 class PostgreSQL:
     """Lists as array parameters; rungs slice one array of windows; JIT and WAL waits tuned."""
 
-    # A firing UPDATE also writes its Notification rows, in the same statement (``RungUpdate.then``).
-    writes_with_firing = True
+    # UPDATE (and INSERT) may run inside WITH: the tick's probe carries the checkpoint's move, and a
+    # firing UPDATE writes its Notification rows in the same statement (``RungUpdate.then``).
+    updates_in_with = True
 
     def rows(self, types: Sequence[str], columns: Sequence[Sequence]) -> tuple[str, list]:
         """A row source (``SELECT * FROM ...``) of these columns, of these SQL types."""
@@ -207,16 +208,6 @@ class PostgreSQL:
         """
         return "set_config('synchronous_commit', 'off', true) IS NOT NULL"
 
-    def checkpoint_cte(self, table: str, name: str, stream_id: str) -> tuple[str, list] | None:
-        """A CTE that moves the checkpoint ``name`` to ``stream_id``, quietly (``quiet_commit``), to run
-        inside the batch's probe statement: a no-fire tick then needs no statement of its own for it.
-        Safe before anything fired: the transaction commits it with everything else or not at all; a
-        tick that fires makes its commit durable again (``durable_commit``)."""
-        return (
-            f"checkpoint AS (UPDATE {table} SET stream_id = %s WHERE name = %s AND {self.quiet_commit()})",
-            [stream_id, name],
-        )
-
     def durable_commit(self) -> None:
         """Undo ``quiet_commit`` for this transaction: it fired, its commit waits for the WAL flush."""
         with connection.cursor() as cursor:
@@ -237,8 +228,9 @@ class PostgreSQL:
 class SQLite:
     """Lists as VALUES rows within the bound-parameter limit; one symbol per trigger statement."""
 
-    # No UPDATE inside a WITH clause: the outbox writes the Notification rows in a statement of its own.
-    writes_with_firing = False
+    # No UPDATE inside a WITH clause: the checkpoint's move and the outbox's INSERT are statements of
+    # their own.
+    updates_in_with = False
 
     # The placeholder of a value of each SQL type in a VALUES list.
     PLACEHOLDERS = {
@@ -336,10 +328,6 @@ class SQLite:
     def quiet_commit(self) -> str:
         """Always true: the commit's durability is the journal mode's."""
         return "1 = 1"
-
-    def checkpoint_cte(self, table: str, name: str, stream_id: str) -> tuple[str, list] | None:
-        """None: SQLite has no UPDATE in a WITH clause (the tick moves its checkpoint on its own)."""
-        return None
 
     def durable_commit(self) -> None:
         """Nothing to undo."""

@@ -253,29 +253,19 @@ def trim_stream_before(min_id: str, client: redis.Redis | None = None) -> int:
     return (client or redis_client()).xtrim(WINDOW_STREAM, minid=min_id, approximate=False)
 
 
-def read_windows_from(
-    checkpoint: str, count: int = 1000, client: redis.Redis | None = None
-) -> tuple[list[tuple[str, list[PriceWindow]]], str | None]:
-    """``read_windows`` after ``checkpoint``, and the stream's first entry id if the checkpoint entry is gone.
-
-    The engine never trims its own checkpoint entry, so from any checkpoint but
-    "0" the read (inclusive, in the same round trip) starts with it; when it
-    does not, entries were lost from under the checkpoint (Redis lost its data,
-    or the safety bound trimmed them): the second value is the first id left
-    (or "" for an empty stream), else None.
-    """
-    _, entries, first_left = read_batch(checkpoint, count=count, client=client)
-    return entries, first_left
-
-
 def read_batch(
     checkpoint: str, count: int = 1000, client: redis.Redis | None = None
 ) -> tuple[datetime | None, list[tuple[str, list[PriceWindow]]], str | None]:
-    """The watermark (``flushed_through``), then ``read_windows_from(checkpoint)``, in one round trip.
+    """The watermark (``flushed_through``), the entries after ``checkpoint`` (``read_windows``), and the
+    stream's first entry id if the checkpoint entry is gone: one round trip.
 
     Redis runs a pipeline's commands in order, so the watermark is read before
     the stream: every trade before it is in what the read returns (unless the
-    read is cut short at ``count``).
+    read is cut short at ``count``). The engine never trims its own checkpoint
+    entry, so from any checkpoint but "0" the read (inclusive) starts with it;
+    when it does not, entries were lost from under the checkpoint (Redis lost
+    its data, or the safety bound trimmed them): the third value is the first
+    id left (or "" for an empty stream), else None.
     """
     pipe = (client or redis_client()).pipeline(transaction=False)
     pipe.get(WATERMARK_KEY)

@@ -107,7 +107,7 @@ def evaluate_windows(windows: Iterable[PriceWindow], *, reach: Reach | None = No
                     invalidate_alert_lists({user_id for _, user_id, _ in rows})
             fired: list[tuple[int, int]] = []
             # Where the firing statements write the Notification rows themselves: their rows to send.
-            written: list[tuple[int, int]] | None = [] if dialect().writes_with_firing else None
+            written: list[tuple[int, int]] | None = [] if dialect().updates_in_with else None
             repeating: set[tuple[str, str]] = set()
             for direction in Alert.Direction.values:
                 symbols = dict.fromkeys(s for s, d in [*crossed, *rearmed] if d == direction)
@@ -153,7 +153,7 @@ def _trigger(
     The ``status = 'created'`` condition makes a concurrent or repeated
     evaluation change nothing twice.
     """
-    if not dialect().writes_with_firing:
+    if not dialect().updates_in_with:
         return _run(trigger_query, direction, by_symbol, search_per_row=True), []
     rows = _run(partial(trigger_query, with_notifications=True), direction, by_symbol, search_per_row=True)
     fired = [

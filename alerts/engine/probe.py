@@ -27,9 +27,11 @@ class BatchProbe:
 
 
 def probe_batch(windows: Sequence[PriceWindow], *, also: tuple[str, list] | None = None) -> BatchProbe:
-    """Both probes for these (non-empty) windows, one round trip; ``also``: a CTE to run with them."""
+    """Both probes for these (non-empty) windows, one round trip; ``also``: a data-modifying statement
+    (its SQL and params) to run in the same one, as a CTE (where ``Dialect.updates_in_with``)."""
     by_symbol, extremes = grouped_with_extremes(windows)
-    rows = dialect().fetch_prepared(*batch_probe_query(extremes, also))
+    cte = None if also is None else (f"also AS ({also[0]})", also[1])
+    rows = dialect().fetch_prepared(*batch_probe_query(extremes, cte))
     crossing = [(symbol, up, down, expiry) for symbol, window, up, down, expiry, *_ in rows if window is None]
     window_rows = [(symbol, window, *rest) for symbol, window, _, _, _, *rest in rows if window is not None]
     return BatchProbe(reach_of(by_symbol, extremes, crossing), thresholds_of(window_rows))

@@ -71,14 +71,14 @@ def batch_probe_query(
     symbol, then a window row (``window_probe_query``: window seconds, lowest
     thresholds, first re-arm) per (symbol, window) with active window alerts.
     ``also``: a CTE (``name AS (...)``, its params) to run in the same statement
-    (PostgreSQL: the tick's checkpoint UPDATE, ``Dialect.checkpoint_cte``).
+    (PostgreSQL: the tick's checkpoint UPDATE).
     """
     moved, params = _moved(extremes)
     also, also_params = ("", []) if also is None else (f"{also[0]},", also[1])
     sql = f"""
         WITH {also} moved(symbol, high, low, last_ms) AS ({moved})
         SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL
-        FROM ({_crossing_select("above", "below", "expiry")}) p
+        FROM ({_crossing_select()}) p
         UNION ALL
         SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due
         FROM ({_window_select("moved")}) w
@@ -98,14 +98,13 @@ def _moved(extremes: dict[str, Extremes]) -> tuple[str, list]:
     )
 
 
-def _crossing_select(*names: str) -> str:
+def _crossing_select() -> str:
     """The crossing probes over ``moved`` (one placeholder: the symbol whose row carries the first expiry)."""
-    above, below, expiry = (f" AS {name}" for name in names) if names else ("", "", "")
     return f"""SELECT moved.symbol,
-            {_probe("above", "<=", "high")}{above},
-            {_probe("below", ">=", "low")}{below},
+            {_probe("above", "<=", "high")} AS above,
+            {_probe("below", ">=", "low")} AS below,
             CASE WHEN moved.symbol = %s THEN (SELECT MIN(a.expires_at) FROM {ALERT_TABLE} a
-                WHERE a.status IN {ACTIVE} AND a.expires_at IS NOT NULL) END{expiry}
+                WHERE a.status IN {ACTIVE} AND a.expires_at IS NOT NULL) END AS expiry
         FROM moved"""
 
 
@@ -163,7 +162,7 @@ def trigger_query(
     read the row as it was before this UPDATE; ``hit`` names the alert's rung.
 
     Rows: (alert id, user id, symbol, re-arm after ms). ``with_notifications``
-    (where ``Dialect.writes_with_firing``): the same statement writes the fired
+    (where ``Dialect.updates_in_with``): the same statement writes the fired
     alerts' Notification rows (``outbox.insert_from_fired``), and every row
     starts with what it is: ('alert', alert id, user id, symbol, re-arm after
     ms) or ('notification', notification id, user id, status, NULL).

@@ -146,12 +146,13 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> _Batch:
         # Both probes in one statement, with the checkpoint's move where the database can (a no-fire
         # tick is then this one statement); window kinds first: expiry below must not end an alert
         # a second before its expiry reached.
-        moving = dialect().checkpoint_cte(CHECKPOINT_TABLE, name, last_id)
-        probe = probe_batch(windows, also=moving)
+        moving = dialect().updates_in_with
+        # Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
+        probe = probe_batch(windows, also=_checkpoint_move(name, last_id, durable=False) if moving else None)
         fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
             windows, complete_through=complete, reach=probe.reach
         )
-        if moving is None:
+        if not moving:
             _save_checkpoint(name, last_id, durable=bool(fired))
         elif fired:
             dialect().durable_commit()
@@ -203,10 +204,13 @@ def _report_loss(name: str, checkpoint: str, first_left: str) -> None:
 
 
 def _save_checkpoint(name: str, stream_id: str, *, durable: bool) -> None:
-    """Move the checkpoint; a commit that changed nothing else need not wait for the WAL flush
-    (``Dialect.quiet_commit``), in the same statement."""
-    quiet = "" if durable else f" AND {dialect().quiet_commit()}"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s WHERE name = %s{quiet}", [stream_id, name]
-        )
+        cursor.execute(*_checkpoint_move(name, stream_id, durable=durable))
+
+
+def _checkpoint_move(name: str, stream_id: str, *, durable: bool) -> tuple[str, list]:
+    """SQL: move the checkpoint. Not ``durable``: a commit that changed nothing else need not wait for the
+    WAL flush (``Dialect.quiet_commit``, in the same statement). Run alone (``_save_checkpoint``), or as
+    a CTE of the batch's probe where the database runs UPDATE inside WITH."""
+    quiet = "" if durable else f" AND {dialect().quiet_commit()}"
+    return f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s WHERE name = %s{quiet}", [stream_id, name]
