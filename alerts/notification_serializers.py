@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from alerts.models import PRICE_DECIMALS, PRICE_DIGITS, Channel, Notification
-from alerts.serializers import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from alerts.serializers import PageQuerySerializer, per_page_field
 
 
 class NotificationOutputSerializer(serializers.Serializer):
@@ -38,26 +38,8 @@ class NotificationOutputSerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
 
 
-class NotificationListQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(
-        min_value=1,
-        default=1,
-        error_messages={"invalid": "Must be a whole number of at least 1."},
-        help_text="Page number, from 1.",
-    )
-    per_page = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_PER_PAGE,
-        required=False,
-        help_text=f"Notifications per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE}).",
-    )
-    page_size = serializers.IntegerField(
-        min_value=1, max_value=MAX_PER_PAGE, required=False, help_text="Same as per_page."
-    )
-
-    def validate(self, attrs):
-        size = attrs.get("per_page") or attrs.get("page_size") or DEFAULT_PER_PAGE
-        return {"page": attrs["page"], "per_page": size}
+class NotificationListQuerySerializer(PageQuerySerializer):
+    per_page = per_page_field("Notifications")
 
 
 class NotificationPageOutputSerializer(serializers.Serializer):

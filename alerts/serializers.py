@@ -506,19 +506,25 @@ class AlertOutputSerializer(serializers.Serializer):
     channels = ChannelIdsField(help_text="The ids of the channels it notifies; empty: all enabled ones.")
 
 
-class AlertListQuerySerializer(serializers.Serializer):
+def per_page_field(noun: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_PER_PAGE,
+        required=False,
+        help_text=f"{noun} per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE}).",
+    )
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """?page= and ?per_page= (or ?page_size=) of a paged list; a subclass names what is listed."""
+
     page = serializers.IntegerField(
         min_value=1,
         default=1,
         error_messages={"invalid": "Must be a whole number of at least 1."},
         help_text="Page number, from 1.",
     )
-    per_page = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_PER_PAGE,
-        required=False,
-        help_text=f"Alerts per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE}).",
-    )
+    per_page = per_page_field("Items")
     page_size = serializers.IntegerField(
         min_value=1,
         max_value=MAX_PER_PAGE,
@@ -529,6 +535,10 @@ class AlertListQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         size = attrs.get("per_page") or attrs.get("page_size") or DEFAULT_PER_PAGE
         return {"page": attrs["page"], "per_page": size}
+
+
+class AlertListQuerySerializer(PageQuerySerializer):
+    per_page = per_page_field("Alerts")
 
 
 class AlertPageOutputSerializer(serializers.Serializer):
