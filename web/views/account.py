@@ -31,8 +31,8 @@ from accounts.services import (
     user_update_preferences,
 )
 from accounts.throttling import AccountDeleteThrottle, ApiKeyCreateThrottle
-from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
-from web.throttles import throttle_wait, too_many_message
+from web.forms import field_errors, post_data, validated, with_passwords
+from web.throttles import throttle_wait, too_many_errors, with_retry_after
 from web.views.common import not_found, signed_in
 
 # (title, URL name, what it is for): the account pages linked from /app/account.
@@ -112,9 +112,7 @@ def preferences_view(request):
 def api_key_create_view(request):
     wait = throttle_wait(request, [ApiKeyCreateThrottle])
     if wait is not None:
-        response = render_account(request, key_errors={NON_FIELD: [too_many_message(wait)]}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return with_retry_after(render_account(request, key_errors=too_many_errors(wait), status=429), wait)
     data, errors = validated(ApiKeyCreateInputSerializer, post_data(request.POST))
     if data is not None:
         try:
@@ -154,9 +152,9 @@ def logout_everywhere_view(request):
 def account_delete_view(request):
     wait = throttle_wait(request, [WebAccountDeleteThrottle])
     if wait is not None:
-        response = render_account(request, delete_errors={NON_FIELD: [too_many_message(wait)]}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return with_retry_after(
+            render_account(request, delete_errors=too_many_errors(wait), status=429), wait
+        )
     data, errors = validated(
         AccountDeleteInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
     )

@@ -43,7 +43,7 @@ from feeds.prices import current_price as fresh_price
 from feeds.selectors import symbol_get, symbol_search
 from web.forms import NON_FIELD, field_errors, post_data, validated
 from web.presenters import condition
-from web.throttles import throttle_wait, too_many_message
+from web.throttles import throttle_wait, too_many_errors, with_retry_after
 from web.views.common import not_found, owned_alert, signed_in
 
 # Fields an edit can change (the API's PATCH), and those a blank input sets to "none".
@@ -236,10 +236,8 @@ def alert_new(request):
     values = _submitted(request)
     wait = throttle_wait(request, [AlertCreateThrottle])
     if wait is not None:
-        errors = {NON_FIELD: [too_many_message(wait)]}
-        response = render(request, "web/alert_form.html", _form_context(request, values, errors), status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        context = _form_context(request, values, too_many_errors(wait))
+        return with_retry_after(render(request, "web/alert_form.html", context, status=429), wait)
     created, errors = _create(request.user, _kind(request.POST), create_payload(request.POST))
     if isinstance(created, Alert):
         messages.success(request, f"Alert created: {created.symbol} {condition(created)}.")

@@ -19,7 +19,7 @@ from accounts.serializers import RegisterInputSerializer, TokenObtainInputSerial
 from accounts.services import LoginFailed, user_authenticate, user_register
 from accounts.throttling import LOGIN_THROTTLES, REGISTER_THROTTLES
 from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
-from web.throttles import throttle_wait, too_many_message
+from web.throttles import throttle_wait, throttled_page
 
 REGISTRATION_RECEIVED = (
     "Registration received: log in with this email and password. If the address already had an "
@@ -45,10 +45,7 @@ def login_view(request):
         values.pop("password", None)
         wait = throttle_wait(request, LOGIN_THROTTLES)
         if wait is not None:
-            errors = {NON_FIELD: [too_many_message(wait)]}
-            response = render(request, "web/login.html", {"errors": errors, "values": values}, status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return throttled_page(request, "web/login.html", {"values": values}, wait)
         data, errors = validated(
             TokenObtainInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
         )
@@ -73,10 +70,7 @@ def signup_view(request):
         values.pop("password", None)
         wait = throttle_wait(request, REGISTER_THROTTLES)
         if wait is not None:
-            errors = {NON_FIELD: [too_many_message(wait)]}
-            response = render(request, "web/signup.html", {"errors": errors, "values": values}, status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return throttled_page(request, "web/signup.html", {"values": values}, wait)
         data, errors = validated(
             RegisterInputSerializer, with_passwords(post_data(request.POST), request.POST, ("password",))
         )

@@ -31,7 +31,7 @@ from alerts.models import Channel
 from alerts.serializers import ChannelCreateInputSerializer, ChannelUpdateInputSerializer
 from alerts.throttling import ChannelCreateThrottle, ChannelTestThrottle
 from web.forms import NON_FIELD, field_errors, post_data, validated
-from web.throttles import throttle_wait, too_many_message
+from web.throttles import throttle_wait, too_many_errors, too_many_message, with_retry_after
 from web.views.common import not_found, owned_channel, signed_in
 
 NEW_SECRET_KEY = "web:new-webhook-secret"
@@ -133,9 +133,7 @@ def channels(request):
     }
     wait = throttle_wait(request, [ChannelCreateThrottle])
     if wait is not None:
-        response = _page(request, values=values, errors={NON_FIELD: [too_many_message(wait)]}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return with_retry_after(_page(request, values=values, errors=too_many_errors(wait), status=429), wait)
     data, errors = validated(
         ChannelCreateInputSerializer, _with_quiet_hours(request.POST, post_data(request.POST))
     )

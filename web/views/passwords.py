@@ -27,8 +27,8 @@ from accounts.services import (
     password_reset_request,
 )
 from accounts.throttling import PASSWORD_RESET_THROTTLES, PasswordChangeThrottle, TokenConfirmAddressThrottle
-from web.forms import NON_FIELD, field_errors, post_data, validated, with_passwords
-from web.throttles import throttle_wait, too_many_message
+from web.forms import field_errors, post_data, validated, with_passwords
+from web.throttles import throttle_wait, throttled_page, too_many_message
 from web.views.account import render_account
 from web.views.common import signed_in
 
@@ -39,13 +39,6 @@ PASSWORD_CHANGED = (
 )
 
 
-def _throttled(request, template: str, context: dict, wait: int):
-    context["errors"] = {NON_FIELD: [too_many_message(wait)]}
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = str(wait)
-    return response
-
-
 @require_http_methods(["GET", "POST"])
 def password_reset_view(request):
     context = {"errors": {}, "values": {}, "done": None}
@@ -53,7 +46,7 @@ def password_reset_view(request):
         context["values"] = values = post_data(request.POST)
         wait = throttle_wait(request, PASSWORD_RESET_THROTTLES)
         if wait is not None:
-            return _throttled(request, "web/password_reset.html", context, wait)
+            return throttled_page(request, "web/password_reset.html", context, wait)
         data, errors = validated(PasswordResetInputSerializer, values)
         if data is not None:
             password_reset_request(**data)
@@ -70,7 +63,7 @@ def password_reset_confirm_view(request):
     if request.method == "POST":
         wait = throttle_wait(request, [TokenConfirmAddressThrottle])
         if wait is not None:
-            return _throttled(request, "web/password_reset_confirm.html", context, wait)
+            return throttled_page(request, "web/password_reset_confirm.html", context, wait)
         data, errors = validated(
             PasswordResetConfirmInputSerializer,
             with_passwords(

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.serializers import VerifyInputSerializer
 from accounts.services import RESENT, VERIFIED, address_verify, verification_resend
 from accounts.throttling import TokenConfirmAddressThrottle, VerifyResendThrottle
-from web.forms import NON_FIELD, field_errors, validated
-from web.throttles import throttle_wait, too_many_message
+from web.forms import field_errors, validated
+from web.throttles import throttle_wait, throttled_page, too_many_message
 from web.views.common import signed_in
 
 
@@ -27,10 +27,7 @@ def verify_view(request):
     if request.method == "POST":
         wait = throttle_wait(request, [TokenConfirmAddressThrottle])
         if wait is not None:
-            context["errors"] = {NON_FIELD: [too_many_message(wait)]}
-            response = render(request, "web/verify.html", context, status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return throttled_page(request, "web/verify.html", context, wait)
         data, errors = validated(VerifyInputSerializer, {"token": token})
         if data is not None:
             try:
