@@ -39,6 +39,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from hostspeed import describe as describe_host  # noqa: E402  (bench/ is the script's directory)
+
 from tests.e2e import harness  # noqa: E402
 
 SYMBOL = "BTCUSDT"
@@ -91,6 +93,7 @@ def main() -> None:
         "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
     )
     args = parser.parse_args()
+    print(describe_host(), flush=True)
 
     redis_url, client = harness.benchmark_redis()
     if args.code:

@@ -43,6 +43,8 @@ from urllib.parse import urlparse, urlunparse
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from hostspeed import describe as describe_host  # noqa: E402  (bench/ is the script's directory)
+
 # Its own database on the server (BENCH_DATABASE overrides the name: parallel runs must not share one).
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "bench_evaluate")
 # Alert k of a symbol (k = 0 .. per_symbol-1): `above` for even k at
@@ -644,6 +646,7 @@ def ms(seconds: float) -> str:
 
 def main() -> None:
     args = parse_args()
+    print(describe_host(), flush=True)
     url, maintenance = configure(args)
     import django
 

@@ -36,6 +36,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 import redis  # noqa: E402
+from hostspeed import describe as describe_host  # noqa: E402  (bench/ is the script's directory)
 
 from tests.e2e import harness  # noqa: E402
 from tests.e2e.harness import Stack  # noqa: E402
@@ -152,6 +153,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a checkout of older code, measured first")
     parser.add_argument("--db-name", default="bench_latency", help="PostgreSQL database (dropped after)")
     args = parser.parse_args()
+    print(describe_host(), flush=True)
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
     if redis_url.rstrip("/").endswith("/0") or redis_url.count("/") < 3:
