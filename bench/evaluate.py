@@ -561,14 +561,18 @@ def explain_concentrated(args) -> None:
     """The plans of the trigger UPDATE (one per direction) on the spare concentrated symbol of the
     largest size (loaded with --explain, never fired)."""
     from alerts import engine
+    from alerts.dialect import dialect
 
     size = max(args.concentrated)
     symbol = concentrated_symbol(size, args.fire_ticks)
     entries = concentrated_windows(symbol, size, args.flushes, int(time.time() * 1000))
+    # As the engine runs it: on PostgreSQL with the Notification INSERT in the same statement.
+    written = dialect().updates_in_with
     for direction in ("above", "below"):
         show_plan(
-            f"trigger UPDATE, one symbol, {size // 2:,} {direction} alerts of {size:,}",
-            *engine.trigger_query(direction, by_symbol(entries)),
+            f"trigger UPDATE{' with its Notification INSERT' if written else ''}, one symbol, "
+            f"{size // 2:,} {direction} alerts of {size:,}",
+            *engine.trigger_query(direction, by_symbol(entries), with_notifications=written),
         )
 
 
