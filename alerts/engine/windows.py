@@ -190,60 +190,46 @@ def needing_exact(
     symbols = sorted({symbol for symbol, _ in pairs})
     own = [(symbol, ms) for symbol in symbols for ms in seconds.get(symbol, ())]
     aggregates, buckets = history.read_aggregates(symbols, own)
-    chunks: dict[tuple[str, str], list[tuple[int, history.Summary]]] = {}
-    for key, summary in aggregates.items():
-        head, _, start = key.rpartition(":")
-        prefix, symbol = head[: len(history.SECOND_PREFIX)], head[len(history.SECOND_PREFIX) :]
-        chunks.setdefault((prefix, symbol), []).append((int(start) * 1000, summary))
-    # Newest first, each with the summary of itself and every newer chunk.
-    running: dict[tuple[str, str], list[tuple[int, history.Summary]]] = {}
-    for group, found in chunks.items():
-        found.sort(key=lambda item: -item[0])
-        total = None
-        running[group] = []
-        for start_ms, summary in found:
-            total = history.combine([total, summary])
-            running[group].append((start_ms, total))
-    needed = set()
+    by_symbol: dict[str, list[tuple[int, Thresholds]]] = {}
     for (symbol, window_seconds), limits in pairs.items():
+        by_symbol.setdefault(symbol, []).append((window_seconds, limits))
+    needed = set()
+    for symbol, windows in by_symbol.items():
         touched = seconds.get(symbol) or []
-        if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
-            needed.add((symbol, window_seconds))
-            continue
+        # The judged seconds' own buckets, the same for each of the symbol's windows.
         owns = [b for b in (buckets.get((symbol, ms)) for ms in touched) if b is not None]
-        if not owns:
-            continue
-        width = window_seconds * 1000
-        if window_seconds <= history.SECOND_RETENTION_S:
-            oldest = touched[0] - width + SECOND_MS
-            group, chunk_ms = (history.SECOND_PREFIX, symbol), history.SECOND_CHUNK_S * 1000
-        else:
-            minute = touched[0] - touched[0] % MINUTE_MS
-            oldest = minute - width + MINUTE_MS
-            group, chunk_ms = (history.MINUTE_PREFIX, symbol), history.MINUTE_CHUNK_S * 1000
-        oldest -= oldest % chunk_ms
-        around = None
-        for start_ms, total in running.get(group, ()):
-            if start_ms < oldest:
-                break
-            around = total
-        around = history.combine([around, *owns])
-        high = max(b.high for b in owns)
-        low = min(b.low for b in owns)
-        bound = Judged(
-            symbol,
-            window_seconds,
-            touched[-1],
-            percent_above(high, around.low),
-            percent_below(around.high, low),
-            around.quote_volume,
-            high,
-            low,
-            high,
-        )
-        if may_matter(bound, limits):
-            needed.add((symbol, window_seconds))
+        own = history.combine(owns)
+        high = max((b.high for b in owns), default=None)
+        low = min((b.low for b in owns), default=None)
+        for window_seconds, limits in windows:
+            if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
+                needed.add((symbol, window_seconds))
+                continue
+            if own is None:
+                continue
+            width = window_seconds * 1000
+            if window_seconds <= history.SECOND_RETENTION_S:
+                oldest = touched[0] - width + SECOND_MS
+                resolution, chunk_ms = 1, history.SECOND_CHUNK_S * 1000
+            else:
+                minute = touched[0] - touched[0] % MINUTE_MS
+                oldest = minute - width + MINUTE_MS
+                resolution, chunk_ms = 60, history.MINUTE_CHUNK_S * 1000
+            chunks = aggregates.get((resolution, symbol))
+            around = history.combine([chunks.since(oldest - oldest % chunk_ms) if chunks else None, own])
+            if _bound_may_matter(high, low, around, limits):
+                needed.add((symbol, window_seconds))
     return needed
+
+
+def _bound_may_matter(high: Decimal, low: Decimal, around: history.Summary, limits: Thresholds) -> bool:
+    """``may_matter`` for the bound (its re-arm case already handled): the judged seconds' highest high
+    and lowest low against ``around``, each comparison computed only for a threshold that is set."""
+    return (
+        (limits.up is not None and percent_above(high, around.low) >= limits.up)
+        or (limits.down is not None and percent_below(around.high, low) >= limits.down)
+        or (limits.volume is not None and around.quote_volume >= limits.volume)
+    )
 
 
 def may_matter(row: Judged, limits: Thresholds) -> bool:

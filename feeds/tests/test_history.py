@@ -278,8 +278,32 @@ def test_the_index_hashes_hold_every_chunks_aggregate_and_drop_expired_ones():
     history.record_trades("IDXUSDT", [(D("1"), D("1"), now_ms() - 30 * 3600_000)])  # past the retention
     client = store.redis_client()
     aggregates, _ = history.read_aggregates(["IDXUSDT"], [])
+    read = {
+        history.chunk_key("IDXUSDT", resolution, start_ms): summary
+        for (resolution, _), chunks in aggregates.items()
+        for start_ms, summary in zip(chunks.starts, chunks.chunks, strict=True)
+    }
     chunks = [k for k in client.keys("hist:[sm]:IDXUSDT:*")]
-    assert chunks and sorted(aggregates) == sorted(chunks)
+    assert chunks and sorted(read) == sorted(chunks)
     for key in chunks:
         h, lo, q = client.hget(key, "a").split(" ")
-        assert aggregates[key] == history.Summary(D(h), D(lo), D(q))
+        assert read[key] == history.Summary(D(h), D(lo), D(q))
+
+
+def test_chunk_aggregates_since_any_chunk_equal_folding_those_chunks_one_by_one():
+    """``ChunkAggregates.since`` (running totals, one lookup) against ``combine`` over its chunks."""
+    rng = random.Random(11)
+    start = now_ms() - 20 * 3600_000
+    recent = now_ms() - 14 * 60_000  # the seconds' chunks too: 15 minutes are kept
+    trades = random_trades(rng, start, 400, 19 * 3600_000) + random_trades(rng, recent, 300, 13 * 60_000)
+    history.record_trades("RUNUSDT", [t for t in trades if t[2] < now_ms()])
+    aggregates, _ = history.read_aggregates(["RUNUSDT", "NONEUSDT"], [])
+    assert aggregates[(1, "NONEUSDT")].since(0) is None
+    for resolution in (1, 60):
+        chunks = aggregates[(resolution, "RUNUSDT")]
+        assert chunks.starts == sorted(chunks.starts, reverse=True) and len(chunks.starts) > 1
+        step = 60_000 if resolution == 1 else 3600_000
+        for oldest in range(chunks.starts[-1] - step, chunks.starts[0] + 2 * step, step // 2):
+            pairs = zip(chunks.starts, chunks.chunks, strict=True)
+            covered = [summary for start_ms, summary in pairs if start_ms >= oldest]
+            assert chunks.since(oldest) == history.combine(covered)
