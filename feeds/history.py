@@ -501,20 +501,13 @@ def _aggregate(text: str) -> "Summary":
     return summary
 
 
-class ChunkAggregates:
-    """One symbol's chunk aggregates at one resolution (from its index hash), newest chunk first, with
-    their running totals from the newest: ``since`` answers for any oldest chunk in one lookup.
-
-    A tick's bound (``alerts.engine.windows.needing_exact``) asks this for every
-    window of every moved symbol with window alerts: a hundred symbols hold
-    about 4,000 chunks, so each is folded once here instead of once per window.
-    """
+class _FoldedChunks:
+    """Chunk aggregates, newest first, with their running totals from the newest (see ``ChunkAggregates``)."""
 
     __slots__ = ("_highs", "_lows", "_negated_starts", "_volumes", "chunks", "starts")
 
-    def __init__(self, fields: dict[str, str]):
-        """``fields``: an index hash as read (chunk start, unix s -> ``"high low quote_volume"``)."""
-        ordered = sorted(((int(chunk), text) for chunk, text in fields.items()), reverse=True)
+    def __init__(self, ordered: list[tuple[int, str]]):
+        """``ordered``: (chunk start, unix s; its aggregate's text), newest first."""
         self.starts = [start_s * 1000 for start_s, _ in ordered]  # chunk start ms, newest first
         self._negated_starts = [-start_ms for start_ms in self.starts]  # ascending, for bisect
         self.chunks: list[Summary] = []  # each chunk's own aggregate
@@ -545,6 +538,58 @@ class ChunkAggregates:
         return Summary(self._highs[count - 1], self._lows[count - 1], self._volumes[count - 1])
 
 
+# (resolution s, symbol) -> its closed chunks as last read (start, unix s -> text) and their fold.
+_closed_folds: dict[tuple[int, str], tuple[dict[str, str], _FoldedChunks]] = {}
+CLOSED_FOLDS_KEPT = 20_000  # two per symbol; past this the memory starts over
+
+
+class ChunkAggregates:
+    """One symbol's chunk aggregates at one resolution (from its index hash), newest chunk first:
+    ``since`` answers for any oldest chunk with one lookup in running totals.
+
+    A tick's bound (``alerts.engine.windows.needing_exact``) asks this for every
+    window of every moved symbol with window alerts: a hundred symbols hold
+    about 4,000 chunks, read every tick. Only the newest chunk still takes
+    trades; the closed ones are folded once and kept between reads (by symbol),
+    folded again only when they are not the same, text for text: a chunk
+    closed, expired, or a backfill wrote an old second.
+    """
+
+    __slots__ = ("_closed", "_newest", "_newest_start_ms")
+
+    def __init__(self, key: tuple[int, str], fields: dict[str, str]):
+        """``key``: (resolution s, symbol); ``fields``: its index hash as read (chunk start, unix s ->
+        ``"high low quote_volume"``)."""
+        newest = max(fields, key=int, default=None)
+        self._newest = None if newest is None else _aggregate(fields[newest])
+        self._newest_start_ms = None if newest is None else int(newest) * 1000
+        closed = dict(fields)
+        closed.pop(newest, None)
+        kept = _closed_folds.get(key)
+        if kept is None or kept[0] != closed:
+            if len(_closed_folds) >= CLOSED_FOLDS_KEPT:
+                _closed_folds.clear()
+            ordered = sorted(((int(chunk), text) for chunk, text in closed.items()), reverse=True)
+            kept = _closed_folds[key] = (closed, _FoldedChunks(ordered))
+        self._closed = kept[1]
+
+    @property
+    def starts(self) -> list[int]:
+        """Every chunk's start (ms), newest first."""
+        return ([self._newest_start_ms] if self._newest else []) + self._closed.starts
+
+    @property
+    def chunks(self) -> list[Summary]:
+        """Every chunk's own aggregate, newest first."""
+        return ([self._newest] if self._newest else []) + self._closed.chunks
+
+    def since(self, oldest_ms: int) -> Summary | None:
+        """The summary of every chunk that starts at or after ``oldest_ms`` (None: there is none)."""
+        if self._newest is None or self._newest_start_ms < oldest_ms:
+            return None
+        return combine([self._newest, self._closed.since(oldest_ms)])
+
+
 def read_aggregates(
     symbols: Sequence[str], seconds: Sequence[tuple[str, int]], client=None
 ) -> tuple[dict[tuple[int, str], ChunkAggregates], dict[tuple[str, int], Summary]]:
@@ -561,7 +606,7 @@ def read_aggregates(
     aggregates = {}
     for n, symbol in enumerate(symbols):
         for resolution, fields in ((1, answers[2 * n]), (60, answers[2 * n + 1])):
-            aggregates[(resolution, symbol)] = ChunkAggregates(fields)
+            aggregates[(resolution, symbol)] = ChunkAggregates((resolution, symbol), fields)
     buckets = {}
     for second, answer in zip(seconds, answers[2 * len(symbols) :], strict=True):
         if answer:

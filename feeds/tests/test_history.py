@@ -307,3 +307,17 @@ def test_chunk_aggregates_since_any_chunk_equal_folding_those_chunks_one_by_one(
             pairs = zip(chunks.starts, chunks.chunks, strict=True)
             covered = [summary for start_ms, summary in pairs if start_ms >= oldest]
             assert chunks.since(oldest) == history.combine(covered)
+
+
+def test_a_trade_written_into_a_closed_chunk_is_in_the_next_read():
+    """The closed chunks' fold is kept between reads: a backfilled old trade must still count at once."""
+    start = now_ms() - 5 * 3600_000
+    history.record_trades("OLDUSDT", [(D("100"), D("1"), start + n * 600_000) for n in range(30)])
+    first, _ = history.read_aggregates(["OLDUSDT"], [])
+    minutes = first[(60, "OLDUSDT")]
+    assert len(minutes.starts) > 2 and minutes.since(0).low == D("100")
+    history.record_trades("OLDUSDT", [(D("40"), D("2"), start + 1)])  # the oldest chunk, closed long ago
+    again, _ = history.read_aggregates(["OLDUSDT"], [])
+    whole = again[(60, "OLDUSDT")].since(0)
+    assert whole.low == D("40") and whole.quote_volume == D("3080")
+    assert again[(60, "OLDUSDT")].since(minutes.starts[1]).low == D("100")  # the newer chunks alone
