@@ -576,12 +576,12 @@ class ChunkAggregates:
     @property
     def starts(self) -> list[int]:
         """Every chunk's start (ms), newest first."""
-        return ([self._newest_start_ms] if self._newest else []) + self._closed.starts
+        return ([] if self._newest is None else [self._newest_start_ms]) + self._closed.starts
 
     @property
     def chunks(self) -> list[Summary]:
         """Every chunk's own aggregate, newest first."""
-        return ([self._newest] if self._newest else []) + self._closed.chunks
+        return ([] if self._newest is None else [self._newest]) + self._closed.chunks
 
     def since(self, oldest_ms: int) -> Summary | None:
         """The summary of every chunk that starts at or after ``oldest_ms`` (None: there is none)."""

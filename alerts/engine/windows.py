@@ -196,11 +196,9 @@ def needing_exact(
     needed = set()
     for symbol, windows in by_symbol.items():
         touched = seconds.get(symbol) or []
-        # The judged seconds' own buckets, the same for each of the symbol's windows.
-        owns = [b for b in (buckets.get((symbol, ms)) for ms in touched) if b is not None]
-        own = history.combine(owns)
-        high = max((b.high for b in owns), default=None)
-        low = min((b.low for b in owns), default=None)
+        # The judged seconds' own buckets, the same for each of the symbol's windows: their highest
+        # high and lowest low stand for each second's.
+        own = history.combine(buckets.get((symbol, ms)) for ms in touched)
         for window_seconds, limits in windows:
             if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
                 needed.add((symbol, window_seconds))
@@ -217,7 +215,7 @@ def needing_exact(
                 resolution, chunk_ms = 60, history.MINUTE_CHUNK_S * 1000
             chunks = aggregates.get((resolution, symbol))
             around = history.combine([chunks.since(oldest - oldest % chunk_ms) if chunks else None, own])
-            if _bound_may_matter(high, low, around, limits):
+            if _bound_may_matter(own.high, own.low, around, limits):
                 needed.add((symbol, window_seconds))
     return needed
 
