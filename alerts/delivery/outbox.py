@@ -7,8 +7,9 @@ recorded as "suppressed", and the sends enqueued by ``transaction.on_commit``
 (so a rolled-back tick sends nothing, and no network call happens inside the
 transaction), users taking turns (``fair_order``). Rows that lose their message
 on the way are found again by the sweeper (``requeue_stuck``), rows a dead
-worker held within seconds (``requeue_expired_leases``); the admin's "retry" is
-``retry_notifications``.
+worker held within seconds (``requeue_expired_leases``: the rows it claimed, and
+the messages it had taken and not claimed yet, ``requeue_orphaned``); the admin's
+"retry" is ``retry_notifications``.
 """
 
 import logging
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.claims import take_expired_leases
-from alerts.delivery.tasks import enqueue_notifications
+from alerts.delivery.tasks import enqueue_notifications, waiting_sends
 from alerts.dialect import dialect
 from alerts.models import Alert, Channel, Notification
 
@@ -248,14 +249,55 @@ def requeue_expired_leases(limit: int = 10_000) -> int:
             status=Notification.Status.FAILED, next_attempt_at=None, failed_at=timezone.now()
         )
         logger.warning("Marked %d notifications failed: attempts exhausted", len(exhausted))
+    handed_on = _enqueue_by_attempts(
+        [(i, attempts) for i, attempts in expired if attempts < settings.ALERTS_NOTIFY_MAX_ATTEMPTS],
+        "Re-enqueuing %d notifications whose worker stopped holding them",
+    )
+    return handed_on + requeue_orphaned(limit=limit, handed_on={i for i, _ in expired})
+
+
+def requeue_orphaned(*, limit: int = 10_000, handed_on: set[int] = frozenset()) -> int:
+    """Re-enqueue the pending notifications whose message is gone with a dead worker, before any claim.
+
+    A worker takes a message before it claims the rows: one SIGKILLed in
+    between (a batch it had prefetched, a retry waiting in its memory for its
+    time) leaves rows with no lease, which no lease can time out, and a message
+    Redis hands back only after the broker's visibility timeout (an hour). So:
+    when the delivery queue is empty (nothing is waiting to be taken), a pending
+    row unclaimed a lease (ALERTS_NOTIFY_LEASE_SECONDS) after it was due has lost
+    its message, and is enqueued again with the attempts it has. Should its
+    message still be alive somewhere, both carry the same expected attempts and
+    only one claim can succeed: never two sends. With a backlog in the queue
+    nothing is decided (the rows may be in it); ``requeue_stuck`` still catches
+    them later. ``handed_on``: rows this sweep just enqueued from expired leases.
+    """
+    if waiting_sends() != 0:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=settings.ALERTS_NOTIFY_LEASE_SECONDS)
+    orphaned = (
+        Notification.objects.filter(
+            status=Notification.Status.PENDING,
+            created_at__lt=cutoff,
+            leased_until__isnull=True,
+            attempts__lt=settings.ALERTS_NOTIFY_MAX_ATTEMPTS,
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff))
+        .exclude(id__in=handed_on)
+        .order_by("created_at", "id")
+        .values_list("id", "attempts")[:limit]
+    )
+    return _enqueue_by_attempts(list(orphaned), "Re-enqueuing %d notifications whose message was lost")
+
+
+def _enqueue_by_attempts(rows: Sequence[tuple[int, int]], log_message: str) -> int:
+    """Enqueue (id, attempts) rows, each with the attempts it has (so its claim succeeds at once)."""
     by_attempts: dict[int, list[int]] = {}
-    for notification_id, attempts in expired:
-        if attempts < settings.ALERTS_NOTIFY_MAX_ATTEMPTS:
-            by_attempts.setdefault(attempts, []).append(notification_id)
+    for notification_id, attempts in rows:
+        by_attempts.setdefault(attempts, []).append(notification_id)
     for attempts, ids in sorted(by_attempts.items()):
-        logger.warning("Re-enqueuing %d notifications whose worker stopped holding them", len(ids))
+        logger.warning(log_message, len(ids))
         enqueue_notifications(ids, expected_attempts=attempts)
-    return sum(map(len, by_attempts.values()))
+    return len(rows)
 
 
 def requeue_stuck(limit: int = 10_000) -> int:

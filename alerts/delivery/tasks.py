@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 
 from celery import shared_task
+from kombu.exceptions import ChannelError
 
 from alerts.delivery.probe import run_test
 from alerts.delivery.send import deliver, deliver_many
@@ -66,6 +67,20 @@ def test_channel(channel_id: int, token: str) -> bool | None:
     """POST /channels/<id>/test, sent here rather than in the web request (see alerts.delivery.probe)."""
     outcome = run_test(channel_id, token)
     return None if outcome is None else outcome.delivered
+
+
+def waiting_sends() -> int | None:
+    """Messages waiting in the delivery queue, not yet taken by a worker; None if the broker cannot say."""
+    app = send_notification.app
+    try:
+        with app.connection_for_read() as connection:
+            queue = app.conf.task_default_queue
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+    except ChannelError:  # no such queue (Redis drops an empty list): nothing waits
+        return 0
+    except Exception:
+        logger.warning("Could not read the delivery queue's length", exc_info=True)
+        return None
 
 
 def batch_size(count: int) -> int:

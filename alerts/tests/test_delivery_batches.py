@@ -108,6 +108,70 @@ class TestDeadWorker:
         assert len(mail.wait_for(3)) == 3
 
 
+def run_queued(client) -> None:
+    """Run what the delivery queue holds, as a worker would, and empty it."""
+    queued = queued_tasks(client)
+    client.delete("celery")
+    for name, args in queued:
+        getattr(delivery_tasks, name.rsplit(".", 1)[1]).apply(args=args).get()
+
+
+@pytest.mark.django_db
+class TestLostMessages:
+    """A worker SIGKILLed after taking a message and before claiming its rows: no lease to time out."""
+
+    def backdate(self, ids, seconds: float) -> None:
+        Notification.objects.filter(id__in=ids).update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+    def test_rows_whose_message_died_unclaimed_are_enqueued_again_once_the_queue_is_empty(
+        self, alice, mail, settings, clean_redis, make_notification
+    ):
+        ids = [make_notification(alice).pk for _ in range(5)]
+        self.backdate(ids, settings.ALERTS_NOTIFY_LEASE_SECONDS + 1)
+        assert tasks.requeue_expired_leases() == 5
+        assert queued_tasks(clean_redis) == [("alerts.tasks.send_notifications", [ids, 0])]
+        run_queued(clean_redis)
+        assert sorted(message_ids(mail)) == sorted(f"<pricealert.notification.{i}@localhost>" for i in ids)
+        assert tasks.requeue_expired_leases() == 0  # sent: nothing left to hand on
+
+    def test_nothing_is_decided_while_the_queue_holds_a_backlog(
+        self, alice, settings, clean_redis, make_notification
+    ):
+        ids = [make_notification(alice).pk for _ in range(3)]
+        self.backdate(ids, settings.ALERTS_NOTIFY_LEASE_SECONDS + 1)
+        delivery_tasks.send_notification.delay(ids[0])  # a backlog: the rows may be in it
+        assert tasks.requeue_expired_leases() == 0
+        assert len(queued_tasks(clean_redis)) == 1
+
+    def test_rows_just_due_or_due_later_are_left_to_their_messages(
+        self, alice, settings, clean_redis, make_notification
+    ):
+        fresh = make_notification(alice)  # its message is on its way
+        retry = make_notification(alice, attempts=1)
+        self.backdate([retry.pk], 600)
+        retry_at = Notification.objects.filter(pk=retry.pk)
+        retry_at.update(next_attempt_at=timezone.now() + timedelta(seconds=30))
+        assert tasks.requeue_expired_leases() == 0
+        # Its retry time long past and nobody claimed it: the worker holding the retry died.
+        retry_at.update(next_attempt_at=timezone.now() - timedelta(seconds=60))
+        assert tasks.requeue_expired_leases() == 1
+        assert queued_tasks(clean_redis) == [("alerts.tasks.send_notification", [retry.pk, 1])]
+        assert fresh.pk not in {args[0] for _, args in queued_tasks(clean_redis)}
+
+    def test_a_message_thought_lost_but_alive_sends_once(
+        self, alice, mail, settings, clean_redis, make_notification
+    ):
+        ids = [make_notification(alice).pk for _ in range(4)]
+        self.backdate(ids, settings.ALERTS_NOTIFY_LEASE_SECONDS + 1)
+        assert tasks.requeue_expired_leases() == 4
+        # The original message was only slow (a busy worker had it): it arrives after all.
+        delivery_tasks.send_notifications.apply(args=(ids, 0)).get()
+        run_queued(clean_redis)
+        time.sleep(0.2)
+        assert len(mail.received) == 4
+        assert set(Notification.objects.filter(id__in=ids).values_list("status", "attempts")) == {("sent", 1)}
+
+
 def test_a_settled_notification_is_never_handed_on(db, alice, make_notification):
     notification = make_notification(alice, status="sent")
     Notification.objects.filter(pk=notification.pk).update(leased_until=timezone.now() - timedelta(seconds=5))
