@@ -13,11 +13,12 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.core.validators import validate_email
 
 from alerts.delivery.errors import NotificationError, failure_category
 from alerts.delivery.messages import Email, Message
+from alerts.delivery.mime import AlertEmail
 
 
 def check_url(url: str) -> str:
@@ -58,7 +59,7 @@ def send_email(email: Email, *, connection=None) -> None:
     """
     own_connection = connection is None
     connection = connection or get_connection(fail_silently=False)
-    message = EmailMultiAlternatives(
+    message = AlertEmail(
         subject=email.subject,
         body=email.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
