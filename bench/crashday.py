@@ -13,6 +13,10 @@ emails were out (fairness), missing and duplicate emails (by Message-ID).
 ``--kill-at 0.3``: the delivery worker is SIGKILLed (its process group) once 30 %
 of the emails arrived, and started again ``--restart-after`` seconds later.
 
+``--cpu``: also where the machine's CPU went from the trade to the last email, by
+process kind (``bench/cpusplit.py``: delivery worker, engine, PostgreSQL, this
+process with its SMTP server, ...).
+
 ``--code DIR`` runs the processes from another checkout (the previous commit,
 e.g. ``git archive <commit> | tar -x -C DIR``) with this harness: the old code
 measured the same way in the same run (give it the worker concurrency it shipped
@@ -39,7 +43,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from hostspeed import describe as describe_host  # noqa: E402  (bench/ is the script's directory)
+from cpusplit import CpuSplit  # noqa: E402  (bench/ is the script's directory)
+from hostspeed import describe as describe_host  # noqa: E402
 
 from tests.e2e import harness  # noqa: E402
 
@@ -89,6 +94,7 @@ def main() -> None:
         help="delivery worker processes (default: the Procfile's)",
     )
     parser.add_argument("--timeline", action="store_true", help="also print the emails received each second")
+    parser.add_argument("--cpu", action="store_true", help="also print the CPU used by process kind")
     parser.add_argument(
         "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
     )
@@ -106,18 +112,20 @@ def main() -> None:
     try:
         stack.wait_ready([f"{SYMBOL.lower()}@aggTrade"], timeout=180)
         time.sleep(2)  # the feeder's first flush and the first ticks are behind us
-        traded_at = time.time()
-        stack.binance.publish_trade(SYMBOL, CROSSING_PRICE)
-        deadline = time.monotonic() + args.timeout
-        if args.kill_at:
-            stack.mail.wait_for(int(args.alerts * args.kill_at), timeout=args.timeout)
-            killed_at = time.time()
-            stack.kill("worker")
-            time.sleep(args.restart_after)
-            stack.respawn("worker")
-            kill_line = f"; worker SIGKILLed at {killed_at - traded_at:.1f} s, restarted"
-        with contextlib.suppress(AssertionError):  # reported as missing
-            stack.mail.wait_for(args.alerts, timeout=max(1.0, deadline - time.monotonic()))
+        groups = lambda: {process.pid: name for name, process in stack.processes.items()}  # noqa: E731
+        with CpuSplit(groups) if args.cpu else contextlib.nullcontext() as cpu:
+            traded_at = time.time()
+            stack.binance.publish_trade(SYMBOL, CROSSING_PRICE)
+            deadline = time.monotonic() + args.timeout
+            if args.kill_at:
+                stack.mail.wait_for(int(args.alerts * args.kill_at), timeout=args.timeout)
+                killed_at = time.time()
+                stack.kill("worker")
+                time.sleep(args.restart_after)
+                stack.respawn("worker")
+                kill_line = f"; worker SIGKILLed at {killed_at - traded_at:.1f} s, restarted"
+            with contextlib.suppress(AssertionError):  # reported as missing
+                stack.mail.wait_for(args.alerts, timeout=max(1.0, deadline - time.monotonic()))
         time.sleep(5)  # a duplicate would arrive by now
         received = stack.mail.received
         first_row, last_row = created_at_epoch(stack.database)
@@ -147,6 +155,8 @@ def main() -> None:
         f"  first 10 % of emails reached {users_served} of {args.users} users\n"
         f"  missing {missing}, duplicates {duplicates}, still pending {pending}"
     )
+    if cpu is not None:
+        print(f"  {cpu.report()}")
     if args.timeline:
         per_second: dict[int, int] = {}
         for at in firsts:
