@@ -1,8 +1,8 @@
 """The email a notification sends, as Django builds it, flattened for less CPU: same bytes, cheaper path.
 
-On a crash day a delivery process builds thousands of messages, and half of
+On a crash day a delivery process builds thousands of messages, and a third of
 its CPU per email went to Python's ``email`` package turning Django's message
-into bytes (measured: bench/crashday.py, docs/BENCHMARKS.md). Two costs there
+into bytes (profiled: bench/delivery_cpu.py, docs/BENCHMARKS.md). Two costs there
 do nothing for our messages, and both are skipped through the package's own
 extension points, never by writing MIME by hand:
 
