@@ -112,7 +112,10 @@ def main() -> None:
     try:
         stack.wait_ready([f"{SYMBOL.lower()}@aggTrade"], timeout=180)
         time.sleep(2)  # the feeder's first flush and the first ticks are behind us
-        groups = lambda: {process.pid: name for name, process in stack.processes.items()}  # noqa: E731
+
+        def groups() -> dict[int, str]:  # each stack process leads a process group of its own
+            return {process.pid: name for name, process in stack.processes.items()}
+
         with CpuSplit(groups) if args.cpu else contextlib.nullcontext() as cpu:
             traded_at = time.time()
             stack.binance.publish_trade(SYMBOL, CROSSING_PRICE)

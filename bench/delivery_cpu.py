@@ -7,7 +7,7 @@ notifications (each of a triggered alert, over ``--users`` users), then sends
 them in batches of ``SEND_BATCH`` as a worker's ``send_notifications`` does
 (claim, render, send over one SMTP session per batch, mark sent), and reports
 this process's CPU time (``time.process_time``) and wall time per email. The
-SMTP server (aiosmtpd, accepting everything) runs in a child process, so its
+SMTP server (the tests' aiosmtpd server) runs in a child process, so its
 CPU is not counted.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/delivery_cpu.py
@@ -19,7 +19,6 @@ minutes apart, and read the host speed line of both.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,25 +30,16 @@ sys.path.insert(0, str(PROJECT_DIR))
 from hostspeed import describe as describe_host  # noqa: E402  (bench/ is the script's directory)
 from scratch_database import scratch_database  # noqa: E402
 
+# The tests' SMTP server (tests/support/smtp.py), in a child process of its own: its port on stdout.
 SINK = """
-import sys, time
-from aiosmtpd.controller import Controller
+import sys
+from tests.support.smtp import MailServer
 
-class Accept:
-    async def handle_DATA(self, server, session, envelope):
-        return "250 OK"
-
-controller = Controller(Accept(), hostname="127.0.0.1", port=int(sys.argv[1]))
-controller.start()
-print("ready", flush=True)
+server = MailServer().start()
+print(server.port, flush=True)
 sys.stdin.read()  # until the benchmark closes our stdin
+server.stop()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:
@@ -61,11 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     print(describe_host(), flush=True)
 
-    port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert sink.stdout.readline().strip() == "ready"
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    sink = subprocess.Popen([sys.executable, "-c", SINK], cwd=PROJECT_DIR, **pipes)
+    port = int(sink.stdout.readline())
     database, drop = scratch_database(args.db_name)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="pricealert.settings",

@@ -13,7 +13,7 @@ the messages it had taken and not claimed yet, ``requeue_orphaned``); the admin'
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -256,7 +256,7 @@ def requeue_expired_leases(limit: int = 10_000) -> int:
     return handed_on + requeue_orphaned(limit=limit, handed_on={i for i, _ in expired})
 
 
-def requeue_orphaned(*, limit: int = 10_000, handed_on: set[int] = frozenset()) -> int:
+def requeue_orphaned(*, limit: int = 10_000, handed_on: Collection[int] = ()) -> int:
     """Re-enqueue the pending notifications whose message is gone with a dead worker, before any claim.
 
     A worker takes a message before it claims the rows: one SIGKILLed in
