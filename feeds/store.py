@@ -253,9 +253,11 @@ def trim_stream_before(min_id: str, client: redis.Redis | None = None) -> int:
     return (client or redis_client()).xtrim(WINDOW_STREAM, minid=min_id, approximate=False)
 
 
-def read_batch(
-    checkpoint: str, count: int = 1000, client: redis.Redis | None = None
-) -> tuple[datetime | None, list[tuple[str, list[PriceWindow]]], str | None]:
+# What ``read_batch`` returns: the watermark, the entries (id, windows), the first id left after a loss.
+Batch = tuple[datetime | None, list[tuple[str, list[PriceWindow]]], str | None]
+
+
+def read_batch(checkpoint: str, count: int = 1000, client: redis.Redis | None = None) -> Batch:
     """The watermark (``flushed_through``), the entries after ``checkpoint`` (``read_windows``), and the
     stream's first entry id if the checkpoint entry is gone: one round trip.
 
@@ -283,10 +285,7 @@ def read_batch(
 
 
 def _decoded(entries) -> list[tuple[str, list[PriceWindow]]]:
-    return [
-        (entry_id, [PriceWindow.decode(symbol, encoded) for symbol, encoded in fields.items()])
-        for entry_id, fields in entries
-    ]
+    return [(entry_id, PriceWindow.decode_entry(fields)) for entry_id, fields in entries]
 
 
 def record_stream_loss(evaluator: str, description: str, client: redis.Redis | None = None) -> None:

@@ -9,13 +9,13 @@ count, and an earliest expiry read before them is at most the true one (an
 earlier cut costs a segment, never an expiry).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from alerts.dialect import dialect
 from alerts.engine.evaluation import Reach, reach_of
 from alerts.engine.rungs import grouped_with_extremes
-from alerts.engine.statements import batch_probe_query
+from alerts.engine.statements import batch_probe_query, idle_probe_query
 from alerts.engine.windows import Thresholds, thresholds_of
 from feeds.windows import PriceWindow
 
@@ -32,6 +32,22 @@ def probe_batch(windows: Sequence[PriceWindow], *, also: tuple[str, list] | None
     by_symbol, extremes = grouped_with_extremes(windows)
     cte = None if also is None else (f"also AS ({also[0]})", also[1])
     rows = dialect().fetch_prepared(*batch_probe_query(extremes, cte))
+    return _answer(by_symbol, extremes, rows)
+
+
+def probe_unless_idle(
+    windows: Sequence[PriceWindow], move: Callable[[str, list], tuple[str, list]]
+) -> tuple[BatchProbe, int | None]:
+    """Both probes, and ``move`` in the same statement only if they find nothing to do
+    (``statements.idle_probe_query``): the answer, and the move's returned value (None: it did not run)."""
+    by_symbol, extremes = grouped_with_extremes(windows)
+    rows = dialect().fetch_prepared(*idle_probe_query(extremes, move))
+    moved = [row[-1] for row in rows if row[0] is None]
+    answer = _answer(by_symbol, extremes, [row for row in rows if row[0] is not None])
+    return answer, (moved[0] if moved else None)
+
+
+def _answer(by_symbol, extremes, rows) -> BatchProbe:
     crossing = [(symbol, up, down, expiry) for symbol, window, up, down, expiry, *_ in rows if window is None]
     window_rows = [(symbol, window, *rest) for symbol, window, _, _, _, *rest in rows if window is not None]
     return BatchProbe(reach_of(by_symbol, extremes, crossing), thresholds_of(window_rows))

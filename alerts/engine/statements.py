@@ -8,7 +8,7 @@ a waiting alert watches its target in its direction, a fired repeating alert
 its re-arm price the other way.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -84,6 +84,40 @@ def batch_probe_query(
         FROM ({_window_select("moved")}) w
     """
     return sql, [*also_params, *params, next(iter(extremes))]
+
+
+def idle_probe_query(
+    extremes: dict[str, Extremes], move: Callable[[str, list], tuple[str, list]]
+) -> tuple[str, list]:
+    """SQL: ``batch_probe_query``'s rows, and ``move`` run only where they say there is nothing to do.
+
+    ``move(condition, params)`` builds an UPDATE ... RETURNING one bigint column
+    (the checkpoint's compare-and-set move) with ``condition`` in its WHERE:
+    true when no moved symbol has a crossing or re-arm hit, no window alerts,
+    and no expiry falls by the batch's last event, i.e. exactly when the tick's
+    passes would write nothing. A quiet tick is then this one statement, in
+    autocommit (``alerts.engine.tick``). The UPDATE's row, when it ran, comes
+    last with a NULL symbol and its column in the last place.
+    """
+    moved, params = _moved(extremes)
+    end = ms_to_datetime(max(last_ms for _, _, last_ms in extremes.values()))
+    idle = (
+        "NOT EXISTS (SELECT 1 FROM p WHERE p.above OR p.below OR p.expiry <= %s)"
+        " AND NOT EXISTS (SELECT 1 FROM w)"
+    )
+    update, update_params = move(idle, [end])
+    sql = f"""
+        WITH moved(symbol, high, low, last_ms) AS ({moved}),
+        p AS ({_crossing_select()}),
+        w AS ({_window_select("moved")}),
+        also(others) AS ({update})
+        SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p
+        UNION ALL
+        SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, also.others FROM also
+    """
+    return sql, [*params, next(iter(extremes)), *update_params]
 
 
 def _moved(extremes: dict[str, Extremes]) -> tuple[str, list]:

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from alerts.dialect import dialect
 from alerts.engine.evaluation import evaluate_with_expiry, expire_alerts
-from alerts.engine.probe import probe_batch
+from alerts.engine.probe import BatchProbe, probe_batch, probe_unless_idle
 from alerts.engine.windows import evaluate_window_alerts
 from alerts.models import EvaluationCheckpoint
 from alerts.selectors import oldest_checkpoint
@@ -48,6 +48,9 @@ EXPIRY_GRACE = timedelta(seconds=5)
 CHECKPOINT_TABLE = EvaluationCheckpoint._meta.db_table
 # A stream entry holds trades made up to a flush (and a Redis retry) before it was written.
 REFETCH_MARGIN_MS = 5_000
+# Per evaluator name, the checkpoint this process last committed: where its next batch starts reading,
+# before the database confirms it (``_quiet_batch``; a wrong guess only costs that read).
+_last_committed: dict[str, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +124,89 @@ def expiry_horizon(now: datetime, watermark: datetime | None) -> datetime:
 
 
 def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> _Batch:
-    """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint."""
+    """One batch: as one statement where it is quiet (``_quiet_batch``), else in a locked transaction."""
+    checkpoint = _last_committed.get(name)
+    prefetched = None
+    if checkpoint is not None and dialect().updates_in_with:
+        read = store.read_batch(checkpoint, count=batch_entries)
+        quiet = _quiet_batch(name, checkpoint, read, now)
+        if isinstance(quiet, _Batch):
+            _last_committed[name] = quiet.stream_id
+            return quiet
+        prefetched = _Prefetched(checkpoint, read, quiet)
+    batch = _locked_batch(name, batch_entries, now, prefetched)
+    _last_committed[name] = batch.stream_id
+    return batch
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefetched:
+    """What a batch learnt before it took the lock: the read from ``checkpoint``, and the probes'
+    answer for exactly its entries (None: not asked)."""
+
+    checkpoint: str
+    read: store.Batch
+    probe: BatchProbe | None
+
+
+def _quiet_batch(name: str, checkpoint: str, read: store.Batch, now: datetime) -> _Batch | BatchProbe | None:
+    """The batch read after ``checkpoint`` (this process's last commit), if it is quiet: one statement.
+
+    Most ticks fire nothing, and then the transaction around them (BEGIN, the
+    lock, COMMIT: three of a quiet tick's five round trips) guards nothing. The
+    probes run with the checkpoint's move in one statement, in autocommit
+    (``statements.idle_probe_query``), and the move is a compare-and-set: it
+    happens only if the probes find nothing to do and the checkpoint is still
+    the one the read started from. The probes' snapshot is one the locked
+    path's probe statement could have had as well: exactly the same alerts are
+    judged on the same windows.
+
+    Otherwise nothing was written, and the locked transaction runs the batch:
+    with the probes' answer (returned) if they found work, to be used if the
+    lock finds the checkpoint unmoved; with nothing (None) if entries were lost
+    or there were none.
+    """
+    _, entries, first_left = read
+    if first_left is not None or not entries:
+        return None
+    last_id = entries[-1][0]
+
+    def move(condition: str, params: list) -> tuple[str, list]:
+        sql = (
+            f"UPDATE {CHECKPOINT_TABLE} SET stream_id = %s, evaluated_at = %s"
+            f" WHERE name = %s AND stream_id = %s AND {condition} AND {dialect().quiet_commit()}"
+            f" RETURNING (SELECT COUNT(*) FROM {CHECKPOINT_TABLE} other WHERE other.name <> %s)"
+        )
+        return sql, [last_id, connection.ops.adapt_datetimefield_value(now), name, checkpoint, *params, name]
+
+    windows = [window for _, batch in entries for window in batch]
+    probe, others = probe_unless_idle(windows, move)
+    if others is None:
+        return probe
+    return _Batch(len(entries), 0, last_id, others == 0)
+
+
+def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Prefetched | None) -> _Batch:
+    """One transaction: lock the checkpoint, read a batch, fire and expire, move the checkpoint.
+
+    ``prefetched``: what was learnt from some checkpoint before the lock, used
+    if the lock finds the checkpoint there. Its read's watermark was read before
+    its entries all the same. Its probes' answer may be older than the lock, and
+    that is safe: no evaluator committed work meanwhile (the checkpoint would
+    have moved, but for clock expiry, which only takes alerts away, and a probe
+    hit is a superset of the work anyway), and an alert made or changed
+    meanwhile is armed after these windows' trades, as it would be against a
+    probe made after the lock.
+    """
     with transaction.atomic():
         after_id, alone = _lock_checkpoint(name, now)
+        known = prefetched if prefetched is not None and prefetched.checkpoint == after_id else None
         # The watermark is read before the stream (same round trip): every trade before it is in
         # what the read returns (unless cut short).
-        watermark, entries, first_left = store.read_batch(after_id, count=batch_entries)
+        if known is not None:
+            watermark, entries, first_left = known.read
+        else:
+            watermark, entries, first_left = store.read_batch(after_id, count=batch_entries)
         if first_left is not None:
             _report_loss(name, after_id, first_left)
             if not first_left:
@@ -143,12 +223,15 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> _Batch:
             expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
         )
         last_id = entries[-1][0]
-        # Both probes in one statement, with the checkpoint's move where the database can (a no-fire
-        # tick is then this one statement); window kinds first: expiry below must not end an alert
-        # a second before its expiry reached.
-        moving = dialect().updates_in_with
-        # Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
-        probe = probe_batch(windows, also=_checkpoint_move(name, last_id, durable=False) if moving else None)
+        # Both probes in one statement, with the checkpoint's move where the database can, unless asked
+        # before the lock; window kinds first: expiry below must not end an alert a second before its
+        # expiry reached.
+        moving = dialect().updates_in_with and (known is None or known.probe is None)
+        if moving:
+            # Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
+            probe = probe_batch(windows, also=_checkpoint_move(name, last_id, durable=False))
+        else:
+            probe = known.probe if known is not None and known.probe is not None else probe_batch(windows)
         fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
             windows, complete_through=complete, reach=probe.reach
         )

@@ -53,6 +53,18 @@ def test_heartbeats_round_trip_and_clear():
     assert set(store.heartbeats()) == {"host/0", "host/2"}
 
 
+def test_an_entry_decodes_to_its_windows_digit_for_digit():
+    windows = [
+        PriceWindow("AUSDT", Decimal("5"), Decimal("5"), Decimal("5"), 1, 2),
+        PriceWindow("BUSDT", Decimal("7.10"), Decimal("7.1"), Decimal("7.1"), 3, 4),  # equal, not the same digits
+        PriceWindow("CUSDT", Decimal("9"), Decimal("8"), Decimal("8.5"), 5, 6),
+        PriceWindow("DUSDT", Decimal("9"), Decimal("8"), Decimal("9"), 7, 8),
+    ]
+    decoded = PriceWindow.decode_entry({window.symbol: window.encode() for window in windows})
+    assert decoded == windows
+    assert [window.encode() for window in decoded] == [window.encode() for window in windows]
+
+
 def test_window_folds_a_spike_and_keeps_the_latest_event_as_last():
     window = PriceWindow.opened_by("BTCUSDT", Decimal("100"), 5)
     for price, event_ms in (("150", 6), ("80", 7), ("101", 9), ("99", 8)):  # one arrives out of order
