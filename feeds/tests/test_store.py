@@ -56,7 +56,8 @@ def test_heartbeats_round_trip_and_clear():
 def test_an_entry_decodes_to_its_windows_digit_for_digit():
     windows = [
         PriceWindow("AUSDT", Decimal("5"), Decimal("5"), Decimal("5"), 1, 2),
-        PriceWindow("BUSDT", Decimal("7.10"), Decimal("7.1"), Decimal("7.1"), 3, 4),  # equal, not the same digits
+        # equal, not the same digits
+        PriceWindow("BUSDT", Decimal("7.10"), Decimal("7.1"), Decimal("7.1"), 3, 4),
         PriceWindow("CUSDT", Decimal("9"), Decimal("8"), Decimal("8.5"), 5, 6),
         PriceWindow("DUSDT", Decimal("9"), Decimal("8"), Decimal("9"), 7, 8),
     ]
