@@ -199,18 +199,8 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
     probe made after the lock.
     """
     with transaction.atomic():
-        # Probes asked before the lock: the lock moves the checkpoint past their batch if it is still
-        # where that batch starts (the probe statement below cannot carry the move then).
-        ahead = None
-        if prefetched is not None and prefetched.probe is not None:
-            ahead = prefetched.checkpoint, prefetched.read[1][-1][0]
-        after_id, alone = _lock_checkpoint(name, now, ahead)
-        if ahead is not None and after_id == ahead[1]:
-            known, after_id = prefetched, ahead[0]
-        elif prefetched is not None and prefetched.probe is None and prefetched.checkpoint == after_id:
-            known = prefetched
-        else:
-            known = None
+        after_id, alone = _lock_checkpoint(name, now)
+        known = prefetched if prefetched is not None and prefetched.checkpoint == after_id else None
         # The watermark is read before the stream (same round trip): every trade before it is in
         # what the read returns (unless cut short).
         if known is not None:
@@ -233,15 +223,15 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
             expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
         )
         last_id = entries[-1][0]
-        # Both probes in one statement, with the checkpoint's move where the database can (unless the
-        # lock moved it); window kinds first: expiry below must not end an alert a second before its
-        # expiry reached. Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
-        moving = dialect().updates_in_with
-        if known is not None and known.probe is not None:
-            probe = known.probe
+        # Both probes in one statement, with the checkpoint's move where the database can, unless asked
+        # before the lock; window kinds first: expiry below must not end an alert a second before its
+        # expiry reached.
+        moving = dialect().updates_in_with and (known is None or known.probe is None)
+        if moving:
+            # Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
+            probe = probe_batch(windows, also=_checkpoint_move(name, last_id, durable=False))
         else:
-            also = _checkpoint_move(name, last_id, durable=False) if moving else None
-            probe = probe_batch(windows, also=also)
+            probe = known.probe if known is not None and known.probe is not None else probe_batch(windows)
         fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
             windows, complete_through=complete, reach=probe.reach
         )
@@ -252,7 +242,7 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
     return _Batch(len(entries), fired, last_id, alone)
 
 
-def _lock_checkpoint(name: str, now: datetime, ahead: tuple[str, str] | None = None) -> tuple[str, bool]:
+def _lock_checkpoint(name: str, now: datetime) -> tuple[str, bool]:
     """Lock this evaluator's checkpoint row for the transaction: its stream id, and whether it is alone.
 
     A write first: on PostgreSQL it takes the row lock (a second evaluator waits
@@ -260,19 +250,13 @@ def _lock_checkpoint(name: str, now: datetime, ahead: tuple[str, str] | None = N
     write lock before anything is read, so the transaction never has to upgrade
     a read lock (which SQLite refuses under contention). The count of the
     others (in the same round trip) spares the stream trim a query when there
-    are none, the usual case. ``ahead`` (from, to): move the checkpoint to
-    ``to`` in the same statement if it is at ``from`` (PostgreSQL, with a quiet
-    commit like every move until something fires); the id returned is then ``to``.
+    are none, the usual case.
     """
-    move, move_params, quiet = "", [], ""
-    if ahead is not None:
-        move, move_params = ", stream_id = CASE WHEN stream_id = %s THEN %s ELSE stream_id END", list(ahead)
-        quiet = f" AND {dialect().quiet_commit()}"
     sql = (
-        f"UPDATE {CHECKPOINT_TABLE} SET evaluated_at = %s{move} WHERE name = %s{quiet}"
+        f"UPDATE {CHECKPOINT_TABLE} SET evaluated_at = %s WHERE name = %s"
         f" RETURNING stream_id, (SELECT COUNT(*) FROM {CHECKPOINT_TABLE} other WHERE other.name <> %s)"
     )
-    params = [connection.ops.adapt_datetimefield_value(now), *move_params, name, name]
+    params = [connection.ops.adapt_datetimefield_value(now), name, name]
     rows = dialect().fetch_prepared(sql, params)
     if not rows:
         EvaluationCheckpoint.objects.get_or_create(name=name)
