@@ -59,6 +59,11 @@ def crossing_query(extremes: dict[str, Extremes]) -> tuple[str, list]:
     return sql, [*params, next(iter(extremes))]
 
 
+# The crossing rows a batch probe returns: only those that say something (a hit, or the first expiry).
+# A quiet tick's hundred moved symbols then cost the client no rows to read.
+HITS_ONLY = "WHERE p.above OR p.below OR p.expiry IS NOT NULL"
+
+
 def batch_probe_query(
     extremes: dict[str, Extremes], also: tuple[str, list] | None = None
 ) -> tuple[str, list]:
@@ -68,8 +73,9 @@ def batch_probe_query(
     plan, one round trip) instead of two is a third of its database time. Rows
     of both answers share one shape (``symbol, window, ...``): a crossing row
     (``crossing_query``: window NULL, above, below, first expiry) per moved
-    symbol, then a window row (``window_probe_query``: window seconds, lowest
-    thresholds, first re-arm) per (symbol, window) with active window alerts.
+    symbol with a hit or the first expiry (``HITS_ONLY``), then a window row
+    (``window_probe_query``: window seconds, lowest thresholds, first re-arm)
+    per (symbol, window) with active window alerts.
     ``also``: a CTE (``name AS (...)``, its params) to run in the same statement
     (PostgreSQL: the tick's checkpoint UPDATE).
     """
@@ -78,7 +84,7 @@ def batch_probe_query(
     sql = f"""
         WITH {also} moved(symbol, high, low, last_ms) AS ({moved})
         SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL
-        FROM ({_crossing_select()}) p
+        FROM ({_crossing_select()}) p {HITS_ONLY}
         UNION ALL
         SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due
         FROM ({_window_select("moved")}) w
@@ -111,7 +117,7 @@ def idle_probe_query(
         p AS ({_crossing_select()}),
         w AS ({_window_select("moved")}),
         also(others) AS ({update})
-        SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p
+        SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p {HITS_ONLY}
         UNION ALL
         SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w
         UNION ALL

@@ -80,6 +80,8 @@ class TestQuietBatch:
             result = engine.evaluate_pending()
         assert (result.entries, result.fired) == (1, 1)
         assert any("RETURNING stream_id" in sql for sql in queries)  # the lock
+        # The probes were asked once, before the lock: their answer stood (the checkpoint had not moved).
+        assert sum(sql.split()[:2] == ["WITH", "moved(symbol,"] for sql in queries) == 1
         assert checkpoint() == last
         waiting.refresh_from_db()
         assert waiting.status == Alert.Status.TRIGGERED
