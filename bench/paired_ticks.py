@@ -5,11 +5,12 @@ a 20% difference. Here both engines run at once, each in its own process, its
 own database and its own Redis stream, and take turns: tick k of one, then tick k
 of the other (the order alternating), so both see the same quiet and busy
 moments. Each loads its data with its own bench/evaluate.py (``load``, ``settle``
-and, with --mix on this side, ``load_mix``); the windows are the same.
+and, with --mix on this side, ``load_mix`` and ``fill_history``, each tick's trades
+then written to the history too); the windows are the same.
 
     git worktree add /tmp/issue5 9655311~1
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python bench/paired_ticks.py --baseline /tmp/issue5 --mix
+        .venv/bin/python bench/paired_ticks.py --baseline /tmp/issue5 --mix [--baseline-mix --spread-windows]
 
 The baseline's bench/evaluate.py needs a ``settle`` function (VACUUM ANALYZE and
 CHECKPOINT after loading); copy this checkout's into an older worktree.
@@ -38,6 +39,11 @@ def parse_args():
     parser.add_argument(
         "--baseline-mix", action="store_true", help="and on the baseline's (it must know --mix)"
     )
+    parser.add_argument(
+        "--spread-windows",
+        action="store_true",
+        help="with --mix: window alerts on every symbol (bench/evaluate.py --spread-windows)",
+    )
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--users", type=int, default=10_000)
@@ -56,7 +62,12 @@ def worker(args) -> None:
 
     evaluate.BENCH_DATABASE = args.database
     load_args = argparse.Namespace(
-        sqlite=False, alerts=args.alerts, symbols=args.symbols, users=args.users, mix=args.mix
+        sqlite=False,
+        alerts=args.alerts,
+        symbols=args.symbols,
+        users=args.users,
+        mix=args.mix,
+        spread_windows=args.spread_windows,
     )
     url, maintenance = evaluate.configure(load_args)
     import django
@@ -71,7 +82,10 @@ def worker(args) -> None:
         call_command("migrate", verbosity=0)
         evaluate.load(load_args)
         if args.mix:
+            # As bench/evaluate.py --mix: the history full, and each tick's trades written to it.
             evaluate.load_mix(load_args)
+            evaluate.fill_history(load_args)
+            evaluate.WRITE_HISTORY = True
         evaluate.settle()
         store.redis_client().delete(store.WINDOW_STREAM)
         engine.evaluate_pending()
@@ -120,6 +134,8 @@ def start(project: Path, database: str, redis_db: int, mix: bool, args) -> subpr
     ]
     if mix:
         command.append("--mix")
+        if args.spread_windows:
+            command.append("--spread-windows")
     process = subprocess.Popen(
         command, cwd=project, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
