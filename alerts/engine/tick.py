@@ -223,15 +223,13 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
             expiry_horizon(now, watermark) if watermark is not None and len(entries) < batch_entries else None
         )
         last_id = entries[-1][0]
-        # Both probes in one statement, with the checkpoint's move where the database can, unless asked
-        # before the lock; window kinds first: expiry below must not end an alert a second before its
-        # expiry reached.
-        moving = dialect().updates_in_with and (known is None or known.probe is None)
-        if moving:
-            # Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
-            probe = probe_batch(windows, also=_checkpoint_move(name, last_id, durable=False))
-        else:
-            probe = known.probe if known is not None and known.probe is not None else probe_batch(windows)
+        # Both probes in one statement (unless asked before the lock), with the checkpoint's move where
+        # the database can; window kinds first: expiry below must not end an alert a second before its
+        # expiry reached. Quiet (no wait for the WAL flush) until something fires: then ``durable_commit``.
+        asked = known.probe if known is not None else None
+        moving = dialect().updates_in_with and asked is None
+        move = _checkpoint_move(name, last_id, durable=False) if moving else None
+        probe = asked if asked is not None else probe_batch(windows, also=move)
         fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
             windows, complete_through=complete, reach=probe.reach
         )
