@@ -62,6 +62,15 @@ def crossing_query(extremes: dict[str, Extremes]) -> tuple[str, list]:
 # The crossing rows a batch probe returns: only those that say something (a hit, or the first expiry).
 # A quiet tick's hundred moved symbols then cost the client no rows to read.
 HITS_ONLY = "WHERE p.above OR p.below OR p.expiry IS NOT NULL"
+# Both probes' rows in one shape (symbol, window, ...), from the CTEs of ``_probe_ctes``.
+PROBE_ROWS = f"""SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p {HITS_ONLY}
+        UNION ALL
+        SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w"""
+
+
+def _probe_ctes() -> str:
+    """The probes over the CTE ``moved`` as CTEs: ``p`` (crossing, a row per moved symbol), ``w`` (window)."""
+    return f"p AS ({_crossing_select()}), w AS ({_window_select('moved')})"
 
 
 def batch_probe_query(
@@ -82,12 +91,8 @@ def batch_probe_query(
     moved, params = _moved(extremes)
     also, also_params = ("", []) if also is None else (f"{also[0]},", also[1])
     sql = f"""
-        WITH {also} moved(symbol, high, low, last_ms) AS ({moved})
-        SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL
-        FROM ({_crossing_select()}) p {HITS_ONLY}
-        UNION ALL
-        SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due
-        FROM ({_window_select("moved")}) w
+        WITH {also} moved(symbol, high, low, last_ms) AS ({moved}), {_probe_ctes()}
+        {PROBE_ROWS}
     """
     return sql, [*also_params, *params, next(iter(extremes))]
 
@@ -113,13 +118,9 @@ def idle_probe_query(
     )
     update, update_params = move(idle, [end])
     sql = f"""
-        WITH moved(symbol, high, low, last_ms) AS ({moved}),
-        p AS ({_crossing_select()}),
-        w AS ({_window_select("moved")}),
+        WITH moved(symbol, high, low, last_ms) AS ({moved}), {_probe_ctes()},
         also(others) AS ({update})
-        SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p {HITS_ONLY}
-        UNION ALL
-        SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w
+        {PROBE_ROWS}
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, also.others FROM also
     """

@@ -13,6 +13,11 @@ chapters, in the order a batch runs them:
 5. move the checkpoint and commit (``_save_checkpoint``); on commit the outbox
    enqueues the sends.
 
+On PostgreSQL a batch first tries the short way (``_quiet_batch``): read from
+the checkpoint this process last committed, and probe and move the checkpoint
+(compare-and-set) in one statement that moves it only if there is nothing to
+do; otherwise the chapters above run, with what that attempt read and learnt.
+
 After the tick, the stream is trimmed up to the oldest committed checkpoint of
 all evaluators (``_trim_read_entries``), never past it. A checkpoint entry
 found gone means entries were lost unread: logged and recorded for operators
