@@ -25,7 +25,10 @@ may judge a second that late and still find its whole window):
 - ``hist:m:{SYMBOL}:{hour start, unix s}``: the same for minutes in the hour;
 - ``hist:si:{SYMBOL}`` and ``hist:mi:{SYMBOL}``: each chunk's aggregate again,
   field = chunk start, so one HGETALL reads all of a symbol's (the engine's
-  bound, ``read_aggregates``).
+  bound, ``feeds.aggregates``); and ``N`` (the newest chunk's start and
+  aggregate), ``c`` (a count bumped whenever any other field changes) and ``e``
+  (when the hash began), so that a reader can keep the closed chunks' fold
+  and read only those three while the count stays.
 
 Writes merge in Redis (one Lua script, exact decimal arithmetic on the
 strings), so a bucket written in several flushes, or by a restarted feeder,
@@ -38,7 +41,6 @@ are read as one ``a`` field, only the two edge chunks bucket by bucket
 (``window_summary``).
 """
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,21 +126,52 @@ local function fields(s)
 end
 -- Each chunk's aggregate is also kept in its symbol's index hash (hist:si:SYM / hist:mi:SYM,
 -- field = chunk start): one HGETALL reads a symbol's aggregates. Stale fields go when a chunk opens.
+-- Three more fields let a reader keep the closed chunks between reads (feeds.aggregates): "N", the
+-- newest chunk as "start high low quote_volume"; "c", a count bumped whenever anything else changes
+-- (a chunk closed by a newer one, a closed chunk written, a chunk dropped); "e", when the hash began.
+local function newest_of(ikey)
+  local n = redis.call("HGET", ikey, "N")
+  if n then return tonumber(string.match(n, "^%d+")), true end
+  local newest = nil  -- a hash written before "N" was kept
+  for _, f in ipairs(redis.call("HKEYS", ikey)) do
+    local s = tonumber(f)
+    if s and (newest == nil or s > newest) then newest = s end
+  end
+  return newest, false
+end
+local function changed(ikey)
+  redis.call("HSETNX", ikey, "e", table.concat(redis.call("TIME"), "."))
+  redis.call("HINCRBY", ikey, "c", 1)
+end
 local function index(key, value, expire_at)
   local prefix, sym, chunk = string.match(key, "^(hist:%a):(.+):(%d+)$")
   local ikey = prefix .. "i:" .. sym
+  local start = tonumber(chunk)
   local now = tonumber(redis.call("TIME")[1])
+  local newest, known = newest_of(ikey)
   if tonumber(expire_at) <= now then
-    redis.call("HDEL", ikey, chunk)  -- older than the retention: the chunk is gone already
+    -- older than the retention: the chunk is gone already
+    if redis.call("HDEL", ikey, chunk) == 1 then
+      if start == newest then redis.call("HDEL", ikey, "N") end
+      changed(ikey)
+    end
     return
   end
   local fresh = redis.call("HSET", ikey, chunk, value)
+  if newest == nil or start >= newest then
+    redis.call("HSET", ikey, "N", chunk .. " " .. value)
+  end
+  if newest == nil or start ~= newest or not known then changed(ikey) end
   if fresh == 1 then
     local keep = KEEP_MINUTES
     if prefix == "hist:s" then keep = KEEP_SECONDS end
-    local oldest = tonumber(chunk) - keep
+    local oldest = start - keep
     for _, other in ipairs(redis.call("HKEYS", ikey)) do
-      if tonumber(other) < oldest then redis.call("HDEL", ikey, other) end
+      local s = tonumber(other)
+      if s and s < oldest then
+        redis.call("HDEL", ikey, other)
+        changed(ikey)
+      end
     end
   end
   local ttl = redis.call("TTL", ikey)
@@ -485,134 +518,6 @@ def chunk_keys(symbol: str, resolution_s: int, first_ms: int, last_ms: int) -> l
         (SECOND_PREFIX, SECOND_CHUNK_S) if resolution_s == 1 else (MINUTE_PREFIX, MINUTE_CHUNK_S)
     )
     return [f"{prefix}{symbol}:{chunk}" for chunk in _chunk_starts(first_ms, last_ms, chunk_s)]
-
-
-# Parsed aggregates by their text: most chunks are closed and read unchanged tick after tick.
-_parsed: dict[str, "Summary"] = {}
-
-
-def _aggregate(text: str) -> "Summary":
-    summary = _parsed.get(text)
-    if summary is None:
-        if len(_parsed) > 200_000:
-            _parsed.clear()
-        h, l, qv = text.split(" ")  # noqa: E741
-        summary = _parsed[text] = Summary(Decimal(h), Decimal(l), Decimal(qv))
-    return summary
-
-
-class _FoldedChunks:
-    """Chunk aggregates, newest first, with their running totals from the newest (see ``ChunkAggregates``)."""
-
-    __slots__ = ("_highs", "_lows", "_negated_starts", "_volumes", "chunks", "starts")
-
-    def __init__(self, ordered: list[tuple[int, str]]):
-        """``ordered``: (chunk start, unix s; its aggregate's text), newest first."""
-        self.starts = [start_s * 1000 for start_s, _ in ordered]  # chunk start ms, newest first
-        self._negated_starts = [-start_ms for start_ms in self.starts]  # ascending, for bisect
-        self.chunks: list[Summary] = []  # each chunk's own aggregate
-        self._highs: list[Decimal] = []
-        self._lows: list[Decimal] = []
-        self._volumes: list[Decimal] = []
-        high = low = volume = None
-        for _, text in ordered:
-            summary = _aggregate(text)
-            self.chunks.append(summary)
-            if high is None:
-                high, low, volume = summary.high, summary.low, summary.quote_volume
-            else:
-                if summary.high > high:
-                    high = summary.high
-                if summary.low < low:
-                    low = summary.low
-                volume = WIDE.add(volume, summary.quote_volume)
-            self._highs.append(high)
-            self._lows.append(low)
-            self._volumes.append(volume)
-
-    def since(self, oldest_ms: int) -> Summary | None:
-        """The summary of every chunk that starts at or after ``oldest_ms`` (None: there is none)."""
-        count = bisect_right(self._negated_starts, -oldest_ms)
-        if not count:
-            return None
-        return Summary(self._highs[count - 1], self._lows[count - 1], self._volumes[count - 1])
-
-
-# (resolution s, symbol) -> its closed chunks as last read (start, unix s -> text) and their fold.
-_closed_folds: dict[tuple[int, str], tuple[dict[str, str], _FoldedChunks]] = {}
-CLOSED_FOLDS_KEPT = 20_000  # two per symbol; past this the memory starts over
-
-
-class ChunkAggregates:
-    """One symbol's chunk aggregates at one resolution (from its index hash), newest chunk first:
-    ``since`` answers for any oldest chunk with one lookup in running totals.
-
-    A tick's bound (``alerts.engine.windows.needing_exact``) asks this for every
-    window of every moved symbol with window alerts: a hundred symbols hold
-    about 4,000 chunks, read every tick. Only the newest chunk still takes
-    trades; the closed ones are folded once and kept between reads (by symbol),
-    folded again only when they are not the same, text for text: a chunk
-    closed, expired, or a backfill wrote an old second.
-    """
-
-    __slots__ = ("_closed", "_newest", "_newest_start_ms")
-
-    def __init__(self, key: tuple[int, str], fields: dict[str, str]):
-        """``key``: (resolution s, symbol); ``fields``: its index hash as read (chunk start, unix s ->
-        ``"high low quote_volume"``)."""
-        newest = max(fields, key=int, default=None)
-        self._newest = None if newest is None else _aggregate(fields[newest])
-        self._newest_start_ms = None if newest is None else int(newest) * 1000
-        closed = dict(fields)
-        closed.pop(newest, None)
-        kept = _closed_folds.get(key)
-        if kept is None or kept[0] != closed:
-            if len(_closed_folds) >= CLOSED_FOLDS_KEPT:
-                _closed_folds.clear()
-            ordered = sorted(((int(chunk), text) for chunk, text in closed.items()), reverse=True)
-            kept = _closed_folds[key] = (closed, _FoldedChunks(ordered))
-        self._closed = kept[1]
-
-    @property
-    def starts(self) -> list[int]:
-        """Every chunk's start (ms), newest first."""
-        return ([] if self._newest is None else [self._newest_start_ms]) + self._closed.starts
-
-    @property
-    def chunks(self) -> list[Summary]:
-        """Every chunk's own aggregate, newest first."""
-        return ([] if self._newest is None else [self._newest]) + self._closed.chunks
-
-    def since(self, oldest_ms: int) -> Summary | None:
-        """The summary of every chunk that starts at or after ``oldest_ms`` (None: there is none)."""
-        if self._newest is None or self._newest_start_ms < oldest_ms:
-            return None
-        return combine([self._newest, self._closed.since(oldest_ms)])
-
-
-def read_aggregates(
-    symbols: Sequence[str], seconds: Sequence[tuple[str, int]], client=None
-) -> tuple[dict[tuple[int, str], ChunkAggregates], dict[tuple[str, int], Summary]]:
-    """One round trip: every chunk aggregate of these symbols, as ``ChunkAggregates`` by (resolution s,
-    symbol), from the index hashes; and each (symbol, second ms) bucket's Summary (absent: no trade in
-    it): what a bound on a window needs."""
-    pipe = (client or store.redis_client()).pipeline(transaction=False)
-    for symbol in symbols:
-        pipe.hgetall(f"{SECOND_PREFIX[:-1]}i:{symbol}")
-        pipe.hgetall(f"{MINUTE_PREFIX[:-1]}i:{symbol}")
-    for symbol, second_ms in seconds:
-        pipe.hget(chunk_key(symbol, 1, second_ms), str(second_ms // 1000 % SECOND_CHUNK_S))
-    answers = pipe.execute()
-    aggregates = {}
-    for n, symbol in enumerate(symbols):
-        for resolution, fields in ((1, answers[2 * n]), (60, answers[2 * n + 1])):
-            aggregates[(resolution, symbol)] = ChunkAggregates((resolution, symbol), fields)
-    buckets = {}
-    for second, answer in zip(seconds, answers[2 * len(symbols) :], strict=True):
-        if answer:
-            _, h, l, c, qv = answer.split(" ")[:5]  # noqa: E741
-            buckets[second] = Summary(Decimal(h), Decimal(l), Decimal(qv), Decimal(c))
-    return aggregates, buckets
 
 
 def history_bytes(symbol: str, client=None) -> int:

@@ -16,7 +16,7 @@ from alerts.dialect import dialect
 from alerts.engine.evaluation import Reach, reach_of
 from alerts.engine.rungs import grouped_with_extremes
 from alerts.engine.statements import batch_probe_query, idle_probe_query
-from alerts.engine.windows import Thresholds, thresholds_of
+from alerts.engine.windows import ReachRow, Thresholds, thresholds_of
 from feeds.windows import PriceWindow
 
 
@@ -36,12 +36,15 @@ def probe_batch(windows: Sequence[PriceWindow], *, also: tuple[str, list] | None
 
 
 def probe_unless_idle(
-    windows: Sequence[PriceWindow], move: Callable[[str, list], tuple[str, list]]
+    windows: Sequence[PriceWindow],
+    move: Callable[[str, list], tuple[str, list]],
+    reach: Sequence[ReachRow] = (),
 ) -> tuple[BatchProbe, int | None]:
     """Both probes, and ``move`` in the same statement only if they find nothing to do
-    (``statements.idle_probe_query``): the answer, and the move's returned value (None: it did not run)."""
+    (``statements.idle_probe_query``, with the window bounds' ``reach``): the answer (no window rows
+    when the move ran), and the move's returned value (None: it did not run)."""
     by_symbol, extremes = grouped_with_extremes(windows)
-    rows = dialect().fetch_prepared(*idle_probe_query(extremes, move))
+    rows = dialect().fetch_prepared(*idle_probe_query(extremes, move, reach))
     moved = [row[-1] for row in rows if row[0] is None]
     answer = _answer(by_symbol, extremes, [row for row in rows if row[0] is not None])
     return answer, (moved[0] if moved else None)

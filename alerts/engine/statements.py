@@ -63,9 +63,13 @@ def crossing_query(extremes: dict[str, Extremes]) -> tuple[str, list]:
 # A quiet tick's hundred moved symbols then cost the client no rows to read.
 HITS_ONLY = "WHERE p.above OR p.below OR p.expiry IS NOT NULL"
 # Both probes' rows in one shape (symbol, window, ...), from the CTEs of ``_probe_ctes``.
-PROBE_ROWS = f"""SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p {HITS_ONLY}
-        UNION ALL
-        SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w"""
+CROSSING_ROWS = (
+    f"SELECT p.symbol, NULL, p.above, p.below, p.expiry, NULL, NULL, NULL, NULL FROM p {HITS_ONLY}"
+)
+WINDOW_ROWS = (
+    "SELECT w.symbol, w.window_seconds, NULL, NULL, NULL, w.up, w.down, w.volume, w.rearm_due FROM w"
+)
+PROBE_ROWS = f"{CROSSING_ROWS} UNION ALL {WINDOW_ROWS}"
 
 
 def _probe_ctes() -> str:
@@ -97,34 +101,71 @@ def batch_probe_query(
     return sql, [*also_params, *params, next(iter(extremes))]
 
 
+# windows.reach_rows: symbol, window seconds, up, down, volume, newest judged second ms.
+REACH_TYPES = ("text", "bigint", "numeric", "numeric", "numeric", "bigint")
+
+
 def idle_probe_query(
-    extremes: dict[str, Extremes], move: Callable[[str, list], tuple[str, list]]
+    extremes: dict[str, Extremes],
+    move: Callable[[str, list], tuple[str, list]],
+    reach: Sequence[tuple[str, int, float, float, float, int]] = (),
 ) -> tuple[str, list]:
     """SQL: ``batch_probe_query``'s rows, and ``move`` run only where they say there is nothing to do.
 
     ``move(condition, params)`` builds an UPDATE ... RETURNING one bigint column
     (the checkpoint's compare-and-set move) with ``condition`` in its WHERE:
-    true when no moved symbol has a crossing or re-arm hit, no window alerts,
-    and no expiry falls by the batch's last event, i.e. exactly when the tick's
-    passes would write nothing. A quiet tick is then this one statement, in
-    autocommit (``alerts.engine.tick``). The UPDATE's row, when it ran, comes
-    last with a NULL symbol and its column in the last place.
+    true when no moved symbol has a crossing or re-arm hit, no window alert may
+    fire or re-arm (``_window_work``), and no expiry falls by the batch's last
+    event, i.e. exactly when the tick's passes would write nothing. A quiet
+    tick is then this one statement, in autocommit (``alerts.engine.tick``).
+    ``reach``: for (symbol, window) pairs of the batch, how far its bound
+    reaches (``windows.reach_rows``). The UPDATE's row, when it ran, comes last
+    with a NULL symbol and its column in the last place; the window probe's
+    rows come only when it did not run.
     """
     moved, params = _moved(extremes)
+    reached, reach_params = dialect().rows(
+        ("text", "bigint", "numeric", "numeric", "numeric", "bigint"),
+        list(zip(*reach, strict=True)) or [()] * 6,
+    )
     end = ms_to_datetime(max(last_ms for _, _, last_ms in extremes.values()))
     idle = (
         "NOT EXISTS (SELECT 1 FROM p WHERE p.above OR p.below OR p.expiry <= %s)"
-        " AND NOT EXISTS (SELECT 1 FROM w)"
+        f" AND NOT EXISTS ({_window_work()})"
     )
     update, update_params = move(idle, [end])
     sql = f"""
-        WITH moved(symbol, high, low, last_ms) AS ({moved}), {_probe_ctes()},
+        WITH moved(symbol, high, low, last_ms) AS ({moved}),
+        reach(symbol, win, up, down, vol, last_ms) AS ({reached}), {_probe_ctes()},
         also(others) AS ({update})
-        {PROBE_ROWS}
+        {CROSSING_ROWS}
+        UNION ALL
+        {WINDOW_ROWS} WHERE NOT EXISTS (SELECT 1 FROM also)
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, also.others FROM also
     """
-    return sql, [*params, next(iter(extremes)), *update_params]
+    return sql, [*params, *reach_params, next(iter(extremes)), *update_params]
+
+
+def _window_work() -> str:
+    """SQL: a moved symbol's window alert that may fire or re-arm in this batch, given ``reach``.
+
+    The same test as the window pass's bound (``windows.needing_exact``), alert
+    by alert instead of on each pair's lowest thresholds: a waiting alert whose
+    threshold its pair's reach attains, a re-arming one whose cooldown ends by
+    the symbol's newest judged second, or any window alert of a pair without a
+    reach (the engine did not know the pair had alerts: the window pass
+    decides). One index-only scan of alert_window_idx per moved symbol.
+    """
+    return f"""SELECT 1 FROM moved m JOIN {ALERT_TABLE} a ON a.symbol = m.symbol
+            LEFT JOIN reach r ON r.symbol = a.symbol AND r.win = a.window_seconds
+            WHERE a.status IN {ACTIVE} AND a.kind IN {WINDOW_KINDS} AND CASE
+                WHEN r.symbol IS NULL THEN true
+                WHEN a.status = 'rearming' THEN a.rearm_after_ms <= r.last_ms
+                WHEN a.kind = 'volume' THEN a.volume_quote <= r.vol
+                WHEN a.move_direction = 'up' THEN a.move_percent <= r.up
+                WHEN a.move_direction = 'down' THEN a.move_percent <= r.down
+                ELSE a.move_percent <= GREATEST(r.up, r.down) END"""
 
 
 def _moved(extremes: dict[str, Extremes]) -> tuple[str, list]:
@@ -309,6 +350,12 @@ JUDGED_TYPES = (
     "numeric", "numeric", "bigint",
 )  # fmt: skip
 JUDGED_COLUMNS = "symbol, win, at, next_at, at_ms, up, down, vol, hi, lo, cl, settled"
+
+
+def window_pairs_query() -> str:
+    """SQL: every (symbol, window) with active window alerts (``windows.hinted_pairs``)."""
+    return f"""SELECT DISTINCT symbol, window_seconds FROM {ALERT_TABLE}
+        WHERE status IN {ACTIVE} AND kind IN {WINDOW_KINDS}"""
 
 
 def window_probe_query(symbols: Sequence[str]) -> tuple[str, list]:

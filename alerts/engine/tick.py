@@ -37,7 +37,14 @@ from django.utils import timezone
 from alerts.dialect import dialect
 from alerts.engine.evaluation import evaluate_with_expiry, expire_alerts
 from alerts.engine.probe import BatchProbe, probe_batch, probe_unless_idle
-from alerts.engine.windows import evaluate_window_alerts
+from alerts.engine.windows import (
+    Prepared,
+    evaluate_window_alerts,
+    hinted_pairs,
+    learn_pairs,
+    prepare,
+    reach_rows,
+)
 from alerts.models import EvaluationCheckpoint
 from alerts.selectors import oldest_checkpoint
 from feeds import store
@@ -138,7 +145,7 @@ def _evaluate_batch(name: str, batch_entries: int, now: datetime) -> _Batch:
         if isinstance(quiet, _Batch):
             _last_committed[name] = quiet.stream_id
             return quiet
-        prefetched = _Prefetched(checkpoint, read, quiet)
+        prefetched = _Prefetched(checkpoint, read, *quiet)
     batch = _locked_batch(name, batch_entries, now, prefetched)
     _last_committed[name] = batch.stream_id
     return batch
@@ -152,9 +159,12 @@ class _Prefetched:
     checkpoint: str
     read: store.Batch
     probe: BatchProbe | None
+    prepared: Prepared | None  # what the window pass's bound read, for some of the symbols
 
 
-def _quiet_batch(name: str, checkpoint: str, read: store.Batch, now: datetime) -> _Batch | BatchProbe | None:
+def _quiet_batch(
+    name: str, checkpoint: str, read: store.Batch, now: datetime
+) -> _Batch | tuple[BatchProbe | None, Prepared | None]:
     """The batch read after ``checkpoint`` (this process's last commit), if it is quiet: one statement.
 
     Most ticks fire nothing, and then the transaction around them (BEGIN, the
@@ -166,14 +176,18 @@ def _quiet_batch(name: str, checkpoint: str, read: store.Batch, now: datetime) -
     path's probe statement could have had as well: exactly the same alerts are
     judged on the same windows.
 
+    Window alerts: the window pass's bound (``windows.reach_rows``) is
+    computed first for the pairs known to have window alerts (``hinted_pairs``)
+    and the statement compares every window alert of the moved symbols with it.
+
     Otherwise nothing was written, and the locked transaction runs the batch:
-    with the probes' answer (returned) if they found work, to be used if the
-    lock finds the checkpoint unmoved; with nothing (None) if entries were lost
-    or there were none.
+    with the probes' answer and what the bound read (returned) if they found
+    work, to be used if the lock finds the checkpoint unmoved; with nothing if
+    entries were lost or there were none.
     """
     _, entries, first_left = read
     if first_left is not None or not entries:
-        return None
+        return None, None
     last_id = entries[-1][0]
 
     def move(condition: str, params: list) -> tuple[str, list]:
@@ -185,9 +199,12 @@ def _quiet_batch(name: str, checkpoint: str, read: store.Batch, now: datetime) -
         return sql, [last_id, connection.ops.adapt_datetimefield_value(now), name, checkpoint, *params, name]
 
     windows = [window for _, batch in entries for window in batch]
-    probe, others = probe_unless_idle(windows, move)
+    pairs = hinted_pairs(sorted({window.symbol for window in windows}))
+    prepared = prepare(windows, {symbol for symbol, _ in pairs}) if pairs else None
+    reach = reach_rows(pairs, prepared) if prepared is not None else []
+    probe, others = probe_unless_idle(windows, move, reach)
     if others is None:
-        return probe
+        return probe, prepared
     return _Batch(len(entries), 0, last_id, others == 0)
 
 
@@ -235,9 +252,11 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
         moving = dialect().updates_in_with and asked is None
         move = _checkpoint_move(name, last_id, durable=False) if moving else None
         probe = asked if asked is not None else probe_batch(windows, also=move)
-        fired = evaluate_window_alerts(windows, pairs=probe.window_pairs) + evaluate_with_expiry(
-            windows, complete_through=complete, reach=probe.reach
-        )
+        learn_pairs(probe.window_pairs)
+        prepared = known.prepared if known is not None else None
+        fired = evaluate_window_alerts(
+            windows, pairs=probe.window_pairs, prepared=prepared
+        ) + evaluate_with_expiry(windows, complete_through=complete, reach=probe.reach)
         if not moving:
             _save_checkpoint(name, last_id, durable=bool(fired))
         elif fired:

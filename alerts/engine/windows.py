@@ -36,18 +36,23 @@ the outcome does not depend on how the trades were split into ticks.
 """
 
 import decimal
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import redis
 from django.db import connection
 
 from alerts.cache import invalidate_alert_lists
 from alerts.delivery.outbox import write_notifications
-from alerts.engine.statements import window_probe_query, window_rearm_query, window_trigger_query
+from alerts.engine.statements import (
+    window_pairs_query,
+    window_probe_query,
+    window_rearm_query,
+    window_trigger_query,
+)
 from alerts.models import Alert
-from feeds import history, store
+from feeds import aggregates, history
 from feeds.windows import PriceWindow
 
 SECOND_MS = 1000
@@ -98,22 +103,35 @@ def touched_seconds(windows: Sequence[PriceWindow]) -> dict[str, list[int]]:
     return {symbol: sorted(seconds)[-MAX_SECONDS:] for symbol, seconds in spans.items()}
 
 
-def with_unsettled(seconds: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Add each symbol's newest second of the previous batch: judged then while it could still grow,
-    it is judged again now, whole (re-arming counts only whole seconds). Remembers this batch's newest."""
-    symbols = list(seconds)
-    try:
-        # One round trip: the read, then the write (in that order on the server).
-        pipe = store.redis_client().pipeline(transaction=False)
-        pipe.hmget(LAST_JUDGED_KEY, symbols)
-        pipe.hset(LAST_JUDGED_KEY, mapping={s: seconds[s][-1] for s in symbols})
-        previous, _ = pipe.execute()
-    except redis.RedisError:
-        return seconds
-    for symbol, before in zip(symbols, previous, strict=True):
-        if before is not None and int(before) < seconds[symbol][0]:
-            seconds[symbol] = [int(before), *seconds[symbol]]
-    return seconds
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the bound of a batch's window pass reads, for some of its symbols (``prepare``)."""
+
+    symbols: frozenset[str]  # the symbols it was read for
+    seconds: dict[str, list[int]]  # symbol -> the seconds to judge (ms), oldest first
+    heads: aggregates.Heads
+
+
+def prepare(windows: Sequence[PriceWindow], symbols: Iterable[str]) -> Prepared:
+    """The seconds these symbols' windows traded in, with each symbol's newest second of the previous
+    batch (judged then while it could still grow, it is judged again now, whole: re-arming counts only
+    whole seconds), and what their bound reads: one script call (``feeds.aggregates.read_heads``), which
+    also remembers this batch's newest seconds."""
+    wanted = frozenset(symbols)
+    seconds = touched_seconds([window for window in windows if window.symbol in wanted])
+    heads = aggregates.read_heads(seconds, mark_key=LAST_JUDGED_KEY)
+    for symbol, before in heads.previous.items():
+        seconds[symbol] = [before, *seconds[symbol]]
+    return Prepared(wanted, seconds, heads)
+
+
+def _joined(first: Prepared, second: Prepared) -> Prepared:
+    heads = aggregates.Heads(
+        {**first.heads.aggregates, **second.heads.aggregates},
+        {**first.heads.bucket_texts, **second.heads.bucket_texts},
+        {**first.heads.previous, **second.heads.previous},
+    )
+    return Prepared(first.symbols | second.symbols, {**first.seconds, **second.seconds}, heads)
 
 
 def window_requests(symbol: str, window_seconds: int, second_ms: int) -> list[tuple[str, int, int, int]]:
@@ -174,50 +192,100 @@ def judge(pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]
     return judged
 
 
-def needing_exact(
-    pairs: dict[tuple[str, int], Thresholds], seconds: dict[str, list[int]]
-) -> set[tuple[str, int]]:
+def needing_exact(pairs: dict[tuple[str, int], Thresholds], prepared: Prepared) -> set[tuple[str, int]]:
     """The (symbol, window) pairs that may fire or re-arm anything in this batch.
 
-    A bound first, from the chunk aggregates only (two index hashes per
-    symbol, shared by all its windows): every chunk from the oldest one a
-    window of any judged second reaches up to the newest holds every trade of
-    those windows and maybe more, so its low is at most a window's, its high at
+    A bound first, from the chunk aggregates only (``feeds.aggregates``, shared
+    by all of a symbol's windows): every chunk from the oldest one a window of
+    any judged second reaches up to the newest holds every trade of those
+    windows and maybe more, so its low is at most a window's, its high at
     least, its volume at least; the judged seconds' highest high and lowest
     low stand for each second's. A move or volume that the bound does not reach
     cannot be reached: the no-fire tick stops here, reading no bucket.
     """
-    symbols = sorted({symbol for symbol, _ in pairs})
-    own = [(symbol, ms) for symbol in symbols for ms in seconds.get(symbol, ())]
-    aggregates, buckets = history.read_aggregates(symbols, own)
-    by_symbol: dict[str, list[tuple[int, Thresholds]]] = {}
-    for (symbol, window_seconds), limits in pairs.items():
-        by_symbol.setdefault(symbol, []).append((window_seconds, limits))
     needed = set()
-    for symbol, windows in by_symbol.items():
-        touched = seconds.get(symbol) or []
-        # The judged seconds' own buckets, the same for each of the symbol's windows: their highest
-        # high and lowest low stand for each second's.
-        own = history.combine(buckets.get((symbol, ms)) for ms in touched)
-        for window_seconds, limits in windows:
-            if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
-                needed.add((symbol, window_seconds))
-                continue
-            if own is None:
-                continue
-            width = window_seconds * 1000
-            if window_seconds <= history.SECOND_RETENTION_S:
-                oldest = touched[0] - width + SECOND_MS
-                resolution, chunk_ms = 1, history.SECOND_CHUNK_S * 1000
-            else:
-                minute = touched[0] - touched[0] % MINUTE_MS
-                oldest = minute - width + MINUTE_MS
-                resolution, chunk_ms = 60, history.MINUTE_CHUNK_S * 1000
-            chunks = aggregates.get((resolution, symbol))
-            around = history.combine([chunks.since(oldest - oldest % chunk_ms) if chunks else None, own])
-            if _bound_may_matter(own.high, own.low, around, limits):
-                needed.add((symbol, window_seconds))
+    own_of: dict[str, history.Summary | None] = {}
+    for (symbol, window_seconds), limits in pairs.items():
+        touched = prepared.seconds.get(symbol) or []
+        if limits.rearm_due_ms is not None and touched and touched[-1] >= limits.rearm_due_ms:
+            needed.add((symbol, window_seconds))
+            continue
+        if symbol not in own_of:
+            # The judged seconds' own buckets, the same for each of the symbol's windows: their highest
+            # high and lowest low stand for each second's.
+            own_of[symbol] = history.combine(prepared.heads.bucket(symbol, ms) for ms in touched)
+        own = own_of[symbol]
+        if own is None:
+            continue
+        resolution, oldest = bound_span(window_seconds, touched[0])
+        chunks = prepared.heads.aggregates.get((resolution, symbol))
+        around = history.combine([chunks.since(oldest) if chunks else None, own])
+        if _bound_may_matter(own.high, own.low, around, limits):
+            needed.add((symbol, window_seconds))
     return needed
+
+
+def bound_span(window_seconds: int, first_second_ms: int) -> tuple[int, int]:
+    """(resolution s, start ms of the oldest chunk) the bound of a window reads, for judged seconds from
+    ``first_second_ms`` on: the chunk holding the start of the first second's window."""
+    if window_seconds <= history.SECOND_RETENTION_S:
+        oldest = first_second_ms - window_seconds * 1000 + SECOND_MS
+        return 1, oldest - oldest % (history.SECOND_CHUNK_S * 1000)
+    minute = first_second_ms - first_second_ms % MINUTE_MS
+    oldest = minute - window_seconds * 1000 + MINUTE_MS
+    return 60, oldest - oldest % (history.MINUTE_CHUNK_S * 1000)
+
+
+# A float reach is raised by this much (relative, and absolute) to stand above the exact one: a float's
+# error here is a few units in its 16th digit.
+FLOAT_MARGIN = 1e-9
+MARGIN_UP = 1 + FLOAT_MARGIN  # the reaches are never negative
+# A reach for a symbol that traded no second (its buckets gone): no threshold is at or under it.
+NOTHING = -1.0
+# (symbol, window seconds, up, down, volume, the symbol's newest judged second ms)
+ReachRow = tuple[str, int, float, float, float, int]
+
+
+def reach_rows(pairs: Iterable[tuple[str, int]], prepared: Prepared) -> list[ReachRow]:
+    """(symbol, window, up, down, volume, newest second ms) for these pairs: each reach at least the
+    bound ``needing_exact`` computes exactly (``FLOAT_MARGIN`` above it), for the database to compare
+    with every window alert's threshold (``statements.idle_probe_query``): a threshold above it is
+    one the exact bound cannot reach either. Floats: a few hundred pairs a tick, each in about a
+    microsecond, where exact decimals take several."""
+    rows = []
+    heads, seconds = prepared.heads, prepared.seconds
+    symbol = own = touched = None
+    for pair_symbol, window_seconds in pairs:
+        if pair_symbol != symbol:  # pairs come grouped by symbol (``hinted_pairs``)
+            symbol, touched = pair_symbol, seconds.get(pair_symbol)
+            own = heads.extremes(symbol, touched) if touched else None
+        if not touched:
+            continue
+        if own is None:
+            rows.append((symbol, window_seconds, NOTHING, NOTHING, NOTHING, touched[-1]))
+            continue
+        high, low, volume = own
+        resolution, oldest = bound_span(window_seconds, touched[0])
+        chunks = heads.aggregates.get((resolution, symbol))
+        around = chunks.since_floats(oldest) if chunks is not None else None
+        if around is None:
+            around_high, around_low, around_volume = high, low, volume
+        else:
+            around_high, around_low = max(high, around[0]), min(low, around[1])
+            around_volume = around[2] + volume
+        up = (high - around_low) * 100 / around_low
+        down = (around_high - low) * 100 / around_high
+        rows.append(
+            (
+                symbol,
+                window_seconds,
+                up * MARGIN_UP + FLOAT_MARGIN,
+                down * MARGIN_UP + FLOAT_MARGIN,
+                around_volume * MARGIN_UP + FLOAT_MARGIN,
+                touched[-1],
+            )
+        )
+    return rows
 
 
 def _bound_may_matter(high: Decimal, low: Decimal, around: history.Summary, limits: Thresholds) -> bool:
@@ -239,6 +307,37 @@ def may_matter(row: Judged, limits: Thresholds) -> bool:
         or (limits.down is not None and row.down >= limits.down)
         or (limits.volume is not None and row.volume >= limits.volume)
     )
+
+
+# Symbol -> the windows with active window alerts, as this process last learnt them: the pairs a quiet
+# batch computes a reach for (alerts.engine.tick). A hint only: a pair it lacks sends its batch the
+# locked way (``statements.idle_probe_query`` finds a window alert without a reach), whose probe
+# teaches it (``learn_pairs``), and which reads it whole from the database every HINT_SECONDS
+# (forgetting pairs whose alerts are gone). A process's first batch runs locked.
+_hint: dict[str, set[int]] = {}
+_hint_read_at: float | None = None
+HINT_SECONDS = 300.0
+
+
+def hinted_pairs(symbols: Iterable[str]) -> list[tuple[str, int]]:
+    """The (symbol, window) pairs of these symbols that had active window alerts, last this process knew."""
+    return [(symbol, window) for symbol in symbols for window in _hint.get(symbol, ())]
+
+
+def learn_pairs(pairs: Iterable[tuple[str, int]]) -> None:
+    """Pairs a probe found with active window alerts, for ``hinted_pairs``; and every pair, read from the
+    database, when the hint is older than HINT_SECONDS."""
+    global _hint, _hint_read_at
+    now = time.monotonic()
+    if _hint_read_at is None or now - _hint_read_at >= HINT_SECONDS:
+        hint: dict[str, set[int]] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(window_pairs_query())
+            for symbol, window_seconds in cursor.fetchall():
+                hint.setdefault(symbol, set()).add(window_seconds)
+        _hint, _hint_read_at = hint, now
+    for symbol, window_seconds in pairs:
+        _hint.setdefault(symbol, set()).add(window_seconds)
 
 
 def probe(symbols: Sequence[str]) -> dict[tuple[str, int], Thresholds]:
@@ -263,14 +362,19 @@ def _decimal(value) -> Decimal | None:
 
 
 def evaluate_window_alerts(
-    windows: Sequence[PriceWindow], *, pairs: dict[tuple[str, int], Thresholds] | None = None
+    windows: Sequence[PriceWindow],
+    *,
+    pairs: dict[tuple[str, int], Thresholds] | None = None,
+    prepared: Prepared | None = None,
 ) -> int:
     """Fire (and re-arm) the window alerts the batch's traded seconds reach; returns the firings.
 
     Runs in the caller's transaction (the tick's). Re-arming and firing
     alternate until nothing changes, as for price alerts, so the result does
     not depend on how the trades were split into ticks. ``pairs``: the window
-    probe's answer for these windows' symbols, if the caller already asked.
+    probe's answer for these windows' symbols, if the caller already asked;
+    ``prepared``: what ``prepare`` read for some of them (for exactly these
+    windows), if the caller already did.
     """
     if pairs is None:
         symbols = sorted({window.symbol for window in windows})
@@ -278,11 +382,14 @@ def evaluate_window_alerts(
     if not pairs:
         return 0
     with_alerts = {symbol for symbol, _ in pairs}
-    seconds = touched_seconds([window for window in windows if window.symbol in with_alerts])
+    missing = with_alerts - (prepared.symbols if prepared is not None else frozenset())
+    if missing:
+        more = prepare(windows, missing)
+        prepared = more if prepared is None else _joined(prepared, more)
+    seconds = {symbol: ms for symbol, ms in prepared.seconds.items() if symbol in with_alerts}
     if not seconds:
         return 0
-    seconds = with_unsettled(seconds)
-    needed = needing_exact(pairs, seconds)
+    needed = needing_exact(pairs, prepared)
     if not needed:
         return 0
     rows = judge({pair: pairs[pair] for pair in needed}, seconds)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from feeds import history, store
+from feeds import aggregates, history, store
 from tests.recordings import recorded_lines
 
 from .conftest import wait_for
@@ -277,10 +277,10 @@ def test_the_index_hashes_hold_every_chunks_aggregate_and_drop_expired_ones():
     history.record_trades("IDXUSDT", trades)
     history.record_trades("IDXUSDT", [(D("1"), D("1"), now_ms() - 30 * 3600_000)])  # past the retention
     client = store.redis_client()
-    aggregates, _ = history.read_aggregates(["IDXUSDT"], [])
+    indexed, _ = aggregates.read_aggregates(["IDXUSDT"], [])
     read = {
         history.chunk_key("IDXUSDT", resolution, start_ms): summary
-        for (resolution, _), chunks in aggregates.items()
+        for (resolution, _), chunks in indexed.items()
         for start_ms, summary in zip(chunks.starts, chunks.chunks, strict=True)
     }
     chunks = [k for k in client.keys("hist:[sm]:IDXUSDT:*")]
@@ -297,10 +297,10 @@ def test_chunk_aggregates_since_any_chunk_equal_folding_those_chunks_one_by_one(
     recent = now_ms() - 14 * 60_000  # the seconds' chunks too: 15 minutes are kept
     trades = random_trades(rng, start, 400, 19 * 3600_000) + random_trades(rng, recent, 300, 13 * 60_000)
     history.record_trades("RUNUSDT", [t for t in trades if t[2] < now_ms()])
-    aggregates, _ = history.read_aggregates(["RUNUSDT", "NONEUSDT"], [])
-    assert aggregates[(1, "NONEUSDT")].since(0) is None
+    indexed, _ = aggregates.read_aggregates(["RUNUSDT", "NONEUSDT"], [])
+    assert indexed[(1, "NONEUSDT")].since(0) is None
     for resolution in (1, 60):
-        chunks = aggregates[(resolution, "RUNUSDT")]
+        chunks = indexed[(resolution, "RUNUSDT")]
         assert chunks.starts == sorted(chunks.starts, reverse=True) and len(chunks.starts) > 1
         step = 60_000 if resolution == 1 else 3600_000
         for oldest in range(chunks.starts[-1] - step, chunks.starts[0] + 2 * step, step // 2):
@@ -313,11 +313,11 @@ def test_a_trade_written_into_a_closed_chunk_is_in_the_next_read():
     """The closed chunks' fold is kept between reads: a backfilled old trade must still count at once."""
     start = now_ms() - 5 * 3600_000
     history.record_trades("OLDUSDT", [(D("100"), D("1"), start + n * 600_000) for n in range(30)])
-    first, _ = history.read_aggregates(["OLDUSDT"], [])
+    first, _ = aggregates.read_aggregates(["OLDUSDT"], [])
     minutes = first[(60, "OLDUSDT")]
     assert len(minutes.starts) > 2 and minutes.since(0).low == D("100")
     history.record_trades("OLDUSDT", [(D("40"), D("2"), start + 1)])  # the oldest chunk, closed long ago
-    again, _ = history.read_aggregates(["OLDUSDT"], [])
+    again, _ = aggregates.read_aggregates(["OLDUSDT"], [])
     whole = again[(60, "OLDUSDT")].since(0)
     assert whole.low == D("40") and whole.quote_volume == D("3080")
     assert again[(60, "OLDUSDT")].since(minutes.starts[1]).low == D("100")  # the newer chunks alone
