@@ -22,9 +22,11 @@ for "down", its close for volume, and its start time are reported).
 
 Set-based: one probe per batch says which (symbol, window) pairs have active
 window alerts and their lowest thresholds; a bound from the history's chunk
-aggregates (one Redis round trip: two index hashes per symbol) rules out the pairs that
-cannot reach them (the no-fire tick ends there); the others are judged
-exactly (one more round trip) and their seconds go into one UPDATE per kind
+aggregates (``prepare``: one Redis script call, the closed chunks kept between
+ticks, ``feeds.aggregates``) rules out the pairs that cannot reach them (the
+no-fire tick ends there: on PostgreSQL inside the quiet tick's one statement,
+which compares every window alert with the bound's reach, ``reach_rows``); the
+others are judged exactly (one more round trip) and their seconds go into one UPDATE per kind
 (``statements.window_trigger_query``), conditional on
 ``status = 'created'`` like every trigger. Repeating window alerts re-arm
 after their cooldown at the first whole judged second whose value is back
