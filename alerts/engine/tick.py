@@ -252,7 +252,8 @@ def _locked_batch(name: str, batch_entries: int, now: datetime, prefetched: _Pre
         moving = dialect().updates_in_with and asked is None
         move = _checkpoint_move(name, last_id, durable=False) if moving else None
         probe = asked if asked is not None else probe_batch(windows, also=move)
-        learn_pairs(probe.window_pairs)
+        if dialect().updates_in_with:  # where quiet batches run (``_quiet_batch``)
+            learn_pairs(probe.window_pairs)
         prepared = known.prepared if known is not None else None
         fired = evaluate_window_alerts(
             windows, pairs=probe.window_pairs, prepared=prepared
