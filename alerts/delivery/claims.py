@@ -144,22 +144,27 @@ def _settle_digest(notification: Notification, **values) -> None:
         ).update(**values, next_attempt_at=None, leased_until=None, held_until=None)
 
 
+# A notification without a digest, marked sent (``mark_notification_sent``).
+SENT_MARK = f"""
+    UPDATE {NOTIFICATION_TABLE}
+    SET status = 'sent', sent_at = %s, next_attempt_at = NULL, leased_until = NULL
+    WHERE id = %s AND status = 'pending'
+    RETURNING id
+"""
+
+
 def mark_notification_sent(notification: Notification, *, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     if notification.digest_id != notification.id:
         # Nothing carried with it: one statement, its own transaction. This runs once per email
         # sent, right after the SMTP server's reply: an ORM update inside ``atomic`` cost three
-        # round trips (BEGIN, UPDATE, COMMIT) and a query compile each time.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {NOTIFICATION_TABLE}
-                SET status = 'sent', sent_at = %s, next_attempt_at = NULL, leased_until = NULL
-                WHERE id = %s AND status = 'pending'
-                """,
-                [connection.ops.adapt_datetimefield_value(now), notification.id],
-            )
-            return cursor.rowcount == 1
+        # round trips (BEGIN, UPDATE, COMMIT) and a query compile each time. Prepared on
+        # PostgreSQL (``fetch_prepared``): the server parses and plans it once per connection, not
+        # once per email, which took about a third of its CPU for the statement (docs/BENCHMARKS.md).
+        marked = dialect().fetch_prepared(
+            SENT_MARK, [connection.ops.adapt_datetimefield_value(now), notification.id]
+        )
+        return len(marked) == 1
     with transaction.atomic():
         sent = bool(
             Notification.objects.filter(id=notification.id, status=Notification.Status.PENDING).update(

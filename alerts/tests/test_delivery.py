@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from alerts.delivery import claims, messages, send
@@ -160,3 +161,15 @@ class TestClaim:
 
         row = Notification.objects.get(pk=notification.pk)
         assert (row.status, row.sent_at, row.next_attempt_at, row.leased_until) == ("sent", at, None, None)
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite caches its statements itself")
+    def test_the_sent_mark_is_parsed_and_planned_once_per_connection(self, alice, make_notification):
+        for _ in range(3):
+            claimed = claims.claim_notification(make_notification(alice).pk, expected_attempts=0)
+            assert claims.mark_notification_sent(claimed)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                ["%SET status = 'sent', sent_at = $1%"],
+            )
+            assert cursor.fetchone() == (1,)
