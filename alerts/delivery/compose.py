@@ -92,8 +92,11 @@ def message_for(notification: Notification) -> Message:
         )
         if len(rows) > 1:
             return digest_message(notification, rows, channel)
+    message = alert_message(notification)
+    if channel is None or channel.kind == Channel.Kind.EMAIL:
+        return message  # no template of the channel's own: the placeholders' values are not needed
     price, at, _ = _firing(notification)
-    return templated(alert_message(notification), channel, firing_values(notification.alert, price, at))
+    return templated(message, channel, firing_values(notification.alert, price, at))
 
 
 def _summary(alert: Alert, price: Decimal, at: datetime) -> str:
@@ -136,7 +139,7 @@ def digest_message(carrier: Notification, rows: list[Notification], channel: Cha
     return Message(
         title=title,
         body=text,
-        payload=payload,
+        payload_of=lambda: payload,
         delivery_id=str(carrier.pk),
         email=Email(
             subject=title,

@@ -1,14 +1,16 @@
 """What a channel delivers: a firing (or a channel test) rendered once, in every form a kind needs.
 
 A ``Message`` carries a title and plain text for people (Apprise), a JSON
-payload for machines (webhooks) and an ``Email`` for mailboxes (subject, text
-and HTML parts, and a Message-ID that stays the same for a resend of one
-notification, so mail systems drop the duplicate).
+payload for machines (webhooks, built only when asked for) and an ``Email`` for
+mailboxes (subject, text and HTML parts, and a Message-ID that stays the same
+for a resend of one notification, so mail systems drop the duplicate).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -40,11 +42,17 @@ class Message:
 
     title: str
     body: str
-    payload: dict
+    # Builds ``payload`` when a kind asks for it: an email never does, and a crash day's
+    # thousands of emails need not build a webhook's JSON each.
+    payload_of: Callable[[], dict]
     delivery_id: str
     email: Email
     # A webhook body the channel's template rendered (alerts.delivery.compose); empty: ``payload``.
     json_body: str = ""
+
+    @property
+    def payload(self) -> dict:
+        return self.payload_of()
 
 
 def format_price(value: Decimal) -> str:
@@ -124,9 +132,22 @@ def alert_message(notification: Notification) -> Message:
     alert = notification.alert
     price, at, firing = _firing(notification)
     email = render_alert_email(alert, price=price, at=at, firing=firing)
-    payload = {
+    return Message(
+        title=email.subject,
+        body=email.text,
+        payload_of=partial(_alert_payload, notification.pk, alert, price, at, firing),
+        delivery_id=str(notification.pk),
+        # Stable per notification: a resend after a crash between the SMTP server's
+        # "250 OK" and our "sent" mark carries the same Message-ID.
+        email=replace(email, to=notification.to, message_id=_message_id(f"notification.{notification.pk}")),
+    )
+
+
+def _alert_payload(notification_id: int, alert: Alert, price: Decimal, at: datetime, firing: int) -> dict:
+    """A firing's JSON payload (a webhook's body unless its channel has a template)."""
+    return {
         "event": "alert.triggered",
-        "notification_id": notification.pk,
+        "notification_id": notification_id,
         "alert": {
             "id": alert.pk,
             "symbol": alert.symbol,
@@ -146,15 +167,6 @@ def alert_message(notification: Notification) -> Message:
         },
         "trigger": {"price": format(price, "f"), "at": _utc_iso(at), "firing": firing},
     }
-    return Message(
-        title=email.subject,
-        body=email.text,
-        payload=payload,
-        delivery_id=str(notification.pk),
-        # Stable per notification: a resend after a crash between the SMTP server's
-        # "250 OK" and our "sent" mark carries the same Message-ID.
-        email=replace(email, to=notification.to, message_id=_message_id(f"notification.{notification.pk}")),
-    )
 
 
 def test_message(channel: Channel) -> Message:
@@ -170,7 +182,7 @@ def test_message(channel: Channel) -> Message:
     return Message(
         title=title,
         body=TEST_TEXT,
-        payload=payload,
+        payload_of=lambda: payload,
         delivery_id=f"test-{channel.pk}",
         email=Email(
             title,
