@@ -1,14 +1,16 @@
 """The Celery app: `celery -A pricealert worker` and `celery -A pricealert beat`.
 
 Broker is Redis (REDIS_URL); configuration comes from Django settings
-(CELERY_* names), the beat schedule included.
+(CELERY_* names), the beat schedule included. Database connections live from
+task to task as Django's CONN_MAX_AGE says (``close_old_database_connections``).
 """
 
 import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricealert.settings")
 
@@ -65,3 +67,21 @@ def use_django_logging(**kwargs):
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+def close_old_database_connections(sender=None, **kwargs):
+    """At each task's start and end, Django's rule for a web request: close_old_connections().
+
+    A connection past CONN_MAX_AGE, or one that failed and is no longer usable, is
+    closed; any other is kept for the next task (and checked first, CONN_HEALTH_CHECKS).
+    Celery's own fixup would close them all (settings.CELERY_DB_REUSE_MAX says why
+    not). A task run in place (``apply()``, CELERY_TASK_ALWAYS_EAGER) is part of its
+    caller, whose connection is not this task's to close.
+    """
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
+
+task_prerun.connect(close_old_database_connections, weak=False)
+task_postrun.connect(close_old_database_connections, weak=False)

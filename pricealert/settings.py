@@ -236,6 +236,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Celery's Django fixup closes every database connection before and after each task
+# unless this is set, whatever CONN_MAX_AGE says: a new PostgreSQL backend per task (a
+# crash day's hundred send batches, the engine's tick every second), about 4 ms of CPU
+# each. Set, it closes them only every that many tasks; pricealert.celery applies
+# Django's own rule at each task instead, as for a web request (CONN_MAX_AGE, and
+# CONN_HEALTH_CHECKS for a connection the database dropped).
+CELERY_DB_REUSE_MAX = 1000
 # JSON only, never pickle, whatever a message says it is: a task message is data, and
 # whoever can push one onto Redis must not get code run by a worker (docs/SECURITY.md).
 CELERY_ACCEPT_CONTENT = ["json"]
