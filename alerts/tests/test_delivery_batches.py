@@ -9,8 +9,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.backends.signals import connection_created
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts import tasks
@@ -40,6 +41,18 @@ class TestSharedConnections:
         received = mail.wait_for(200)
         assert len({r.peer for r in received}) == len(queued)
         assert Notification.objects.filter(status="sent").count() == 200
+
+    def test_a_batch_of_emails_costs_its_claim_its_load_and_one_mark_per_email(
+        self, alice, bob, mail, make_notification
+    ):
+        # The load leaves out the columns no send reads; none of them is fetched afterwards.
+        ids = [make_notification(user).pk for _ in range(5) for user in (alice, bob)]
+        with CaptureQueriesContext(connection) as queries:
+            assert [delivery.outcome for _, delivery in send.deliver_many(ids, 0)] == ["sent"] * 10
+        assert len(mail.wait_for(10)) == 10
+        # The claim, the load, then the marks (prepared on PostgreSQL, where the log shows no text).
+        assert len(queries) == 2 + 10
+        assert [query["sql"].lstrip()[:6].upper() for query in queries[:2]] == ["UPDATE", "SELECT"]
 
     def test_a_batch_of_webhooks_reuses_one_http_connection(self, alice, settings, make_triggered_alert):
         settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.0/8"
