@@ -21,8 +21,9 @@ from pricealert.celery import app
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's connections are never kept"),
-    # Autocommit, as in a worker: Django closes a connection left inside a transaction.
-    pytest.mark.django_db(transaction=True),
+    # Autocommit, as in a worker: Django closes a connection left inside a transaction. Serialized
+    # rollback, as the other transactional tests: the flush must leave the content types.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
