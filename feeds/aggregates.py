@@ -291,7 +291,7 @@ def read_heads(seconds: Mapping[str, Sequence[int]], *, mark_key: str | None = N
     changed since this process last read them. ``mark_key``: keep each symbol's newest second there,
     returning (and reading the bucket of) a previous mark older than its first second."""
     client = client or store.redis_client()
-    symbols = list(seconds)
+    symbols = [symbol for symbol, asked in seconds.items() if asked]  # the script needs a second each
     keys = [mark_key or "-"]
     args: list = ["1" if mark_key else "0"]
     for symbol in symbols:
