@@ -25,15 +25,10 @@ logger = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """``with Heartbeat(connect_now=...) as heartbeat: heartbeat.hold(claimed) ... heartbeat.release(one)``.
+    """``with Heartbeat() as heartbeat: heartbeat.hold(claimed) ... heartbeat.release(one)``."""
 
-    ``connect_now``: open the thread's connection before the batch goes on (a batch whose
-    sends run under the egress guard); otherwise at the first beat.
-    """
-
-    def __init__(self, interval: float | None = None, *, connect_now: bool = True):
+    def __init__(self, interval: float | None = None):
         self.interval = interval or settings.ALERTS_NOTIFY_LEASE_SECONDS / 3
-        self.connect_now = connect_now
         self._held: dict[int, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,8 +55,7 @@ class Heartbeat:
     def _run(self) -> None:
         try:
             try:
-                if self.connect_now:
-                    connection.ensure_connection()
+                connection.ensure_connection()
             except Exception:  # each beat tries again
                 logger.warning("The lease heartbeat could not reach the database", exc_info=True)
             finally:

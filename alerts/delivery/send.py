@@ -59,10 +59,8 @@ def deliver_many(
     (so a crash can leave at most the one in flight sent but not marked sent).
     Sends of one kind share a session (one SMTP connection, one HTTP session).
     """
-    claimed = claim_notifications(notification_ids, expected_attempts=expected_attempts)
-    # Started right after the claim: its first beat is due a third of a lease later.
-    guarded = any(_sent_under_egress_guard(notification) for notification in claimed)
-    with Heartbeat(connect_now=guarded) as heartbeat, Sessions() as sessions:
+    with Heartbeat() as heartbeat, Sessions() as sessions:
+        claimed = claim_notifications(notification_ids, expected_attempts=expected_attempts)
         heartbeat.hold(claimed)
         held = {notification.id for notification in claimed}
         for notification_id in notification_ids:
@@ -73,16 +71,6 @@ def deliver_many(
             delivery = _attempt(notification, sessions)
             heartbeat.release(notification)
             yield notification.id, delivery
-
-
-def _sent_under_egress_guard(notification: Notification) -> bool:
-    """Whether its send connects under the egress guard: every kind but email (alerts.delivery.egress)."""
-    try:
-        channel = notification.via
-    except Channel.DoesNotExist:
-        channel = None
-    kind = notification.channel if channel is None else channel.kind
-    return kind != Channel.Kind.EMAIL
 
 
 def _attempt(notification: Notification, sessions: Sessions) -> Delivery:

@@ -4,13 +4,11 @@ Real servers throughout: the SMTP server counts the sessions it was opened
 for, the HTTP server the connections, and the claims are the database's.
 """
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -69,52 +67,6 @@ class TestSharedConnections:
             assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 10}
             assert len(server.received) == 10
             assert len({r.peer for r in server.received}) == 1
-
-
-@pytest.fixture
-def heartbeat_connections():
-    """Each database connection the sends' heartbeat threads opened: what ``when()`` said then."""
-    opened: list = []
-    when = [lambda: "opened"]
-
-    def record(sender, connection, **kwargs):
-        if threading.current_thread().name == "lease-heartbeat":
-            opened.append(when[0]())
-
-    connection_created.connect(record)
-    yield opened, when
-    connection_created.disconnect(record)
-
-
-@pytest.mark.django_db
-class TestHeartbeatConnection:
-    def test_a_batch_of_emails_sent_within_a_beat_opens_no_connection_for_its_heartbeat(
-        self, alice, mail, make_notification, heartbeat_connections
-    ):
-        ids = [make_notification(alice).pk for _ in range(5)]
-        assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 5}
-        assert len(mail.wait_for(5)) == 5
-        assert heartbeat_connections[0] == []
-
-    def test_a_batch_with_a_webhook_connects_its_heartbeat_before_anything_is_sent(
-        self, alice, allow_local_delivery, make_triggered_alert, heartbeat_connections
-    ):
-        opened, when = heartbeat_connections
-        with HookServer() as server:
-            hook = Channel.objects.create(
-                user=alice, kind="webhook", url=server.url, secret="k" * 64, name="h"
-            )
-            ids = [
-                Notification.objects.create(
-                    alert=make_triggered_alert(alice), to="h", channel="webhook", via=hook
-                ).pk
-                for _ in range(2)
-            ]
-            when[0] = lambda: f"{len(server.received)} requests received"
-            assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 2}
-            assert len(server.received) == 2
-        # Connected before the first send: the webhooks' egress guard never met the heartbeat's connect.
-        assert opened == ["0 requests received"]
 
 
 @pytest.mark.django_db
