@@ -325,11 +325,7 @@ def read_heads(seconds: Mapping[str, Sequence[int]], *, mark_key: str | None = N
             if answer:
                 bucket_texts[(symbol, second_ms)] = answer
     if stale:
-        pipe = client.pipeline(transaction=False)
-        for resolution, symbol in stale:
-            pipe.hgetall(_index_keys(symbol)[0 if resolution == 1 else 1])
-        for key, fields in zip(stale, pipe.execute(), strict=True):
-            aggregates[key] = ChunkAggregates.from_index(key, fields)
+        aggregates.update(_read_whole(stale, client))
     return Heads(aggregates, bucket_texts, previous)
 
 
@@ -346,20 +342,17 @@ def read_aggregates(
     heads = read_heads({s: ms for s, ms in asked.items() if ms}, client=client)
     empty = [s for s, ms in asked.items() if not ms]
     if empty:  # no seconds asked: the chunks alone
-        for key, chunks in _read_whole(empty, client).items():
-            heads.aggregates[key] = chunks
+        whole = [(resolution, symbol) for symbol in empty for resolution in (1, 60)]
+        heads.aggregates.update(_read_whole(whole, client or store.redis_client()))
     buckets = {second: heads.bucket(*second) for second in heads.bucket_texts}
     return heads.aggregates, {second: bucket for second, bucket in buckets.items() if bucket is not None}
 
 
-def _read_whole(symbols: Sequence[str], client=None) -> dict[tuple[int, str], ChunkAggregates]:
-    pipe = (client or store.redis_client()).pipeline(transaction=False)
-    for symbol in symbols:
-        for key in _index_keys(symbol):
-            pipe.hgetall(key)
-    answers = iter(pipe.execute())
+def _read_whole(keys: Sequence[tuple[int, str]], client) -> dict[tuple[int, str], ChunkAggregates]:
+    """These (resolution s, symbol) index hashes read whole (one round trip), their folds kept."""
+    pipe = client.pipeline(transaction=False)
+    for resolution, symbol in keys:
+        pipe.hgetall(_index_keys(symbol)[0 if resolution == 1 else 1])
     return {
-        (resolution, symbol): ChunkAggregates.from_index((resolution, symbol), next(answers))
-        for symbol in symbols
-        for resolution in (1, 60)
+        key: ChunkAggregates.from_index(key, fields) for key, fields in zip(keys, pipe.execute(), strict=True)
     }

@@ -161,7 +161,7 @@ local function index(key, value, expire_at)
   if newest == nil or start >= newest then
     redis.call("HSET", ikey, "N", chunk .. " " .. value)
   end
-  if newest == nil or start ~= newest or not known then changed(ikey) end
+  local dirty = newest == nil or start ~= newest or not known
   if fresh == 1 then
     local keep = KEEP_MINUTES
     if prefix == "hist:s" then keep = KEEP_SECONDS end
@@ -170,10 +170,11 @@ local function index(key, value, expire_at)
       local s = tonumber(other)
       if s and s < oldest then
         redis.call("HDEL", ikey, other)
-        changed(ikey)
+        dirty = true
       end
     end
   end
+  if dirty then changed(ikey) end
   local ttl = redis.call("TTL", ikey)
   if ttl < 0 or ttl < tonumber(expire_at) - now then
     redis.call("EXPIREAT", ikey, expire_at)

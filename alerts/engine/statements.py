@@ -124,10 +124,8 @@ def idle_probe_query(
     rows come only when it did not run.
     """
     moved, params = _moved(extremes)
-    reached, reach_params = dialect().rows(
-        ("text", "bigint", "numeric", "numeric", "numeric", "bigint"),
-        list(zip(*reach, strict=True)) or [()] * 6,
-    )
+    columns = list(zip(*reach, strict=True)) or [()] * len(REACH_TYPES)
+    reached, reach_params = dialect().rows(REACH_TYPES, columns)
     end = ms_to_datetime(max(last_ms for _, _, last_ms in extremes.values()))
     idle = (
         "NOT EXISTS (SELECT 1 FROM p WHERE p.above OR p.below OR p.expiry <= %s)"
