@@ -104,3 +104,129 @@ def test_a_boundary_found_in_a_part_is_left_for_the_generator_to_draw(
     parts = [part.get_content_type() for part in parsed.iter_parts()]
     assert parts == ["text/plain", "text/html"]
     assert alert.note in parsed.get_body(("plain",)).get_content()
+
+
+def random_text(rng: random.Random) -> str:
+    """A body: lines of any line end, some non-ASCII, some empty; now and then one over 998 bytes."""
+    lengths = [0, 5, 60, 200] + ([999, 1100] if rng.random() < 0.2 else [])
+    pieces = []
+    for _ in range(rng.randint(0, 12)):
+        alphabet = rng.choice([string.ascii_letters + " .,<>&", string.printable, "abc é—€\u2028"])
+        pieces.append("".join(rng.choice(alphabet) for _ in range(rng.choice(lengths))))
+        pieces.append(rng.choice(["\n", "\r\n", "\r", "\n\n", ""]))
+    return "".join(pieces)
+
+
+def random_header(rng: random.Random) -> str:
+    if rng.random() < 0.5:  # what alert emails carry: short words
+        return " ".join(
+            rng.choice(["BTCUSDT", "rose", "to", "70,123.45", "(your", "alert:", "up", "5%)"])
+            for _ in range(rng.randint(1, 9))
+        )
+    return random_words(rng)[: rng.choice([20, 60, 90])] if rng.random() < 0.8 else random_value(rng)
+
+
+def two_ways(rng: random.Random, monkeypatch) -> tuple[mime.AlertEmail, EmailMultiAlternatives]:
+    """An AlertEmail of random content and Django's own message of the same fields and headers."""
+    date = "Tue, 01 Dec 2026 00:00:00 -0000"
+    fields = {
+        "subject": random_header(rng),
+        "body": random_text(rng) if rng.random() < 0.95 else "",
+        "from_email": rng.choice(
+            ["pricealert <alerts@example.com>", "alerts@example.com", random_header(rng)]
+        ),
+        "to": [
+            rng.choice(
+                ["alice@example.com", "al.ice+x@example.com", "b\u00e9@example.com", random_header(rng)]
+            )
+        ],
+    }
+    headers = {"Message-ID": f"<pricealert.notification.{rng.randint(1, 10**9)}@localhost>"}
+    if rng.random() < 0.2:
+        headers["X-Extra"] = random_header(rng)
+    explicit_date = rng.random() < 0.3
+    monkeypatch.setattr(mime, "formatdate", lambda localtime=False: date)
+    ours = mime.AlertEmail(**fields, headers={**headers, "Date": date} if explicit_date else headers)
+    # Django writes its own Date before the extra headers, a given one among them.
+    django = EmailMultiAlternatives(
+        **fields, headers={**headers, "Date": date} if explicit_date else {"Date": date, **headers}
+    )
+    if rng.random() < 0.85:
+        html = random_text(rng)
+        ours.attach_alternative(html, "text/html")
+        django.attach_alternative(html, "text/html")
+    return ours, django
+
+
+def django_bytes(django: EmailMultiAlternatives, boundary: str | None, linesep: str) -> bytes | str:
+    try:
+        built = django.message()
+        if boundary is not None and built.is_multipart():
+            built.set_boundary(boundary)
+        return built.as_bytes(linesep=linesep)
+    except Exception as exc:  # what Django refuses, ours must refuse alike
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_alert_email_written_directly_is_the_bytes_django_writes(seed, monkeypatch, settings):
+    settings.EMAIL_USE_LOCALTIME = False
+    rng = random.Random(seed)
+    written = 0
+    for _ in range(150):
+        ours, django = two_ways(rng, monkeypatch)
+        linesep = rng.choice(["\r\n", "\n"])
+        try:
+            message = ours.message()
+            ours_bytes = message.as_bytes(linesep=linesep)
+        except Exception as exc:
+            message, ours_bytes = None, type(exc).__name__
+        written += isinstance(message, mime.WrittenMessage)
+        boundary = message.get_boundary() if message is not None and message.is_multipart() else None
+        assert ours_bytes == django_bytes(django, boundary, linesep), (ours.subject, ours.body[:200])
+    assert written >= 40  # the direct way was compared, not only Django's
+
+
+def test_what_the_direct_way_does_not_write_is_left_to_django(monkeypatch):
+    def alert_email_of(**changes):
+        fields = {
+            "subject": "BTCUSDT rose to 70,000",
+            "body": "text\n",
+            "from_email": "alerts@example.com",
+            "to": ["alice@example.com"],
+            "headers": {"Message-ID": "<m@localhost>"},
+        }
+        message = mime.AlertEmail(**{**fields, **changes})
+        message.attach_alternative("<p>html</p>", "text/html")
+        return message.message()
+
+    assert isinstance(alert_email_of(), mime.WrittenMessage)
+    for changes in (
+        {"subject": "caf\u00e9"},
+        {"subject": "x " * 40},
+        {"to": ["a@example.com", "b@example.com"]},
+        {"cc": ["c@example.com"]},
+        {"body": "x" * 999},
+        {"headers": {}},  # Django draws the Message-ID
+    ):
+        assert not isinstance(alert_email_of(**changes), mime.WrittenMessage), changes
+
+
+def test_a_written_message_answers_everything_else_as_django_built_it(monkeypatch):
+    message = mime.AlertEmail(
+        subject="BTCUSDT rose to 70,000",
+        body="caf\u00e9\n",
+        from_email="alerts@example.com",
+        to=["alice@example.com"],
+        headers={"Message-ID": "<m@localhost>"},
+    )
+    message.attach_alternative("<p>html</p>", "text/html")
+    written = message.message()
+    assert isinstance(written, mime.WrittenMessage)
+    flat = written.as_bytes()
+    assert written["Subject"] == "BTCUSDT rose to 70,000"
+    assert [part.get_content_type() for part in written.walk()][1:] == ["text/plain", "text/html"]
+    # The message built on demand has the written one's Date and boundary: the same bytes.
+    assert written.message.as_bytes() == flat
+    parsed = email.message_from_bytes(flat, policy=email.policy.default)
+    assert parsed.get_body(("plain",)).get_content() == "caf\u00e9\n"
