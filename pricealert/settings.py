@@ -91,6 +91,14 @@ TEMPLATES = [
             ],
         },
     },
+    # The emails a firing sends (alerts/jinja2/): Jinja2, escaping as Django does (alerts.delivery.jinja).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "emails",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "alerts.delivery.jinja.environment", "keep_trailing_newline": True},
+    },
 ]
 
 WSGI_APPLICATION = "pricealert.wsgi.application"

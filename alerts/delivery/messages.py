@@ -25,6 +25,8 @@ TEST_TEXT = (
     "Your alerts will be delivered here when they fire."
 )
 SIGNATURE = "\n\n-- \npricealert\n"
+# The template engine of the emails (settings.TEMPLATES: Jinja2, templates in alerts/jinja2/).
+EMAIL_TEMPLATES = "emails"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +121,11 @@ def render_alert_email(
 ) -> Email:
     """Subject, plain text and HTML of the email for a firing (default: the alert's last one)."""
     context = _context(alert, price or alert.triggered_price, at or alert.triggered_at, firing)
-    subject = render_to_string("alerts/email/triggered_subject.txt", context)
+    subject = render_to_string("alerts/email/triggered_subject.txt", context, using=EMAIL_TEMPLATES)
     return Email(
         subject=" ".join(subject.split()),
-        text=render_to_string("alerts/email/triggered.txt", context),
-        html=render_to_string("alerts/email/triggered.html", context),
+        text=render_to_string("alerts/email/triggered.txt", context, using=EMAIL_TEMPLATES),
+        html=render_to_string("alerts/email/triggered.html", context, using=EMAIL_TEMPLATES),
     )
 
 
