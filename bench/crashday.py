@@ -13,6 +13,10 @@ emails were out (fairness), missing and duplicate emails (by Message-ID).
 ``--kill-at 0.3``: the delivery worker is SIGKILLed (its process group) once 30 %
 of the emails arrived, and started again ``--restart-after`` seconds later.
 
+``--sink postfix``: Postfix's ``smtp-sink`` (C) takes the emails instead of the
+tests' aiosmtpd server (Python), which takes about a quarter of a core from the
+stack at a thousand emails a second (bench/postfix_sink.py says why and how).
+
 ``--cpu``: also where the machine's CPU went from the trade to the last email, by
 process kind (``bench/cpusplit.py``: delivery worker, engine, PostgreSQL, this
 process with its SMTP server, ...).
@@ -45,6 +49,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from cpusplit import CpuSplit  # noqa: E402  (bench/ is the script's directory)
 from hostspeed import describe as describe_host  # noqa: E402
+from postfix_sink import PostfixSink  # noqa: E402
 
 from tests.e2e import harness  # noqa: E402
 
@@ -96,6 +101,12 @@ def main() -> None:
     parser.add_argument("--timeline", action="store_true", help="also print the emails received each second")
     parser.add_argument("--cpu", action="store_true", help="also print the CPU used by process kind")
     parser.add_argument(
+        "--sink",
+        choices=["aiosmtpd", "postfix"],
+        default="aiosmtpd",
+        help="the SMTP server: the tests' aiosmtpd (Python) or Postfix's smtp-sink (C)",
+    )
+    parser.add_argument(
         "--db-name", default="bench_crashday", help="the PostgreSQL database to create (dropped after)"
     )
     args = parser.parse_args()
@@ -107,6 +118,8 @@ def main() -> None:
 
     specs = alert_specs(args.alerts, args.users)
     stack = harness.Stack(redis_url, specs, db_name=args.db_name, worker_concurrency=args.worker_concurrency)
+    if args.sink == "postfix":
+        stack.mail = PostfixSink()
     kill_line = ""
     stack.start()
     try:
@@ -148,7 +161,7 @@ def main() -> None:
     users_served = len({e.rcpt_tos[0] for e in tenth})
     database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     code = f"code of {args.code}" if args.code else "code of this checkout"
-    code += f", {args.worker_concurrency} delivery processes"
+    code += f", {args.worker_concurrency} delivery processes, SMTP server {args.sink}"
     print(
         f"{args.alerts} alerts, {args.users} users, one symbol, {database}, {code}{kill_line}:\n"
         f"  notification rows stamped {first_row - traded_at:.2f} s after the trade "
