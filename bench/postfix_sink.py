@@ -63,7 +63,10 @@ class PostfixSink:
     def start(self) -> "PostfixSink":
         if not available():
             raise RuntimeError(f"{BINARY} is missing: apt-get install postfix (choose 'No configuration')")
-        self._dir = Path(tempfile.mkdtemp(prefix="smtp-sink-"))
+        # In memory where there is a tmpfs: a file per message on disk cost smtp-sink 0.77 CPU-ms per
+        # message here (0.09 on /dev/shm), more than the Python server it replaces.
+        memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self._dir = Path(tempfile.mkdtemp(prefix="smtp-sink-", dir=memory))
         self._dir.chmod(0o777)  # smtp-sink writes as the unprivileged user it switches to
         with socket.socket() as probe:  # a free port (smtp-sink cannot be asked for an ephemeral one)
             probe.bind((self.host, 0))
