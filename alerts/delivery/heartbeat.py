@@ -7,13 +7,20 @@ worker must therefore keep renewing what it holds, however long one send
 blocks (an SMTP server that answers slowly): a thread of the worker process
 renews every third of a lease, and dies with it.
 
-The thread opens its own database connection before the batch sends anything:
-the egress guard (``alerts.delivery.egress.guarded``) checks every connect in
-the process while a webhook or Apprise send runs, and must not meet ours.
+The thread has a database connection of its own. A batch with a webhook or
+Apprise send has it opened before it sends anything (``connect``): the egress
+guard (``alerts.delivery.egress.guarded``) checks every connect in the process
+while such a send runs, and must not meet ours. A batch of emails only (a crash
+day's) leaves it to the first beat, which a batch sent within a third of a
+lease never reaches: on PostgreSQL a connection is a server process started
+and ended, about 4 CPU-ms, for a batch of 100 emails that costs about 100
+(docs/BENCHMARKS.md). On SQLite (a file opened) the thread connects as it
+starts, as it always did.
 """
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -32,7 +39,9 @@ class Heartbeat:
         self._held: dict[int, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by ``connect`` and by the batch's end
         self._connected = threading.Event()
+        self._connect_first = connection.vendor != "postgresql"
         self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
 
     def hold(self, notifications: list[Notification]) -> None:
@@ -43,27 +52,43 @@ class Heartbeat:
         with self._lock:
             self._held.pop(notification.id, None)
 
+    def connect(self) -> None:
+        """Have the thread open its connection now, and wait until it has (or could not)."""
+        self._wake.set()
+        self._connected.wait(timeout=10)
+
     def __enter__(self) -> "Heartbeat":
         self._thread.start()
-        self._connected.wait(timeout=10)
+        if self._connect_first:
+            self.connect()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
         try:
-            try:
-                connection.ensure_connection()
-            except Exception:  # each beat tries again
-                logger.warning("The lease heartbeat could not reach the database", exc_info=True)
-            finally:
-                self._connected.set()
-            while not self._stop.wait(self.interval):
-                self._beat()
+            first_beat = time.monotonic() + self.interval
+            # Until the first beat is due, only ``connect`` or the batch's end wakes the thread.
+            if self._wake.wait(self.interval) and not self._stop.is_set():
+                self._connect()
+                self._stop.wait(max(0.0, first_beat - time.monotonic()))
+            while not self._stop.is_set():
+                self._beat()  # connects first if nothing asked it to yet
+                self._connected.set()  # a late ``connect`` finds the connection the beat opened
+                self._stop.wait(self.interval)
         finally:
-            connection.close()  # this thread's own connection
+            connection.close()  # this thread's own connection (none opened: nothing to close)
+
+    def _connect(self) -> None:
+        try:
+            connection.ensure_connection()
+        except Exception:  # each beat tries again
+            logger.warning("The lease heartbeat could not reach the database", exc_info=True)
+        finally:
+            self._connected.set()
 
     def _beat(self) -> None:
         with self._lock:

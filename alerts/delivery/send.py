@@ -62,6 +62,8 @@ def deliver_many(
     with Heartbeat() as heartbeat, Sessions() as sessions:
         claimed = claim_notifications(notification_ids, expected_attempts=expected_attempts)
         heartbeat.hold(claimed)
+        if any(_sent_under_egress_guard(notification) for notification in claimed):
+            heartbeat.connect()  # before the guard is up (alerts.delivery.heartbeat)
         held = {notification.id for notification in claimed}
         for notification_id in notification_ids:
             if notification_id not in held:
@@ -71,6 +73,15 @@ def deliver_many(
             delivery = _attempt(notification, sessions)
             heartbeat.release(notification)
             yield notification.id, delivery
+
+
+def _sent_under_egress_guard(notification: Notification) -> bool:
+    """Whether its send connects under the egress guard: every kind but email (alerts.delivery.egress)."""
+    try:
+        channel = notification.via
+    except Channel.DoesNotExist:
+        channel = None
+    return (notification.channel if channel is None else channel.kind) != Channel.Kind.EMAIL
 
 
 def _attempt(notification: Notification, sessions: Sessions) -> Delivery:

@@ -4,11 +4,13 @@ Real servers throughout: the SMTP server counts the sessions it was opened
 for, the HTTP server the connections, and the claims are the database's.
 """
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.backends.signals import connection_created
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -119,6 +121,53 @@ class TestDeadWorker:
         assert tasks.requeue_expired_leases() == 0  # its heartbeat renewed them
         assert [delivery.outcome for _, delivery in batch] == ["sent", "sent"]
         assert len(mail.wait_for(3)) == 3
+
+
+@pytest.fixture
+def heartbeat_connects():
+    """What ``now()`` said each time a heartbeat thread opened its database connection."""
+    opened: list = []
+    now = [lambda: "opened"]
+
+    def record(sender, connection, **kwargs):
+        if threading.current_thread().name == "lease-heartbeat":
+            opened.append(now[0]())
+
+    connection_created.connect(record)
+    yield opened, now
+    connection_created.disconnect(record)
+
+
+@pytest.mark.django_db
+class TestHeartbeatConnection:
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's heartbeat connects at its start")
+    def test_a_batch_of_emails_sent_within_a_beat_starts_no_database_connection(
+        self, alice, mail, make_notification, heartbeat_connects
+    ):
+        opened, _ = heartbeat_connects
+        ids = [make_notification(alice).pk for _ in range(5)]
+        assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 5}
+        assert len(mail.wait_for(5)) == 5
+        assert opened == []
+
+    def test_a_batch_with_a_webhook_connects_its_heartbeat_before_it_sends_anything(
+        self, alice, allow_local_delivery, make_triggered_alert, heartbeat_connects
+    ):
+        opened, now = heartbeat_connects
+        with HookServer() as server:
+            hook = Channel.objects.create(
+                user=alice, kind="webhook", url=server.url, secret="k" * 64, name="h"
+            )
+            ids = [
+                Notification.objects.create(
+                    alert=make_triggered_alert(alice), to="h", channel="webhook", via=hook
+                ).pk
+                for _ in range(2)
+            ]
+            now[0] = lambda: f"{len(server.received)} requests received"
+            assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 2}
+            assert len(server.received) == 2
+        assert opened == ["0 requests received"]
 
 
 def run_queued(client) -> None:
