@@ -23,6 +23,15 @@ from tests.support.broker import queued_tasks
 from tests.support.http import HookServer
 
 
+def webhook_notifications(user, url: str, count: int, make_triggered_alert) -> list[int]:
+    """``count`` pending webhook notifications of triggered alerts, all to one channel at ``url``: ids."""
+    hook = Channel.objects.create(user=user, kind="webhook", url=url, secret="k" * 64, name="h")
+    return [
+        Notification.objects.create(alert=make_triggered_alert(user), to="h", channel="webhook", via=hook).pk
+        for _ in range(count)
+    ]
+
+
 def message_ids(mail) -> list[str]:
     return [str(r.message["Message-ID"]) for r in mail.received]
 
@@ -57,15 +66,7 @@ class TestSharedConnections:
     def test_a_batch_of_webhooks_reuses_one_http_connection(self, alice, settings, make_triggered_alert):
         settings.OUTBOUND_ALLOW_NETWORKS = "127.0.0.0/8"
         with HookServer(keep_alive=True) as server:
-            hook = Channel.objects.create(
-                user=alice, kind="webhook", url=server.url, secret="k" * 64, name="h"
-            )
-            ids = [
-                Notification.objects.create(
-                    alert=make_triggered_alert(alice), to="h", channel="webhook", via=hook
-                ).pk
-                for _ in range(10)
-            ]
+            ids = webhook_notifications(alice, server.url, 10, make_triggered_alert)
             assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 10}
             assert len(server.received) == 10
             assert len({r.peer for r in server.received}) == 1
@@ -155,15 +156,7 @@ class TestHeartbeatConnection:
     ):
         opened, now = heartbeat_connects
         with HookServer() as server:
-            hook = Channel.objects.create(
-                user=alice, kind="webhook", url=server.url, secret="k" * 64, name="h"
-            )
-            ids = [
-                Notification.objects.create(
-                    alert=make_triggered_alert(alice), to="h", channel="webhook", via=hook
-                ).pk
-                for _ in range(2)
-            ]
+            ids = webhook_notifications(alice, server.url, 2, make_triggered_alert)
             now[0] = lambda: f"{len(server.received)} requests received"
             assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 2}
             assert len(server.received) == 2
