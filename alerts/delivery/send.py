@@ -75,13 +75,21 @@ def deliver_many(
             yield notification.id, delivery
 
 
+def _channel_of(notification: Notification) -> Channel | None:
+    """The channel it goes through, or None (none, or deleted since: ``via`` keeps a gone id)."""
+    try:
+        return notification.via
+    except Channel.DoesNotExist:
+        return None
+
+
+def _kind_of(notification: Notification, channel: Channel | None) -> str:
+    return notification.channel if channel is None else channel.kind
+
+
 def _sent_under_egress_guard(notification: Notification) -> bool:
     """Whether its send connects under the egress guard: every kind but email (alerts.delivery.egress)."""
-    try:
-        channel = notification.via
-    except Channel.DoesNotExist:
-        channel = None
-    return (notification.channel if channel is None else channel.kind) != Channel.Kind.EMAIL
+    return _kind_of(notification, _channel_of(notification)) != Channel.Kind.EMAIL
 
 
 def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
@@ -127,10 +135,7 @@ def _attempt(notification: Notification, sessions: Sessions) -> Delivery:
 
 
 def _secrets_of(notification: Notification) -> tuple[str, ...]:
-    try:
-        channel = notification.via
-    except Channel.DoesNotExist:
-        return ()
+    channel = _channel_of(notification)
     return (channel.url, channel.secret) if channel is not None else ()
 
 
@@ -149,17 +154,14 @@ def send_notification_message(notification: Notification, *, sessions: Sessions 
     notification fails permanently, saying so. A permanent failure that means
     the endpoint is gone disables the channel.
     """
-    try:
-        channel = notification.via
-    except Channel.DoesNotExist:  # deleted since: ``via`` keeps the id of a channel gone
-        channel = None
+    channel = _channel_of(notification)
     # Only an email row without a channel may go to the address it recorded (the
     # account's address of a user without channels).
     if channel is None and (notification.via_id is not None or notification.channel != Channel.Kind.EMAIL):
         raise NotificationError("the channel was deleted before this notification was sent", permanent=True)
     if channel is not None and not channel.enabled:
         raise NotificationError("the channel was disabled before this notification was sent", permanent=True)
-    kind_name = notification.channel if channel is None else channel.kind
+    kind_name = _kind_of(notification, channel)
     connection = sessions.get(kind_name) if sessions is not None else None
     try:
         KINDS[kind_name].send(channel, message_for(notification), connection=connection)

@@ -187,7 +187,7 @@ def test_an_alert_email_written_directly_is_the_bytes_django_writes(seed, monkey
     assert written >= 40  # the direct way was compared, not only Django's
 
 
-def test_what_the_direct_way_does_not_write_is_left_to_django(monkeypatch):
+def test_what_the_direct_way_does_not_write_is_left_to_django():
     def alert_email_of(**changes):
         fields = {
             "subject": "BTCUSDT rose to 70,000",
@@ -212,7 +212,7 @@ def test_what_the_direct_way_does_not_write_is_left_to_django(monkeypatch):
         assert not isinstance(alert_email_of(**changes), mime.WrittenMessage), changes
 
 
-def test_a_written_message_answers_everything_else_as_django_built_it(monkeypatch):
+def test_a_written_message_answers_everything_else_as_django_built_it():
     message = mime.AlertEmail(
         subject="BTCUSDT rose to 70,000",
         body="caf\u00e9\n",
