@@ -76,8 +76,9 @@ class Heartbeat:
                 self._connect()
                 self._stop.wait(max(0.0, first_beat - time.monotonic()))
             while not self._stop.is_set():
-                self._beat()  # connects first if nothing asked it to yet
-                self._connected.set()  # a late ``connect`` finds the connection the beat opened
+                if not self._connected.is_set():  # nothing asked sooner: the first beat connects
+                    self._connect()
+                self._beat()
                 self._stop.wait(self.interval)
         finally:
             connection.close()  # this thread's own connection (none opened: nothing to close)

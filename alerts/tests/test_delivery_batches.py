@@ -18,6 +18,7 @@ from alerts import tasks
 from alerts.delivery import outbox, send
 from alerts.delivery import tasks as delivery_tasks
 from alerts.delivery.claims import claim_notifications
+from alerts.delivery.heartbeat import Heartbeat
 from alerts.models import Channel, Notification
 from tests.support.broker import queued_tasks
 from tests.support.http import HookServer
@@ -161,6 +162,14 @@ class TestHeartbeatConnection:
             assert delivery_tasks.send_notifications.apply(args=(ids, 0)).get() == {"sent": 2}
             assert len(server.received) == 2
         assert opened == ["0 requests received"]
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite's heartbeat connects at its start")
+    def test_a_connect_asked_after_the_first_beat_finds_the_thread_connected(self, heartbeat_connects):
+        opened, _ = heartbeat_connects
+        with Heartbeat(interval=0.05) as heartbeat:
+            time.sleep(0.2)  # beats with nothing held yet (a slow claim): nothing to renew
+            heartbeat.connect()
+            assert opened == ["opened"]
 
 
 def run_queued(client) -> None:
